@@ -225,3 +225,50 @@ def test_codebook_perplexity_and_usage():
     assert codebook_perplexity(two, 4).item() == pytest.approx(math.exp(h), rel=1e-5)
     with pytest.raises(ValueError, match="codes must lie"):
         codebook_usage(torch.tensor([9]), 8)
+
+
+def _distributed_worker(rank, world, init_file, x_all, y_all, results):
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        b = x_all.shape[0] // world
+        shard = slice(rank * b, (rank + 1) * b)
+        out = {}
+        for name in ("siglip", "info_nce"):
+            x = x_all[shard].clone().requires_grad_(True)
+            y = y_all[shard].clone().requires_grad_(True)
+            loss = (
+                siglip_loss(x, y, 5.0, -2.0, gather=True)
+                if name == "siglip"
+                else info_nce(x, y, 5.0, gather=True)
+            )
+            loss.backward()
+            out[name] = (loss.item(), x.grad.clone(), y.grad.clone())
+        results[rank] = out
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_gather_with_two_gloo_processes_matches_full_batch(tmp_path):
+    """Two ranks with gather=True: the mean of the rank losses is the full-batch loss, and each
+    rank's shard gradient is world_size x the full-batch gradient (DDP's mean undoes it)."""
+    import torch.multiprocessing as mp
+
+    world = 2
+    x_all, y_all = _unit(6, 4, 20), _unit(6, 4, 21)
+    results = mp.Manager().dict()
+    mp.spawn(_distributed_worker, args=(world, str(tmp_path / "rdzv"), x_all, y_all, results),
+             nprocs=world)
+    for name, fn in (("siglip", lambda a, c: siglip_loss(a, c, 5.0, -2.0)),
+                     ("info_nce", lambda a, c: info_nce(a, c, 5.0))):
+        x, y = x_all.clone().requires_grad_(True), y_all.clone().requires_grad_(True)
+        full = fn(x, y)
+        full.backward()
+        mean_loss = sum(results[r][name][0] for r in range(world)) / world
+        assert mean_loss == pytest.approx(full.item(), rel=1e-12)
+        gx = torch.cat([results[r][name][1] for r in range(world)])
+        gy = torch.cat([results[r][name][2] for r in range(world)])
+        torch.testing.assert_close(gx / world, x.grad)
+        torch.testing.assert_close(gy / world, y.grad)

@@ -69,22 +69,44 @@ def gather_features(x: torch.Tensor, *, with_grad: bool = False) -> torch.Tensor
     ``with_grad=False`` follows open_clip's ``gather_features`` with the local loss off: the
     gather itself carries no gradient, and the local shard is put back in place so gradients
     flow to this rank's own embeddings only. That is exact when every rank then computes the
-    full global loss. ``with_grad=True`` uses the autograd-aware all-gather, whose backward
-    reduce-scatters the gradient, so a loss over local rows x global columns (what the losses
-    here compute with ``gather=True``) still gives every shard its full gradient.
-    All ranks must hold the same batch size.
+    full global loss. ``with_grad=True`` gathers with an autograd-aware all-gather whose
+    backward sums the gradient over ranks, so a loss over local rows x global columns (what the
+    losses here compute with ``gather=True``) still reaches every shard: each rank's gradient is
+    then world_size x the full-batch gradient of the mean loss, and DDP's averaging over ranks
+    turns the parameter gradients into exactly the full-batch ones (checked with 2 gloo
+    processes against a single-process full batch). All ranks must hold the same batch size.
     """
     rank, world = world_rank_and_size()
     if world == 1:
         return x
     if with_grad:
-        import torch.distributed.nn.functional as dist_fn
-
-        return torch.cat(dist_fn.all_gather(x), dim=0)
+        return _AllGatherWithGrad.apply(x)
     parts = [torch.empty_like(x) for _ in range(world)]
     dist.all_gather(parts, x.detach().contiguous())
     parts[rank] = x
     return torch.cat(parts, dim=0)
+
+
+class _AllGatherWithGrad(torch.autograd.Function):
+    """all_gather whose backward sums every rank's gradient and returns this rank's slice.
+
+    Written here because ``torch.distributed.nn.functional.all_gather`` is deprecated; the
+    backward uses all_reduce + slice rather than reduce_scatter so it also runs on gloo (CPU).
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        rank, world = world_rank_and_size()
+        ctx.rank, ctx.batch = rank, x.shape[0]
+        parts = [torch.empty_like(x) for _ in range(world)]
+        dist.all_gather(parts, x.contiguous())
+        return torch.cat(parts, dim=0)  # (W * B, ...)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
+        return grad[ctx.rank * ctx.batch : (ctx.rank + 1) * ctx.batch]
 
 
 def _global_columns(y: torch.Tensor, gather: bool) -> tuple[torch.Tensor, int]:
