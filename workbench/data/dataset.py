@@ -95,6 +95,21 @@ class Dataset(ABC):
             modalities=tuple(sorted(s.get("modalities", ()))),
         )
 
+    def screen(self) -> None:
+        """Build every episode once (frames stay undecoded) and drop those that fail their checks.
+
+        What ``strict=False`` loading does, so a lenient dataset only lists episodes it can serve.
+        """
+        good = []
+        for info in self.infos:
+            try:
+                self._load(info)
+            except DataError as e:
+                self.problems.append(Problem.from_error(e))
+                continue
+            good.append(info)
+        self.infos = good
+
     def _fail(self, error: DataError) -> None:
         """Raise in strict mode; otherwise remember the problem and carry on."""
         if self.strict:

@@ -52,10 +52,15 @@ def load_dataset(path: str | Path, *, strict: bool = True) -> Dataset:
     """
     path = Path(path)
     layout = detect_layout(path)
+    ds: Dataset
     if layout in (Layout.LEROBOT_V3, Layout.LEROBOT_V2):
-        return LeRobotDataset(path, strict=strict)
-    if layout == Layout.ROBOMIMIC:
+        ds = LeRobotDataset(path, strict=strict)
+    elif layout == Layout.ROBOMIMIC:
         if path.is_dir():
             path = (sorted(path.glob("*.hdf5")) + sorted(path.glob("*.h5")))[0]
-        return RobomimicDataset(path, strict=strict)
-    return HandPoseDataset(path, strict=strict)
+        ds = RobomimicDataset(path, strict=strict)
+    else:
+        ds = HandPoseDataset(path, strict=strict)
+    if not strict:
+        ds.screen()
+    return ds

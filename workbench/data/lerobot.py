@@ -184,6 +184,7 @@ class LeRobotDataset(Dataset):
         self.cameras = sorted({k[len(IMAGES):] for k in self.video_keys if k.startswith(IMAGES)} |
                               {k[len(IMAGES):] for k, f in self.features.items() if k.startswith(IMAGES) and f.get("dtype") == "image"})  # fmt: skip
         self._rows: dict[int, dict] = {}  # episode_index → its metadata row
+        self._tables: dict[Path, tuple] = {}  # data file → (HF table, its global index column)
         if self.version == V3:
             self._list_v3()
         else:
@@ -313,8 +314,10 @@ class LeRobotDataset(Dataset):
         row = self._rows[info.index]
         if self.version == V3:
             f = self.path / V3_DATA_PATH.format(chunk_index=int(row["data/chunk_index"]), file_index=int(row["data/file_index"]))
-            table = self._read_table([f])
-            idx = np.asarray(table.with_format("numpy")["index"])
+            if f not in self._tables:
+                table = self._read_table([f])
+                self._tables[f] = (table, _to_numpy(table.with_format("arrow")["index"]))
+            table, idx = self._tables[f]
             lo, hi = int(row["dataset_from_index"]), int(row["dataset_to_index"])
             sel = np.flatnonzero((idx >= lo) & (idx < hi))
             if len(sel) != info.length:
