@@ -94,13 +94,17 @@ def test_resnet_gn_keypoints_in_range_and_no_batchnorm():
     assert net.feature_layer is net.layer4
 
 
-def test_resnet_gn_works_with_captum_layer_gradcam():
+def test_feature_layers_work_with_captum_layer_gradcam():
     captum_attr = pytest.importorskip("captum.attr")
     _seeded()
     net = ResNetGNEncoder(TINY_RESNET).eval()
     cam = captum_attr.LayerGradCam(lambda x: net(x).embedding, net.feature_layer)
     attr = cam.attribute(torch.rand(2, 3, 64, 64), target=0)
     assert attr.shape[0] == 2 and attr.shape[1] == 1 and torch.isfinite(attr).all()
+    vit = ViTEncoder(TINY_VIT).eval()
+    vit_cam = captum_attr.LayerGradCam(lambda x: vit(x).tokens.mean(1), vit.feature_layer)
+    vit_attr = vit_cam.attribute(torch.rand(2, 3, 32, 32), target=0)
+    assert vit_attr.shape == (2, 1, 4, 4) and vit_attr.abs().sum() > 0
 
 
 # -------------------------------------------------------------------------------- pooling
