@@ -50,15 +50,27 @@ def egodex_joint_names(side: str) -> list[str]:
     return [f"{side}Hand"] + [f"{side}{f}{mid}{p}" for f, mid in _FINGERS for p in _PARTS]
 
 
+def _episode_files(path: Path) -> list[Path]:
+    """``root/*.hdf5`` and ``root/<task>/*.hdf5`` (EgoDex groups episodes in task folders)."""
+    if path.is_file():
+        return [path]
+    return sorted(path.glob("*.hdf5")) + sorted(path.glob("*/*.hdf5"))
+
+
 def is_hand_pose(path: Path) -> bool:
-    files = [path] if path.is_file() else sorted(path.rglob("*.hdf5"))[:1]
+    """True when the first few HDF5 files at ``path`` all hold a ``transforms`` group."""
+    files = _episode_files(path)
     if not files or files[0].suffix.lower() != ".hdf5":
         return False
-    try:
-        with h5py.File(files[0], "r") as f:
-            return "transforms" in f
-    except OSError:
-        return False
+    for f in files[:3]:
+        try:
+            with h5py.File(f, "r") as h:
+                if "transforms" not in h:
+                    return False
+        except OSError:
+            if f is files[0]:
+                return False
+    return True
 
 
 def _s(v):
@@ -70,7 +82,7 @@ class HandPoseDataset(Dataset):
 
     def __init__(self, path: str | Path, *, strict: bool = True) -> None:
         super().__init__(path, strict=strict)
-        files = [self.path] if self.path.is_file() else sorted(self.path.rglob("*.hdf5"))
+        files = _episode_files(self.path)
         if not files:
             raise DataError(self.path, "no *.hdf5 hand-pose files found")
         self._files: dict[int, Path] = {}

@@ -1,0 +1,83 @@
+"""Datasets: the episodes of a dataset, their frames and every scalar stream."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cache
+import numpy as np
+import sidebar
+import state
+import streamlit as st
+
+from workbench.types import DataError
+from workbench.viz.episode import episode_streams, plot_episode_streams
+from workbench.viz.images import colorize_depth, colorize_labels
+
+st.title("Datasets")
+entry = sidebar.choose_dataset()
+if entry is None:
+    st.stop()
+
+path = str(entry.path)
+mtime = Path(path).stat().st_mtime
+try:
+    ds = cache.dataset(path, mtime)
+    info = ds.info()
+except DataError as e:
+    st.error(f"Cannot open this dataset: {e}")
+    st.stop()
+
+cols = st.columns(5)
+cols[0].metric("episodes", info.episodes)
+cols[1].metric("frames", info.frames)
+cols[2].metric("fps", f"{info.fps:g}")
+cols[3].metric("action dim", info.action_dim)
+cols[4].metric("tasks", len(info.tasks))
+st.caption(f"`{info.path}` · layout **{info.layout}** · cameras: {', '.join(info.cameras) or '–'} · "
+           f"camera setups: {', '.join(info.camera_setups)} · modalities: {', '.join(info.modalities)}")  # fmt: skip
+for p in ds.problems:
+    st.warning(f"Skipped: {p}")
+
+table = cache.episode_table(path, mtime)
+f1, f2 = st.columns(2)
+tasks = f1.multiselect("Tasks", sorted(table["task"].unique()), key="datasets_tasks")
+setups = f2.multiselect("Camera setups", sorted(table["camera setup"].unique()), key="datasets_setups")
+view = table
+if tasks:
+    view = view[view["task"].isin(tasks)]
+if setups:
+    view = view[view["camera setup"].isin(setups)]
+st.dataframe(view, hide_index=True, width="stretch", height=min(300, 35 * (len(view) + 1)))
+if view.empty:
+    st.info("No episode matches the filters.")
+    st.stop()
+
+ep_index = st.selectbox("Episode", view["episode"].tolist(), key=state.DATASETS_EPISODE)
+try:
+    ep = cache.episode(path, mtime, int(ep_index))
+except DataError as e:
+    st.error(f"Cannot load episode {ep_index}: {e}")
+    st.stop()
+st.markdown(f"**{ep.task}** — _{ep.instruction or 'no instruction'}_ · {len(ep)} steps · "
+            f"success: {ep.success} · camera setup: {ep.camera_setup.value}")  # fmt: skip
+
+frame = st.slider("Frame", 0, len(ep) - 1, 0, key=state.DATASETS_FRAME)
+if ep.cameras:
+    cam_cols = st.columns(len(ep.cameras))
+    for col, (name, cam) in zip(cam_cols, ep.cameras.items()):
+        try:
+            rgb = cache.frames(path, mtime, int(ep_index), name)
+        except DataError as e:
+            col.error(str(e))
+            continue
+        col.image(rgb[frame], caption=f"{name} ({cam.setup.value})", width="stretch")
+        if cam.depth is not None:
+            col.image(colorize_depth(cam.depth[frame]), caption=f"{name} depth", width="stretch")
+        if cam.segmentation is not None:
+            col.image(colorize_labels(cam.segmentation[frame]), caption=f"{name} segmentation", width="stretch")
+
+names = list(episode_streams(ep))
+chosen = st.multiselect("Streams", names, default=names[: min(4, len(names))], key=state.DATASETS_STREAMS)
+if chosen:
+    st.plotly_chart(plot_episode_streams(ep, chosen, frame=frame), width="stretch")

@@ -1,0 +1,48 @@
+"""Every Streamlit cache wrapper of the app lives here, so pages never cache on their own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from workbench.data import load_dataset
+from workbench.data.catalog import DatasetEntry, find_datasets
+from workbench.types import Episode
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def datasets_under(roots: tuple[str, ...]) -> list[DatasetEntry]:
+    return find_datasets(list(roots))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def dataset(path: str, mtime: float):
+    """The opened dataset; ``mtime`` (of the folder) is part of the key so edits reload it."""
+    return load_dataset(path, strict=False)
+
+
+def open_dataset(path: str):
+    p = Path(path)
+    return dataset(str(p), p.stat().st_mtime)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def episode_table(path: str, mtime: float) -> pd.DataFrame:
+    ds = dataset(path, mtime)
+    return pd.DataFrame(
+        [{"episode": i.index, "task": i.task, "length": i.length, "camera setup": i.camera_setup,
+          "success": i.success, "instruction": i.instruction} for i in ds.infos]  # fmt: skip
+    )
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def episode(path: str, mtime: float, index: int) -> Episode:
+    return dataset(path, mtime).episode(index)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def frames(path: str, mtime: float, index: int, camera: str) -> np.ndarray:
+    return episode(path, mtime, index).cameras[camera].rgb.load()

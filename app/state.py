@@ -1,0 +1,7 @@
+"""Session-state keys, prefixed by the page that owns them."""
+
+ROOTS = "global_roots"  # list[str]: folders searched for datasets
+DATASET = "global_dataset"  # str: path of the chosen dataset
+DATASETS_EPISODE = "datasets_episode"
+DATASETS_FRAME = "datasets_frame"
+DATASETS_STREAMS = "datasets_streams"
