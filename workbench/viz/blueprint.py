@@ -1,0 +1,78 @@
+"""Where an episode lives in a Rerun recording, and the default layout the viewer opens with.
+
+The entity tree :func:`workbench.viz.rerun.log_episode` writes::
+
+    world                              world frame (right-handed, z up)
+      cameras/<name>                   Transform3D camera→world, Pinhole (OpenCV RDF)
+        rgb                            EncodedImage (JPEG)
+        depth                          DepthImage (uint16 mm, meter=1000)
+      points/<name>                    Points3D back-projected from depth (optional)
+      ee/path                          LineStrips3D, the whole end-effector path (static)
+      ee/pose                          Transform3D per step + TransformAxes3D (static)
+      hands                            AnnotationContext: one class per hand, MANO bones
+        keypoints                      Points3D with class and keypoint ids
+        wrist_paths                    LineStrips3D, the whole wrist paths (static)
+      worms/<name>                     LineStrips3D: the next H positions, replaced each step
+    plots/action/<dim>                 Scalars, one series per action dimension
+    plots/gripper                      Scalars
+    episode/instruction, episode/info  TextDocument (static)
+
+Kept apart from the logging code so the layout can be read (and changed) in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import rerun.blueprint as rrb
+
+__all__ = [
+    "WORLD",
+    "camera_path",
+    "make_blueprint",
+]
+
+WORLD = "world"
+CAMERAS = "world/cameras"
+POINTS = "world/points"
+EE_PATH = "world/ee/path"
+EE_POSE = "world/ee/pose"
+HANDS = "world/hands"
+HAND_KEYPOINTS = "world/hands/keypoints"
+HAND_PATHS = "world/hands/wrist_paths"
+WORMS = "world/worms"
+PLOTS = "plots"
+ACTIONS = "plots/action"
+GRIPPER = "plots/gripper"
+EPISODE = "episode"
+
+
+def camera_path(name: str) -> str:
+    return f"{CAMERAS}/{name}"
+
+
+def make_blueprint(cameras: Sequence[str], *, depth_cameras: Sequence[str] = ()) -> rrb.Blueprint:
+    """Camera images on the left, the 3-D world and the action plots on the right.
+
+    A 2-D view has its origin at the camera entity so the pinhole is the view's projection; RGB and
+    depth get separate views because overlaid they hide each other.
+    """
+    views: list[rrb.View] = []
+    for name in cameras:
+        origin = camera_path(name)
+        views.append(rrb.Spatial2DView(origin=origin, contents=["$origin/rgb"], name=name))
+        if name in depth_cameras:
+            views.append(rrb.Spatial2DView(origin=origin, contents=["$origin/depth"], name=f"{name} depth"))
+    right = rrb.Vertical(
+        rrb.Spatial3DView(origin=WORLD, name="world"),
+        rrb.Horizontal(
+            rrb.TimeSeriesView(origin=PLOTS, name="actions"),
+            rrb.TextDocumentView(origin=EPISODE, name="episode"),
+            column_shares=[3, 1],
+        ),
+        row_shares=[3, 2],
+    )
+    if not views:
+        return rrb.Blueprint(right, collapse_panels=False)
+    left = rrb.Grid(*views) if len(views) > 2 else rrb.Vertical(*views)
+    return rrb.Blueprint(rrb.Horizontal(left, right, column_shares=[1, 2]), collapse_panels=False)
