@@ -1,0 +1,121 @@
+"""Checkpoints: model and optimiser state in one safetensors file, written atomically.
+
+Loading never unpickles: tensors come from safetensors and everything else (the optimiser's
+param-group settings, the step, RNG seeds) from JSON in the file's metadata. A checkpoint that
+cannot be read raises :class:`CheckpointError` naming the file; other checkpoints are untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+__all__ = ["CheckpointError", "Checkpoint", "save_checkpoint", "load_checkpoint", "atomic_write_text"]
+
+_MODEL = "model."
+_OPTIM = "optim."
+
+
+class CheckpointError(Exception):
+    """A checkpoint could not be read or does not fit the model it is loaded into."""
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename (readers never see half)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class Checkpoint:
+    model: dict[str, torch.Tensor]
+    optimizer: dict | None
+    meta: dict
+
+
+def _flatten_optimizer(state: dict) -> tuple[dict[str, torch.Tensor], dict]:
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict] = {}
+    for pid, st in state["state"].items():
+        for k, v in st.items():
+            if torch.is_tensor(v):
+                tensors[f"{_OPTIM}{pid}.{k}"] = v.detach().cpu().contiguous()
+            else:
+                scalars.setdefault(str(pid), {})[k] = v
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
+    state: dict[int, dict] = {}
+    for key, v in tensors.items():
+        pid, k = key[len(_OPTIM):].split(".", 1)
+        state.setdefault(int(pid), {})[k] = v
+    for pid, sc in meta.get("scalars", {}).items():
+        state.setdefault(int(pid), {}).update(sc)
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def save_checkpoint(path: str | Path, model: torch.nn.Module | dict, optimizer: torch.optim.Optimizer | None = None, meta: dict | None = None) -> Path:
+    """Save model (and optimiser) state to ``path`` atomically; ``meta`` must be JSON-serialisable."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sd = model.state_dict() if isinstance(model, torch.nn.Module) else model
+    # safetensors refuses shared storage: clone so tied weights are saved as separate tensors
+    tensors = {f"{_MODEL}{k}": v.detach().cpu().contiguous().clone() for k, v in sd.items()}
+    optim_meta = None
+    if optimizer is not None:
+        ot, optim_meta = _flatten_optimizer(optimizer.state_dict())
+        tensors.update(ot)
+    metadata = {"workbench": json.dumps({"meta": meta or {}, "optimizer": optim_meta})}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:
+    """Read a checkpoint written by :func:`save_checkpoint` (no pickle involved)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file is missing")
+    try:
+        tensors = load_file(str(path), device=str(map_location))
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            raw = (f.metadata() or {}).get("workbench")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path}: checkpoint is corrupt or truncated ({e})") from e
+    if raw is None:
+        raise CheckpointError(f"{path}: not a workbench checkpoint (no 'workbench' metadata)")
+    try:
+        info = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{path}: checkpoint metadata is not valid JSON ({e})") from e
+    model = {k[len(_MODEL):]: v for k, v in tensors.items() if k.startswith(_MODEL)}
+    optim = None
+    if info.get("optimizer") is not None:
+        optim = _unflatten_optimizer({k: v for k, v in tensors.items() if k.startswith(_OPTIM)}, info["optimizer"])
+    return Checkpoint(model=model, optimizer=optim, meta=info.get("meta", {}))
