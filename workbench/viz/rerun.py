@@ -336,8 +336,9 @@ def _log_text(rec: rr.RecordingStream, ep: Episode) -> None:
     }
     table = "| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in meta.items())
     rec.log(f"{bp.EPISODE}/info", rr.TextDocument(table, media_type=rr.MediaType.MARKDOWN), static=True)
-    props = {k.replace(" ", "_"): v for k, v in meta.items() if v != "-"}
-    props["index"] = props.pop("episode")
+    # Properties keep their types so a catalog query can filter on them (success == True).
+    props: dict[str, object] = {"index": ep.index, "steps": len(ep), "fps": float(ep.fps), "camera_setup": ep.camera_setup.value}
+    props.update({k: v for k, v in (("task", ep.task), ("source", ep.source), ("success", ep.success)) if v not in ("", None)})
     rec.send_property("episode", rr.AnyValues(**props))
 
 
