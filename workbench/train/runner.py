@@ -40,7 +40,7 @@ def create_run(cfg: TrainConfig, run_dir: str | Path | None = None, *, runs_root
     rd = RunDir(run_dir if run_dir is not None else Path(runs_root) / _new_id(cfg))
     if rd.exists():
         st = rd.read_status()
-        if st.active or rd.is_locked():
+        if st.state in (RunState.RUNNING.value, RunState.STOPPING.value) or rd.is_locked():
             raise JobError(f"{rd.path}: a job is already running here (state {st.state}, pid {st.pid})")
         raise JobError(f"{rd.path}: already holds a run; resume it with `workbench runs resume {rd.path}` or choose another --run-dir")
     rd.path.mkdir(parents=True, exist_ok=True)
