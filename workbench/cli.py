@@ -208,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("a")
     diff.add_argument("b")
     diff.set_defaults(func=_runs_diff)
+
+    from workbench.viz.rerun_cli import add_rerun_parser
+
+    add_rerun_parser(sub)
     return p
 
 
