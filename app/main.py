@@ -12,5 +12,6 @@ st.set_page_config(page_title="actionlens workbench", page_icon="🦾", layout="
 
 pages = [
     st.Page("app_pages/datasets.py", title="Datasets", icon="🗂️", default=True),
+    st.Page("app_pages/jobs.py", title="Jobs", icon="🏋️"),
 ]
 st.navigation(pages).run()

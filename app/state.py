@@ -5,3 +5,4 @@ DATASET = "global_dataset"  # str: path of the chosen dataset
 DATASETS_EPISODE = "datasets_episode"
 DATASETS_FRAME = "datasets_frame"
 DATASETS_STREAMS = "datasets_streams"
+JOBS_RUNS_ROOT = "jobs_runs_root"

@@ -1,0 +1,102 @@
+"""Jobs: launch a run from a preset and an editable config, watch it, stop and resume it, compare runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import state
+import streamlit as st
+import yaml
+
+from workbench.methods import method_names
+from workbench.train import (
+    ConfigError,
+    JobError,
+    TrainConfig,
+    create_run,
+    diff_runs,
+    launch,
+    list_runs,
+    make_config,
+    resolve_run,
+    resume_run,
+    stop_run,
+)
+from workbench.train.config import TRAIN_PRESETS
+from workbench.viz.training import metric_keys, plot_training_curves
+
+st.title("Jobs")
+runs_root = Path(st.session_state.get(state.JOBS_RUNS_ROOT, "runs"))
+
+with st.expander("Launch a run", expanded=False):
+    c1, c2, c3 = st.columns(3)
+    method = c1.selectbox("Method", method_names(), key="jobs_method")
+    preset = c2.selectbox("Preset", sorted(TRAIN_PRESETS), key="jobs_preset")
+    data_path = c3.text_input("Dataset", value=str(st.session_state.get(state.DATASET, "data_samples/metaworld")), key="jobs_data")
+    try:
+        base = make_config(method, preset, [f"data.path={data_path}"])
+        text = st.text_area("Config (YAML, editable)", base.to_yaml(), height=300, key=f"jobs_yaml_{method}_{preset}")
+        if st.button("Launch", type="primary", key="jobs_launch"):
+            cfg = TrainConfig.from_dict(yaml.safe_load(text))
+            rd = create_run(cfg, runs_root=runs_root)
+            proc = launch(rd)
+            st.success(f"Started run `{rd.id}` (pid {proc.pid}).")
+    except (ConfigError, JobError, yaml.YAMLError) as e:
+        st.error(f"Cannot launch: {e}")
+
+runs = list_runs(runs_root)
+if not runs:
+    st.info(f"No runs under `{runs_root}` yet. Launch one above or with `workbench train <method> --preset smoke`.")
+    st.stop()
+
+live = any(r.status.active for r in runs)
+
+
+@st.fragment(run_every=2.0 if live else None)
+def runs_panel() -> None:
+    """The run table and curves; refreshes itself every 2 s while a job is running."""
+    runs = list_runs(runs_root)
+    rows = [{"run": r.id, "method": r.method, "preset": r.preset, "state": r.status.state,
+             "step": f"{r.status.step}/{r.status.total_steps}", "loss": r.last_loss} for r in runs]  # fmt: skip
+    st.dataframe(rows, hide_index=True, width="stretch")
+    ids = [r.id for r in runs]
+    chosen = st.multiselect("Runs to plot", ids, default=ids[-3:], key="jobs_plot_runs")
+    records = {rid: resolve_run(rid, runs_root=runs_root).read_metrics() for rid in chosen if rid in ids}
+    keys = metric_keys([rec for recs in records.values() for rec in recs]) or ["loss"]
+    key = st.selectbox("Metric", keys, index=keys.index("loss") if "loss" in keys else 0, key="jobs_metric")
+    st.plotly_chart(plot_training_curves(records, key), width="stretch")
+
+
+runs_panel()
+
+st.subheader("Control")
+target = st.selectbox("Run", [r.id for r in runs], index=len(runs) - 1, key="jobs_target")
+rd = resolve_run(target, runs_root=runs_root)
+status = rd.read_status()
+st.caption(f"state **{status.state}** · step {status.step}/{status.total_steps} · pid {status.pid}"
+           + (f" · error: {status.error}" if status.error else ""))  # fmt: skip
+b1, b2, b3 = st.columns(3)
+if b1.button("Stop", disabled=not status.active, key="jobs_stop"):
+    with st.spinner("Stopping (the job writes a checkpoint first)…"):
+        try:
+            st.success(f"Stopped at step {stop_run(rd, timeout=60).step}.")
+        except JobError as e:
+            st.error(str(e))
+if b2.button("Resume", disabled=status.active or status.state == "finished", key="jobs_resume"):
+    try:
+        st.success(f"Resumed (pid {resume_run(rd).pid}).")
+    except JobError as e:
+        st.error(str(e))
+if b3.button("Refresh", key="jobs_refresh"):
+    st.rerun()
+
+if len(runs) >= 2:
+    st.subheader("Config diff")
+    d1, d2 = st.columns(2)
+    a = d1.selectbox("A", [r.id for r in runs], index=len(runs) - 2, key="jobs_diff_a")
+    b = d2.selectbox("B", [r.id for r in runs], index=len(runs) - 1, key="jobs_diff_b")
+    diff = diff_runs(resolve_run(a, runs_root=runs_root), resolve_run(b, runs_root=runs_root))
+    if diff:
+        st.table([{"key": k, "A": str(va), "B": str(vb)} for k, va, vb in diff])
+    else:
+        st.caption("Identical configs.")
