@@ -22,6 +22,7 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	@touch $@
 
 install: system-deps $(VENV)/.installed
+install-dev: export WITH_BROWSER=1
 install-dev: system-deps $(VENV)/.installed-dev
 
 system-deps:

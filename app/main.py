@@ -8,10 +8,10 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 import streamlit as st
 
-st.set_page_config(page_title="actionlens workbench", page_icon="🦾", layout="wide")
+st.set_page_config(page_title="actionlens workbench", page_icon=":material/precision_manufacturing:", layout="wide")
 
 pages = [
-    st.Page("app_pages/datasets.py", title="Datasets", icon="🗂️", default=True),
-    st.Page("app_pages/jobs.py", title="Jobs", icon="🏋️"),
+    st.Page("app_pages/datasets.py", title="Datasets", icon=":material/dataset:", default=True),
+    st.Page("app_pages/jobs.py", title="Jobs", icon=":material/model_training:"),
 ]
 st.navigation(pages).run()

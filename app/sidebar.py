@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cache
@@ -12,9 +13,18 @@ from workbench.data.catalog import DEFAULT_ROOT, DatasetEntry
 
 
 def roots() -> list[str]:
+    """Dataset roots: ``ACTIONLENS_ROOTS`` (os.pathsep-separated) or the shipped samples, plus any added."""
     if state.ROOTS not in st.session_state:
-        st.session_state[state.ROOTS] = [str(DEFAULT_ROOT)]
+        env = os.environ.get("ACTIONLENS_ROOTS")
+        st.session_state[state.ROOTS] = env.split(os.pathsep) if env else [str(DEFAULT_ROOT)]
     return st.session_state[state.ROOTS]
+
+
+def runs_root() -> Path:
+    """Where runs live: ``ACTIONLENS_RUNS`` or ``runs/`` beside the app."""
+    if state.JOBS_RUNS_ROOT not in st.session_state:
+        st.session_state[state.JOBS_RUNS_ROOT] = os.environ.get("ACTIONLENS_RUNS", str(DEFAULT_ROOT.parent / "runs"))
+    return Path(st.session_state[state.JOBS_RUNS_ROOT])
 
 
 def choose_dataset() -> DatasetEntry | None:

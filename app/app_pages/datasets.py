@@ -71,13 +71,13 @@ if ep.cameras:
         except DataError as e:
             col.error(str(e))
             continue
-        col.image(rgb[frame], caption=f"{name} ({cam.setup.value})", width="stretch")
+        col.image(rgb[frame], caption=f"{name} ({cam.setup.value})", width=280)
         if cam.depth is not None:
-            col.image(colorize_depth(cam.depth[frame]), caption=f"{name} depth", width="stretch")
+            col.image(colorize_depth(cam.depth[frame]), caption=f"{name} depth", width=280)
         if cam.segmentation is not None:
-            col.image(colorize_labels(cam.segmentation[frame]), caption=f"{name} segmentation", width="stretch")
+            col.image(colorize_labels(cam.segmentation[frame]), caption=f"{name} segmentation", width=280)
 
 names = list(episode_streams(ep))
 chosen = st.multiselect("Streams", names, default=names[: min(4, len(names))], key=state.DATASETS_STREAMS)
 if chosen:
-    st.plotly_chart(plot_episode_streams(ep, chosen, frame=frame), width="stretch")
+    st.plotly_chart(plot_episode_streams(ep, chosen, frame=frame), width=280)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import sidebar
 import state
 import streamlit as st
 import yaml
@@ -26,7 +25,7 @@ from workbench.train.config import TRAIN_PRESETS
 from workbench.viz.training import metric_keys, plot_training_curves
 
 st.title("Jobs")
-runs_root = Path(st.session_state.get(state.JOBS_RUNS_ROOT, "runs"))
+runs_root = sidebar.runs_root()
 
 with st.expander("Launch a run", expanded=False):
     c1, c2, c3 = st.columns(3)

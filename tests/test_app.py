@@ -1,0 +1,161 @@
+"""The Streamlit app: every page through streamlit.testing, and the real server in headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import make_hand_episode, make_robot_episode
+
+from workbench.data import write_hand_pose, write_lerobot
+
+APP = Path(__file__).resolve().parents[1] / "app" / "main.py"
+PAGES = ["app_pages/datasets.py", "app_pages/jobs.py"]
+
+
+@pytest.fixture(scope="module")
+def roots(tmp_path_factory):
+    base = tmp_path_factory.mktemp("app")
+    write_lerobot([make_robot_episode(i, T=12, size=32, task=("push", "reach")[i % 2]) for i in range(4)], base / "data" / "robot")
+    write_hand_pose([make_hand_episode(i, T=10) for i in range(2)], base / "data" / "hands")
+    (base / "runs").mkdir()
+    return base
+
+
+@pytest.fixture
+def app(roots, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("ACTIONLENS_ROOTS", str(roots / "data"))
+    monkeypatch.setenv("ACTIONLENS_RUNS", str(roots / "runs"))
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _no_errors(at) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_datasets_page_lists_and_switches(app):
+    _no_errors(app)
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["episodes"] in ("2", "4")
+    first = metrics["episodes"]
+    labels = app.selectbox(key="sidebar_dataset").options
+    assert len(labels) == 2
+    app.selectbox(key="sidebar_dataset").select_index(1 - app.selectbox(key="sidebar_dataset").index).run()
+    _no_errors(app)
+    assert {m.label: m.value for m in app.metric}["episodes"] != first
+
+
+def test_datasets_page_frame_and_streams(app):
+    robot = [i for i, o in enumerate(app.selectbox(key="sidebar_dataset").options) if "lerobot" in o][0]
+    app.selectbox(key="sidebar_dataset").select_index(robot).run()
+    _no_errors(app)
+    assert len(app.get("image")) == 6  # scene and wrist: rgb, depth, segmentation
+    charts_before = len(app.get("plotly_chart"))
+    app.multiselect(key="datasets_streams").set_value(["action", "ee_pos"]).run()
+    _no_errors(app)
+    assert len(app.get("plotly_chart")) == charts_before == 1
+    app.slider(key="datasets_frame").set_value(5).run()
+    _no_errors(app)
+
+
+def test_bad_dataset_shows_error_and_keeps_running(app, roots, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(roots / "data" / "robot", bad)
+    (bad / "meta" / "episodes" / "chunk-000" / "file-000.parquet").write_bytes(b"broken")
+    app.session_state["global_roots"] = [str(tmp_path)]
+    app.run()
+    assert not app.exception
+    assert any("Cannot open this dataset" in e.value or "parquet" in e.value for e in app.error) or any(
+        "No datasets found" in w.value for w in app.warning
+    )
+
+
+def test_jobs_page_renders_runs(app, roots):
+    from workbench.train import create_run, make_config
+    from workbench.train.loop import train
+
+    cfg = make_config("caip", "smoke", [f"data.path={roots / 'data' / 'robot'}", "steps=4", "data.image_size=32"])
+    train(create_run(cfg, roots / "runs" / "r1").path)
+    app.switch_page("app_pages/jobs.py").run()
+    _no_errors(app)
+    assert app.selectbox(key="jobs_method").options
+    assert len(app.get("plotly_chart")) == 1
+    assert any("r1" in str(df.value) for df in app.dataframe)
+
+
+# ------------------------------------------------------------------------------------------------
+# the real server in headless Chromium
+# ------------------------------------------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_until_idle(page, timeout: float = 60.0) -> None:
+    """Until the script has finished running and no element is still a loading placeholder."""
+    deadline = time.time() + timeout
+    quiet = 0
+    while time.time() < deadline:
+        busy = page.locator('[data-testid="stStatusWidget"]').count() + page.locator('[data-testid="stSkeleton"]').count()
+        quiet = quiet + 1 if busy == 0 else 0
+        if quiet >= 3:
+            page.wait_for_timeout(500)  # let plotly draw
+            return
+        page.wait_for_timeout(300)
+    raise AssertionError("the app did not finish rendering")
+
+
+def test_every_page_in_headless_chromium(roots, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM, "chromium is missing: `make test` installs it (scripts/ensure-system-deps.sh)"
+    port = _free_port()
+    env = {**os.environ, "ACTIONLENS_ROOTS": str(roots / "data"), "ACTIONLENS_RUNS": str(roots / "runs")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    shots = Path(os.environ.get("ACTIONLENS_SCREENSHOTS", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.3)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--disable-quic"])  # fmt: skip
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            for url_path, title in (("", "Datasets"), ("jobs", "Jobs")):
+                page.goto(f"http://127.0.0.1:{port}/{url_path}")
+                page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
+                _wait_until_idle(page)
+                page.screenshot(path=str(shots / f"{title.lower()}.png"), full_page=True)
+                assert page.locator('[data-testid="stException"]').count() == 0, f"traceback on {title}"
+                assert page.locator('[data-testid="stAlertContentError"]').count() == 0, f"error box on {title}"
+                assert "Traceback" not in page.content()
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
