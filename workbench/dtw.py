@@ -533,7 +533,72 @@ def _topk_brute(Q, Yp, M, k, radius, euclid, out_i, out_d):
 
 
 @njit(cache=True, fastmath=_FM, inline="always")
-def _lower_bounds(x, Yp, M, radius, euclid, env_lo, env_hi, lb):
+def _lane_corner(x, i, yj, euclid):
+    """Step cost between x[i] and the 8 lanes of one packed time step ``yj`` (D, 8)."""
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+    for d in range(x.shape[1]):
+        xv = x[i, d]
+        t0 = xv - yj[d, 0]
+        t1 = xv - yj[d, 1]
+        t2 = xv - yj[d, 2]
+        t3 = xv - yj[d, 3]
+        t4 = xv - yj[d, 4]
+        t5 = xv - yj[d, 5]
+        t6 = xv - yj[d, 6]
+        t7 = xv - yj[d, 7]
+        a0 += t0 * t0
+        a1 += t1 * t1
+        a2 += t2 * t2
+        a3 += t3 * t3
+        a4 += t4 * t4
+        a5 += t5 * t5
+        a6 += t6 * t6
+        a7 += t7 * t7
+    if euclid:
+        return (math.sqrt(a0), math.sqrt(a1), math.sqrt(a2), math.sqrt(a3),
+                math.sqrt(a4), math.sqrt(a5), math.sqrt(a6), math.sqrt(a7))
+    return (a0, a1, a2, a3, a4, a5, a6, a7)
+
+
+@njit(cache=True, fastmath=_FM, inline="always")
+def _lane_box_gap(lo, hi, yj, euclid):
+    """Distance from the 8 lanes of ``yj`` (D, 8) to the box [lo, hi] (D,)."""
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+    for d in range(lo.shape[0]):
+        l_ = lo[d]
+        h_ = hi[d]
+        c0 = yj[d, 0]
+        c1 = yj[d, 1]
+        c2 = yj[d, 2]
+        c3 = yj[d, 3]
+        c4 = yj[d, 4]
+        c5 = yj[d, 5]
+        c6 = yj[d, 6]
+        c7 = yj[d, 7]
+        t0 = max(max(l_ - c0, c0 - h_), 0.0)
+        t1 = max(max(l_ - c1, c1 - h_), 0.0)
+        t2 = max(max(l_ - c2, c2 - h_), 0.0)
+        t3 = max(max(l_ - c3, c3 - h_), 0.0)
+        t4 = max(max(l_ - c4, c4 - h_), 0.0)
+        t5 = max(max(l_ - c5, c5 - h_), 0.0)
+        t6 = max(max(l_ - c6, c6 - h_), 0.0)
+        t7 = max(max(l_ - c7, c7 - h_), 0.0)
+        a0 += t0 * t0
+        a1 += t1 * t1
+        a2 += t2 * t2
+        a3 += t3 * t3
+        a4 += t4 * t4
+        a5 += t5 * t5
+        a6 += t6 * t6
+        a7 += t7 * t7
+    if euclid:
+        return (math.sqrt(a0), math.sqrt(a1), math.sqrt(a2), math.sqrt(a3),
+                math.sqrt(a4), math.sqrt(a5), math.sqrt(a6), math.sqrt(a7))
+    return (a0, a1, a2, a3, a4, a5, a6, a7)
+
+
+@njit(cache=True, fastmath=_FM, inline="always")
+def _lower_bounds(x, Yp, M, radius, euclid, lb):
     """LB_Kim (first and last cells) + LB_Keogh over the query envelope, for every candidate.
 
     Every warping path contains (0, 0), (n−1, m−1) and at least one cell in each column j; in
@@ -542,79 +607,81 @@ def _lower_bounds(x, Yp, M, radius, euclid, env_lo, env_hi, lb):
     for the Euclidean cost the norm of that gap vector).  Columns 0 and m−1 use their exact
     corner cells instead, which are distinct path cells from the interior columns.
     """
-    n = x.shape[0]
+    n, D = x.shape
     m = Yp.shape[1]
-    D = x.shape[1]
-    B = Yp.shape[0]
-    acc = np.empty(_LANES)
-    tot = np.empty(_LANES)
-    for b in range(B):
+    # Envelope of the query over the rows a column j may align with.
+    env_lo = np.empty((m, D))
+    env_hi = np.empty((m, D))
+    for j in range(m):
+        i0 = max(0, j - radius)
+        i1 = min(n - 1, j + radius)
+        for d in range(D):
+            lo = x[i0, d]
+            hi = x[i0, d]
+            for i in range(i0 + 1, i1 + 1):
+                lo = min(lo, x[i, d])
+                hi = max(hi, x[i, d])
+            env_lo[j, d] = lo
+            env_hi[j, d] = hi
+    for b in range(Yp.shape[0]):
         yb = Yp[b]
-        for l in range(_LANES):
-            tot[l] = 0.0
-        # Corner cells (0, 0) and (n−1, m−1); a single cell when both sequences have length 1.
-        for corner in range(2):
-            if corner == 1 and n == 1 and m == 1:
-                break
-            xi = 0 if corner == 0 else n - 1
-            yj = 0 if corner == 0 else m - 1
-            for l in range(_LANES):
-                acc[l] = 0.0
-            for d in range(D):
-                xv = x[xi, d]
-                for l in range(_LANES):
-                    t = xv - yb[yj, d, l]
-                    acc[l] += t * t
-            for l in range(_LANES):
-                tot[l] += math.sqrt(acc[l]) if euclid else acc[l]
+        s0, s1, s2, s3, s4, s5, s6, s7 = _lane_corner(x, 0, yb[0], euclid)
+        if n > 1 or m > 1:  # (n−1, m−1) is a second cell unless both have length 1
+            e0, e1, e2, e3, e4, e5, e6, e7 = _lane_corner(x, n - 1, yb[m - 1], euclid)
+            s0 += e0
+            s1 += e1
+            s2 += e2
+            s3 += e3
+            s4 += e4
+            s5 += e5
+            s6 += e6
+            s7 += e7
         for j in range(1, m - 1):
-            for l in range(_LANES):
-                acc[l] = 0.0
-            for d in range(D):
-                lo = env_lo[j, d]
-                hi = env_hi[j, d]
-                for l in range(_LANES):
-                    c = yb[j, d, l]
-                    t = max(max(lo - c, c - hi), 0.0)
-                    acc[l] += t * t
-            for l in range(_LANES):
-                tot[l] += math.sqrt(acc[l]) if euclid else acc[l]
+            e0, e1, e2, e3, e4, e5, e6, e7 = _lane_box_gap(env_lo[j], env_hi[j], yb[j], euclid)
+            s0 += e0
+            s1 += e1
+            s2 += e2
+            s3 += e3
+            s4 += e4
+            s5 += e5
+            s6 += e6
+            s7 += e7
+        base = b * _LANES
+        tot = (s0, s1, s2, s3, s4, s5, s6, s7)
         for l in range(_LANES):
-            c = b * _LANES + l
-            if c < M:
-                lb[c] = tot[l] * _LB_SLACK
+            if base + l < M:
+                lb[base + l] = tot[l] * _LB_SLACK
+
+
+@njit(cache=True, parallel=True, fastmath=_FM)
+def _bound_survivors(Q, Yp, M, radius, euclid, kth):
+    """Per query, how many candidates have a lower bound <= its true k-th best distance.
+
+    No pruned search can evaluate fewer candidates, so this decides whether pruning can pay.
+    """
+    out = np.empty(Q.shape[0], dtype=np.int64)
+    for q in prange(Q.shape[0]):
+        lb = np.empty(M)
+        _lower_bounds(Q[q], Yp, M, radius, euclid, lb)
+        out[q] = np.sum(lb <= kth[q])
+    return out
 
 
 @njit(cache=True, parallel=True, fastmath=_FM)
 def _topk_pruned(Q, Y, Yp, k, radius, euclid, out_i, out_d, evaluated):
     """Exact top-k with lower bounds and early abandoning.
 
-    Per query: lower bounds for all candidates; exact DTW for the k candidates with the smallest
-    bounds gives a first k-th best τ; only candidates whose bound is ≤ τ can matter, and they
-    are evaluated in ascending bound order, eight at a time in the lane kernel with early
-    abandon against the running k-th best, stopping at the first bound above it.
+    Per query: lower bounds for every candidate; exact DTW for the candidates with the k
+    smallest bounds gives a first k-th best; then one sweep over the corpus evaluates, eight
+    at a time in the lane kernel, only candidates whose bound does not exceed the running k-th
+    best, abandoning a group once all its lanes' row minima exceed it.  No sort of the corpus.
     """
     M, m, D = Y.shape
-    n = Q.shape[1]
     for q in prange(Q.shape[0]):
         x = Q[q]
-        # Envelope of the query over the rows a column j may align with.
-        env_lo = np.empty((m, D))
-        env_hi = np.empty((m, D))
-        for j in range(m):
-            i0 = max(0, j - radius)
-            i1 = min(n - 1, j + radius)
-            for d in range(D):
-                lo = x[i0, d]
-                hi = x[i0, d]
-                for i in range(i0 + 1, i1 + 1):
-                    lo = min(lo, x[i, d])
-                    hi = max(hi, x[i, d])
-                env_lo[j, d] = lo
-                env_hi[j, d] = hi
         lb = np.empty(M)
-        _lower_bounds(x, Yp, M, radius, euclid, env_lo, env_hi, lb)
-        order = np.argsort(lb, kind="mergesort")
+        _lower_bounds(x, Yp, M, radius, euclid, lb)
+        seed_bound = np.partition(lb, k - 1)[k - 1]
         buf = np.empty((m + 1, _LANES))
         res = np.empty(_LANES)
         group = np.empty((m, D, _LANES))
@@ -622,28 +689,35 @@ def _topk_pruned(Q, Y, Yp, k, radius, euclid, out_i, out_d, evaluated):
         best_d = np.full(k, np.inf)
         best_i = np.full(k, M, dtype=np.int64)
         count = 0
-        pos = 0
-        while pos < M:
-            kth = best_d[k - 1]
-            if lb[order[pos]] > kth:
-                break
+        # Pass 0 evaluates the seeds (bound <= seed_bound), pass 1 everything else that may
+        # still beat the running k-th best.
+        for sweep in range(2):
             g = 0
-            while g < _LANES and pos < M:
-                c = order[pos]
-                if lb[c] > kth:
-                    break
-                ids[g] = c
-                g += 1
-                pos += 1
-            for l in range(_LANES):
-                c = ids[l] if l < g else ids[0]
-                for t in range(m):
-                    for d in range(D):
-                        group[t, d, l] = Y[c, t, d]
-            count += g
-            if _dtw_lanes(x, group, radius, euclid, kth, buf, res):
-                for l in range(g):
-                    _topk_insert(best_d, best_i, k, res[l], ids[l])
+            c = 0
+            while c <= M:
+                take = False
+                if c < M:
+                    is_seed = lb[c] <= seed_bound
+                    if sweep == 0:
+                        take = is_seed
+                    else:
+                        take = (not is_seed) and lb[c] <= best_d[k - 1]
+                if take:
+                    ids[g] = c
+                    g += 1
+                if g == _LANES or (c == M and g > 0):
+                    for l in range(g, _LANES):
+                        ids[l] = ids[0]
+                    for t in range(m):
+                        for d in range(D):
+                            for l in range(_LANES):
+                                group[t, d, l] = Y[ids[l], t, d]
+                    count += g
+                    if _dtw_lanes(x, group, radius, euclid, best_d[k - 1], buf, res):
+                        for l in range(g):
+                            _topk_insert(best_d, best_i, k, res[l], ids[l])
+                    g = 0
+                c += 1
         evaluated[q] = count
         for t in range(k):
             out_i[q, t] = best_i[t]
@@ -804,8 +878,10 @@ def pairwise_dtw(
 # Top-k search
 # ----------------------------------------------------------------------------------------------
 
-# Fraction of candidates evaluated above which pruning stops paying for its bounds and sorting.
-_PRUNE_BREAK_EVEN = 0.6
+# Pruning evaluates a candidate at about twice the brute-force cost (it gathers the candidates
+# into lanes) plus the bounds; it pays when under ~20 % of the corpus survives the ideal bound
+# (measured on 2 cores, T=16, D=10; see benchmarks/README.md).
+_PRUNE_BREAK_EVEN = 0.2
 
 
 def dtw_topk(
@@ -824,8 +900,10 @@ def dtw_topk(
     matrix.  ``strategy="prune"`` bounds every candidate with LB_Kim + a multivariate LB_Keogh
     envelope and evaluates only those that can still enter the top k, in bound order with early
     abandoning against the running k-th best; ``"brute"`` evaluates every pair without storing
-    the matrix; ``"auto"`` prunes a first batch of queries, and switches to brute force for the
-    rest when more than 60 % of candidates had to be evaluated (unstructured data).
+    the matrix; ``"auto"`` answers a first batch of queries by brute force, counts how many
+    candidates the bounds would have let through given the true k-th distances, and prunes the
+    remaining queries only when fewer than 20 % would (on unstructured data, e.g. random or
+    high-dimensional chunks, the bounds are too loose to pay for themselves).
     Parallel across queries.  Used for the CLASS nearest-neighbour views (App. J.2).
     """
     euclid = _cost_flag(cost)
@@ -848,11 +926,17 @@ def dtw_topk(
             _topk_brute(Qa, Yp, M, k, radius, euclid, out_i, out_d)
             return out_i, out_d
         evaluated = np.zeros(nq, dtype=np.int64)
-        first = nq if strategy == "prune" else min(nq, 8 * numba.get_num_threads())
-        _topk_pruned(Qa[:first], Ca, Yp, k, radius, euclid, out_i[:first], out_d[:first], evaluated[:first])
+        if strategy == "prune":
+            _topk_pruned(Qa, Ca, Yp, k, radius, euclid, out_i, out_d, evaluated)
+            return out_i, out_d
+        # "auto": brute force on a first batch (answers kept), then count how many candidates
+        # the bounds could not have excluded even with the final k-th best known up front.
+        first = min(nq, 4 * numba.get_num_threads())
+        _topk_brute(Qa[:first], Yp, M, k, radius, euclid, out_i[:first], out_d[:first])
         if first < nq:
+            survivors = _bound_survivors(Qa[:first], Yp, M, radius, euclid, out_d[:first, k - 1])
             rest_i, rest_d = out_i[first:], out_d[first:]
-            if evaluated[:first].mean() > _PRUNE_BREAK_EVEN * M:
+            if survivors.mean() > _PRUNE_BREAK_EVEN * M:
                 _topk_brute(Qa[first:], Yp, M, k, radius, euclid, rest_i, rest_d)
             else:
                 _topk_pruned(Qa[first:], Ca, Yp, k, radius, euclid, rest_i, rest_d, evaluated[first:])

@@ -80,4 +80,4 @@ if ep.cameras:
 names = list(episode_streams(ep))
 chosen = st.multiselect("Streams", names, default=names[: min(4, len(names))], key=state.DATASETS_STREAMS)
 if chosen:
-    st.plotly_chart(plot_episode_streams(ep, chosen, frame=frame), width=280)
+    st.plotly_chart(plot_episode_streams(ep, chosen, frame=frame), width="stretch")
