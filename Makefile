@@ -37,5 +37,8 @@ test: install-dev
 samples: install
 	$(VENV)/bin/workbench data make-samples --out data_samples --force
 
+figures: install-dev
+	$(VENV)/bin/workbench figures --out figures
+
 clean:
 	rm -rf $(VENV) .pytest_cache

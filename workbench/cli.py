@@ -155,6 +155,17 @@ def _runs_diff(args: argparse.Namespace) -> int:
     return 0
 
 
+def _figures(args: argparse.Namespace) -> int:
+    from workbench.reproduce import reproduce_figures
+
+    results = reproduce_figures(args.out, smoke=args.smoke, only=args.only)
+    failed = [r for r in results if not r.ok]
+    for r in results:
+        print(f"{'ok  ' if r.ok else 'FAIL'} {r.path.name:<40} {r.seconds:6.1f}s" + (f"  {r.error}" if r.error else ""))
+    print(f"{len(results) - len(failed)} of {len(results)} notebooks ran; figures in {args.out}")
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description="actionlens workbench: datasets, training, analysis.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -208,6 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("a")
     diff.add_argument("b")
     diff.set_defaults(func=_runs_diff)
+
+    fig = sub.add_parser("figures", help="execute every paper notebook and write the figures to one folder")
+    fig.add_argument("--out", type=Path, default=Path("figures"))
+    fig.add_argument("--smoke", action="store_true", help="tiny settings (what the tests run)")
+    fig.add_argument("--only", action="append", help="only notebooks whose name contains this")
+    fig.set_defaults(func=_figures)
 
     from workbench.viz.rerun_cli import add_rerun_parser
 

@@ -1,0 +1,34 @@
+"""``save_figure``: where every notebook's figures end up, in one folder, in formats that open offline."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import plotly.graph_objects as go
+
+__all__ = ["save_figure", "figures_dir"]
+
+
+def figures_dir(default: str | Path = "figures") -> Path:
+    """The output folder: ``ACTIONLENS_FIGURES`` when set (``workbench figures --out``), else ``default``."""
+    return Path(os.environ.get("ACTIONLENS_FIGURES", default))
+
+
+def save_figure(fig: go.Figure, name: str, out_dir: str | Path | None = None, *, meta: dict | None = None) -> Path:
+    """Write ``fig`` as ``<name>.html`` (interactive, plotly.js beside it, no network needed) and
+    ``<name>.json`` (the figure spec, plus ``meta`` such as the numbers a README quotes).
+
+    Returns the HTML path.
+    """
+    out = Path(out_dir) if out_dir is not None else figures_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    html = out / f"{safe}.html"
+    fig.write_html(html, include_plotlyjs="directory", full_html=True)
+    spec = json.loads(fig.to_json())
+    if meta:
+        spec["actionlens_meta"] = meta
+    (out / f"{safe}.json").write_text(json.dumps(spec))
+    return html
