@@ -46,3 +46,11 @@ def episode(path: str, mtime: float, index: int) -> Episode:
 @st.cache_data(show_spinner=False, max_entries=32)
 def frames(path: str, mtime: float, index: int, camera: str) -> np.ndarray:
     return episode(path, mtime, index).cameras[camera].rgb.load()
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def rerun_server(path: str, mtime: float, index: int, horizon: int, point_cloud: bool):
+    """A served Rerun recording of one episode; kept alive by the cache (evicted ones stop)."""
+    from workbench.viz.rerun import serve_episode
+
+    return serve_episode(episode(path, mtime, index), horizon=horizon, point_cloud=point_cloud)

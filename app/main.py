@@ -12,6 +12,7 @@ st.set_page_config(page_title="actionlens workbench", page_icon=":material/preci
 
 pages = [
     st.Page("app_pages/datasets.py", title="Datasets", icon=":material/dataset:", default=True),
+    st.Page("app_pages/playback.py", title="Playback", icon=":material/play_circle:"),
     st.Page("app_pages/jobs.py", title="Jobs", icon=":material/model_training:"),
 ]
 st.navigation(pages).run()

@@ -82,6 +82,22 @@ def test_bad_dataset_shows_error_and_keeps_running(app, roots, tmp_path):
     )
 
 
+def test_playback_page_scrubber_and_viewer(app):
+    app.switch_page("app_pages/playback.py").run()
+    _no_errors(app)
+    robot = [i for i, o in enumerate(app.selectbox(key="sidebar_dataset").options) if "lerobot" in o][0]
+    app.selectbox(key="sidebar_dataset").select_index(robot).run()
+    _no_errors(app)
+    assert len(app.get("plotly_chart")) == 1  # the 3-D path with the chunk worm
+    fig_before = app.get("plotly_chart")[0].proto.spec
+    app.slider(key="playback_frame").set_value(6).run()
+    assert app.get("plotly_chart")[0].proto.spec != fig_before  # the worm moved
+    app.toggle(key="playback_open").set_value(True).run()
+    _no_errors(app)
+    iframes = app.get("iframe")
+    assert iframes and "localhost" in iframes[0].proto.src
+
+
 def test_jobs_page_renders_runs(app, roots):
     from workbench.train import create_run, make_config
     from workbench.train.loop import train
@@ -147,7 +163,7 @@ def test_every_page_in_headless_chromium(roots, tmp_path):
                 "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--no-first-run", "--disable-quic"])  # fmt: skip
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            for url_path, title in (("", "Datasets"), ("jobs", "Jobs")):
+            for url_path, title in (("", "Datasets"), ("playback", "Playback"), ("jobs", "Jobs")):
                 page.goto(f"http://127.0.0.1:{port}/{url_path}")
                 page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
                 _wait_until_idle(page)
