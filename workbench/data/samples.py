@@ -1,0 +1,120 @@
+"""The shipped sample datasets in ``data_samples/`` and the command that makes them.
+
+``workbench data make-samples`` renders, deterministically from a seed and on the CPU:
+
+* ``metaworld/`` (LeRobot v3.0): metaworld's scripted experts with action noise on six tasks, a
+  scene camera (fixed, random or dynamic per episode, CLASS Fig. 3) and the wrist camera, RGB,
+  depth, segmentation, per-step intrinsics and extrinsics, end-effector pose and gripper;
+* ``hands/`` (EgoDex-style HDF5 + mp4): the Shadow hand from gymnasium-robotics making grasp-like
+  motions, 42 keypoints in MANO order;
+* ``robomimic/`` (robomimic-style HDF5): a few metaworld episodes converted, read back through the
+  LeRobot reader, so every reader has a real file.
+
+Each dataset gets a ``workbench_stats.json`` (train/val split and per-dimension chunk statistics on
+the training split). Datasets are built in a temporary folder and swapped in only when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from workbench.data.chunks import dataset_chunks
+from workbench.data.dataset import Dataset
+from workbench.data.hand_pose import write_hand_pose
+from workbench.data.io import load_dataset
+from workbench.data.lerobot import write_lerobot
+from workbench.data.normalize import compute_stats, save_stats, split_episodes
+from workbench.data.robomimic import write_robomimic
+
+__all__ = ["make_samples", "stats_file", "SAMPLE_TASKS", "CHUNK_HORIZON"]
+
+SAMPLE_TASKS = ("reach", "push", "pick-place", "drawer-open", "button-press", "door-open")
+CHUNK_HORIZON = 16  # CLASS App. B: DTW horizon 16
+_ROBOMIMIC_EPISODES = 4
+
+
+def stats_file(ds: Dataset) -> Path:
+    """Where the workbench keeps a dataset's split and chunk statistics (a file of ours)."""
+    if ds.layout.startswith("lerobot"):
+        return ds.path / "meta" / "workbench_stats.json"
+    return (ds.path.parent if ds.path.is_file() else ds.path) / "workbench_stats.json"
+
+
+def _write_stats(path: Path, kinds: tuple[str, ...], seed: int) -> None:
+    ds = load_dataset(path)
+    split = split_episodes(ds.infos, val_fraction=0.25, seed=seed)
+    train = [ds.episode(i) for i in split["train"]]
+    stats = {}
+    for kind in kinds:
+        ch = dataset_chunks(train, kind, CHUNK_HORIZON)
+        stats[f"{kind}/h{CHUNK_HORIZON}"] = compute_stats(ch.values, ch.mask)
+    save_stats(stats_file(ds), stats, meta={"splits": split, "seed": seed, "horizon": CHUNK_HORIZON})
+
+
+def _swap_in(tmp: Path, final: Path, force: bool) -> None:
+    if final.exists():
+        if not force:
+            raise FileExistsError(f"{final} exists; pass --force to replace it")
+        old = final.with_name(f".{final.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        final.rename(old)
+        tmp.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(final)
+
+
+def make_samples(out: str | Path = "data_samples", *, seed: int = 0, quick: bool = False, force: bool = False) -> Path:
+    """Generate the three sample datasets under ``out``; ``quick`` makes a tiny set for tests."""
+    from workbench.data.generate import generate_hand_episodes, generate_metaworld_episodes
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tasks = SAMPLE_TASKS[:2] if quick else SAMPLE_TASKS
+    per_task = 2 if quick else 8
+    image = 64 if quick else 96
+    work = Path(tempfile.mkdtemp(prefix=".samples.", dir=out))
+    t0 = time.time()
+    try:
+        mw = write_lerobot(
+            generate_metaworld_episodes(tasks, per_task, seed=seed, image_size=image, progress=not quick,
+                                        **({"max_steps": 30} if quick else {})),  # fmt: skip
+            work / "metaworld",
+            robot_type="sawyer",
+            crf=28,
+            progress=False,
+            extra_meta={"generator": {"seed": seed, "tasks": list(tasks), "episodes_per_task": per_task}},
+        )
+        _write_stats(mw, ("raw", "ee"), seed)
+        # robomimic: converted from the LeRobot sample, through our own reader
+        src = load_dataset(mw)
+        pick = [info.index for info in src.infos][:: max(1, len(src) // _ROBOMIMIC_EPISODES)][:_ROBOMIMIC_EPISODES]
+        rm_dir = work / "robomimic"
+        write_robomimic((src.episode(i) for i in pick), rm_dir / "metaworld.hdf5", env_name="metaworld-v3",
+                        splits=split_episodes([src.infos[j] for j in range(len(src)) if src.infos[j].index in pick], 0.25, seed))  # fmt: skip
+        _write_stats(rm_dir / "metaworld.hdf5", ("raw", "ee"), seed)
+        hands = write_hand_pose(
+            generate_hand_episodes(2 if quick else 8, seed=seed, image_size=image, progress=not quick,
+                                   **({"steps": 24} if quick else {})),  # fmt: skip
+            work / "hands",
+            crf=28,
+        )
+        _write_stats(hands, ("hand",), seed)
+        for name in ("metaworld", "robomimic", "hands"):
+            _swap_in(work / name, out / name, force)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    manifest = {
+        "seed": seed,
+        "quick": quick,
+        "seconds": round(time.time() - t0, 1),
+        "datasets": {n: load_dataset(out / n).info().to_dict() for n in ("metaworld", "robomimic", "hands")},
+    }
+    for d in manifest["datasets"].values():
+        d["path"] = Path(d["path"]).name
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return out
