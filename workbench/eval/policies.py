@@ -1,0 +1,51 @@
+"""Learned chunk policies for closed-loop rollouts: image -> run's encoder -> k-NN or head -> chunk.
+
+Both see the rendered image as the training samples did ((3, S, S) uint8) and the text the run
+was trained with for the task (CAIP conditions its image embedding on the instruction).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from workbench.eval.heads import TrainedHead
+from workbench.eval.knn import KNNPolicy
+
+__all__ = ["HeadChunkPolicy", "KNNChunkPolicy", "image_tensor"]
+
+
+def image_tensor(image: npt.NDArray[np.uint8]) -> torch.Tensor:
+    """(S, S, 3) uint8 -> (1, 3, S, S) uint8."""
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].contiguous()
+
+
+class KNNChunkPolicy:
+    """CLASS §4.4 at run time: embed the image, ensemble the neighbours' raw action chunks."""
+
+    def __init__(self, method: object, knn: KNNPolicy, text: str = "") -> None:
+        self.method, self.knn, self.text = method, knn, text
+
+    def reset(self) -> None:
+        pass
+
+    @torch.no_grad()
+    def __call__(self, image: npt.NDArray[np.uint8], obs: npt.NDArray) -> npt.NDArray:
+        z = self.method.encode_images(image_tensor(image), [self.text]).float().cpu().numpy()  # type: ignore[attr-defined]
+        return self.knn.predict(z).chunks[0]  # (H, A)
+
+
+class HeadChunkPolicy:
+    """A trained head on the (frozen or fine-tuned) encoder; the flow head's noise is seeded per call."""
+
+    def __init__(self, head: TrainedHead, text: str = "", seed: int = 0) -> None:
+        self.head, self.text, self.seed = head, text, seed
+        self._calls = 0
+
+    def reset(self) -> None:
+        self._calls = 0
+
+    def __call__(self, image: npt.NDArray[np.uint8], obs: npt.NDArray) -> npt.NDArray:
+        self._calls += 1
+        return self.head.predict(image_tensor(image), [self.text], seed=self.seed + self._calls)[0]
