@@ -1,0 +1,38 @@
+"""Analysis of trained representations: embeddings, 2-D projections, latent trajectories,
+embedding-vs-action neighbours and saliency.
+
+Import what you need from the submodules (``from workbench.analysis.saliency import attribute``);
+the names below are the common entry points.
+"""
+
+from __future__ import annotations
+
+from workbench.analysis.embeddings import Embeddings, compute_embeddings, load_frames
+from workbench.analysis.neighbours import NeighbourComparison, compare_neighbours
+from workbench.analysis.projection import (
+    PCAProjector,
+    TSNEProjector,
+    UMAPProjector,
+    make_projector,
+    project_cached,
+    warm_umap,
+)
+from workbench.analysis.trajectories import LatentTrajectory, TrajectoryAlignment, latent_trajectories, trajectory_alignment
+
+__all__ = [
+    "Embeddings",
+    "LatentTrajectory",
+    "NeighbourComparison",
+    "PCAProjector",
+    "TSNEProjector",
+    "TrajectoryAlignment",
+    "UMAPProjector",
+    "compare_neighbours",
+    "compute_embeddings",
+    "latent_trajectories",
+    "load_frames",
+    "make_projector",
+    "project_cached",
+    "trajectory_alignment",
+    "warm_umap",
+]

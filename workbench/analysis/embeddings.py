@@ -1,0 +1,286 @@
+"""Image embeddings of every frame of a dataset under a trained method, cached on disk.
+
+:func:`compute_embeddings` runs ``Method.encode_images`` over the frames of a dataset (the same
+image + following-chunk samples the method trained on, :class:`~workbench.data.loader.FrameChunkDataset`)
+in batches on the method's device, and returns an :class:`Embeddings`: the vectors plus, per row,
+the episode, the image step, the task, the camera setup and the action chunk that follows the
+frame — everything the latent-trajectory (CLASS App. J.1) and neighbour (CLASS App. J.2) views need
+without touching the model again.
+
+The result is cached as one ``.npz`` keyed by the model's content hash (the checkpoint file's, or
+its weights' for an in-memory model), the dataset path and modification time, and the settings,
+so a second call — or the app after a restart — reads it back instead of re-encoding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from workbench.data.dataset import Dataset
+from workbench.data.io import load_dataset
+from workbench.data.loader import FrameChunkDataset, collate
+from workbench.types import Episode
+
+__all__ = ["Embeddings", "compute_embeddings", "default_cache_dir", "model_hash", "load_frames"]
+
+#: bump when the cached layout or the way embeddings are computed changes
+_CACHE_VERSION = 1
+
+
+def default_cache_dir() -> Path:
+    """``$ACTIONLENS_CACHE/embeddings`` or ``~/.cache/actionlens/embeddings``."""
+    root = os.environ.get("ACTIONLENS_CACHE")
+    return (Path(root) if root else Path.home() / ".cache" / "actionlens") / "embeddings"
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """Per-frame embeddings and where each frame came from.
+
+    Row ``i`` is the image at step ``time[i]`` of episode ``episode[i]`` (the ``Episode.index``) of
+    camera ``camera`` in the dataset at ``dataset``; ``chunks[i]`` (H, D) is the action chunk that
+    follows it, un-normalised, with validity ``chunk_mask[i]`` (what DTW compares, CLASS §4.1).
+    """
+
+    vectors: npt.NDArray[np.float32]  # (N, C) as the method returns them (L2-normalised)
+    episode: npt.NDArray[np.int64]  # (N,)
+    time: npt.NDArray[np.int64]  # (N,) image step within the episode
+    progress: npt.NDArray[np.float32]  # (N,) time / (episode length - 1), in [0, 1]
+    task: npt.NDArray[np.str_]  # (N,)
+    camera_setup: npt.NDArray[np.str_]  # (N,) fixed / random / dynamic / wrist / unknown
+    chunks: npt.NDArray[np.float32]  # (N, H, D)
+    chunk_mask: npt.NDArray[np.bool_]  # (N, H)
+    dataset: str  # the dataset path ("" for in-memory episodes)
+    camera: str
+    chunk_kind: str
+    image_size: int
+    model_id: str  # content hash of the model that produced the vectors
+
+    def __len__(self) -> int:
+        return int(self.vectors.shape[0])
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+    def select(self, idx: npt.ArrayLike) -> Embeddings:
+        """The rows ``idx`` (indices or a boolean mask), other fields unchanged."""
+        idx = np.asarray(idx)
+        per_row = {f.name for f in fields(self) if isinstance(getattr(self, f.name), np.ndarray)}
+        return Embeddings(**{f.name: getattr(self, f.name)[idx] if f.name in per_row else getattr(self, f.name)
+                             for f in fields(self)})  # fmt: skip
+
+    def frame_refs(self, idx: npt.ArrayLike | None = None) -> list[tuple[int, int]]:
+        """``(episode, time)`` of rows ``idx`` (all rows by default), for fetching images."""
+        idx = np.arange(len(self)) if idx is None else np.asarray(idx).ravel()
+        return [(int(self.episode[i]), int(self.time[i])) for i in idx]
+
+    # -- npz round trip -------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write to ``path`` (.npz) atomically, so a crash never leaves a half file in the cache."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {f.name: np.asarray(getattr(self, f.name)) for f in fields(self)}
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
+        os.close(fd)
+        try:
+            np.savez(tmp, **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Embeddings:
+        with np.load(path, allow_pickle=False) as z:
+            kw: dict[str, Any] = {}
+            for f in fields(cls):
+                a = z[f.name]
+                kw[f.name] = a.item() if a.ndim == 0 else a
+        kw["image_size"] = int(kw["image_size"])
+        for name in ("dataset", "camera", "chunk_kind", "model_id"):
+            kw[name] = str(kw[name])
+        return cls(**kw)
+
+
+def model_hash(method: torch.nn.Module) -> str:
+    """A short content hash of a model's weights and class (cache keys for in-memory models)."""
+    h = hashlib.sha256(type(method).__qualname__.encode())
+    cfg = getattr(method, "config", None)
+    if cfg is not None and hasattr(cfg, "to_dict"):
+        h.update(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode())
+    for name, t in sorted(method.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _dataset_stamp(path: Path) -> int:
+    # the newest modification time of any file under the dataset: rewriting an episode changes it
+    if path.is_file():
+        return path.stat().st_mtime_ns
+    newest = path.stat().st_mtime_ns
+    for root, _, files in os.walk(path):
+        for f in files:
+            newest = max(newest, os.stat(os.path.join(root, f)).st_mtime_ns)
+    return newest
+
+
+def _resolve_model(model_or_run: Any) -> tuple[torch.nn.Module, str, dict, Path | None]:
+    """(method, content hash, the run's data settings, run dir) from a Method, RestoredRun or path."""
+    from workbench.train.restore import RestoredRun, checkpoint_hash, load_run
+
+    if isinstance(model_or_run, (str, Path)):
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        model_or_run = load_run(model_or_run, map_location=device)
+    if isinstance(model_or_run, RestoredRun):
+        return model_or_run.method, checkpoint_hash(model_or_run.checkpoint), dict(model_or_run.data), model_or_run.run_dir
+    if isinstance(model_or_run, torch.nn.Module) and hasattr(model_or_run, "encode_images"):
+        return model_or_run, model_hash(model_or_run), {}, None
+    raise ValueError(f"model_or_run must be a Method, a RestoredRun, or a run directory / checkpoint path, got {type(model_or_run).__name__}")
+
+
+def compute_embeddings(
+    model_or_run: Any,
+    dataset_or_path: Dataset | str | Path | Sequence[Episode] | None = None,
+    *,
+    camera: str | None = None,
+    image_size: int | None = None,
+    chunk_kind: str | None = None,
+    horizon: int | None = None,
+    episodes: Sequence[int] | None = None,
+    stride: int = 1,
+    batch_size: int = 64,
+    with_text: bool = True,
+    cache: bool = True,
+    cache_dir: str | Path | None = None,
+) -> Embeddings:
+    """Embed every ``stride``-th frame of ``dataset_or_path`` with a method's image encoder.
+
+    Args:
+        model_or_run: a :class:`~workbench.methods.Method`, a :class:`~workbench.train.restore.RestoredRun`,
+            or a run directory / checkpoint path (loaded onto CUDA when present).
+        dataset_or_path: a dataset, its path, or a list of episodes; None = the run's own dataset.
+        camera, image_size, chunk_kind, horizon: default to the run's data settings, then to the
+            method's sample meta, so the frames look like those it trained on.
+        episodes: ``Episode.index`` values to embed; None = all.
+        with_text: give text-conditioned encoders (CAIP) each sample's instruction.
+        cache: read/write the ``.npz`` cache; ``cache_dir`` defaults to ``<run>/embeddings`` for a
+            run directory, else :func:`default_cache_dir`. In-memory episodes are never cached.
+    """
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    method, mhash, run_data, run_dir = _resolve_model(model_or_run)
+    meta = getattr(method, "meta", None)
+    if dataset_or_path is None:
+        if not run_data.get("path"):
+            raise ValueError("no dataset given and the model carries no run data settings; pass dataset_or_path")
+        dataset_or_path = run_data["path"]
+    camera = camera if camera is not None else (run_data.get("camera") or (meta.camera if meta else None) or None)
+    image_size = image_size or (meta.image_size if meta else None) or run_data.get("image_size")
+    chunk_kind = chunk_kind or run_data.get("chunk_kind") or (meta.chunk_kind if meta else "raw")
+    horizon = horizon or run_data.get("horizon") or (meta.horizon if meta else 16)
+
+    source: Dataset | Sequence[Episode]
+    key_path = ""
+    if isinstance(dataset_or_path, (str, Path)):
+        source = load_dataset(dataset_or_path)
+    else:
+        source = dataset_or_path
+    if isinstance(source, Dataset):
+        key_path = str(source.path.resolve())
+
+    cache_file: Path | None = None
+    if cache and key_path:
+        settings = {"v": _CACHE_VERSION, "model": mhash, "dataset": key_path, "stamp": _dataset_stamp(Path(key_path)),
+                    "camera": camera, "image_size": image_size, "chunk_kind": chunk_kind, "horizon": horizon,
+                    "episodes": None if episodes is None else sorted(int(e) for e in episodes), "stride": stride,
+                    "with_text": with_text}  # fmt: skip
+        key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:24]
+        root = Path(cache_dir) if cache_dir is not None else (run_dir / "embeddings" if run_dir else default_cache_dir())
+        cache_file = root / f"{mhash}-{key}.npz"
+        if cache_file.exists():
+            try:
+                return Embeddings.load(cache_file)
+            except (OSError, ValueError, KeyError):
+                cache_file.unlink(missing_ok=True)  # a damaged cache entry is recomputed
+
+    ds = FrameChunkDataset(source, camera=camera, chunk_kind=chunk_kind, horizon=int(horizon), stride=stride,
+                           image_size=image_size, episodes=episodes)  # fmt: skip
+    was_training = method.training
+    method.eval()
+    vecs = []
+    try:
+        with torch.no_grad():
+            for b0 in range(0, len(ds), batch_size):
+                batch = collate([ds[i] for i in range(b0, min(len(ds), b0 + batch_size))])
+                images = batch["image"].to(method.device)  # (B, 3, S, S) uint8
+                z = method.encode_images(images, batch["text"] if with_text else None)  # (B, C)
+                vecs.append(z.float().cpu().numpy())
+    finally:
+        method.train(was_training)
+
+    eps = list(source) if not isinstance(source, Dataset) else None
+    infos = {info.index: info for info in source.infos} if isinstance(source, Dataset) else None
+    ep_ids = ds.chunks.episode
+    task_of, setup_of, length_of = {}, {}, {}
+    for e in np.unique(ep_ids):
+        if infos is not None:
+            info = infos[int(e)]
+            task_of[e], setup_of[e], length_of[e] = info.task, str(info.camera_setup), info.length
+        else:
+            ep = next(x for x in eps if x.index == int(e))  # type: ignore[union-attr]
+            task_of[e], setup_of[e], length_of[e] = ep.task, ep.camera_setup.value, len(ep)
+    # the scene camera's setup varies per episode (CLASS Fig. 3); a wrist camera is always "wrist"
+    cam_setup = np.array([("wrist" if ds.camera == "wrist" else setup_of[e]) for e in ep_ids], dtype=np.str_)
+    lengths = np.array([length_of[e] for e in ep_ids], dtype=np.float32)
+    emb = Embeddings(
+        vectors=np.concatenate(vecs).astype(np.float32),
+        episode=ep_ids.astype(np.int64),
+        time=ds.chunks.time.astype(np.int64),
+        progress=(ds.chunks.time / np.maximum(lengths - 1, 1)).astype(np.float32),
+        task=np.array([task_of[e] for e in ep_ids], dtype=np.str_),
+        camera_setup=cam_setup,
+        chunks=ds.chunks.values.astype(np.float32),
+        chunk_mask=ds.chunks.mask.astype(bool),
+        dataset=key_path,
+        camera=ds.camera,
+        chunk_kind=str(chunk_kind),
+        image_size=int(ds.meta().image_size) if image_size is None else int(image_size),
+        model_id=mhash,
+    )
+    if cache_file is not None:
+        emb.save(cache_file)
+    return emb
+
+
+def load_frames(embeddings: Embeddings, idx: npt.ArrayLike, *, source: Dataset | Sequence[Episode] | None = None) -> np.ndarray:
+    """The RGB images ``(k, H, W, 3) uint8`` of rows ``idx`` (for neighbour grids), read from the
+    dataset the embeddings came from (or ``source``), at their stored resolution."""
+    if source is None:
+        if not embeddings.dataset:
+            raise ValueError("these embeddings came from in-memory episodes; pass source=")
+        source = load_dataset(embeddings.dataset)
+    by_index: dict[int, Episode] = {}
+    out = []
+    for e, t in embeddings.frame_refs(idx):
+        if e not in by_index:
+            by_index[e] = source.episode(e) if isinstance(source, Dataset) else next(x for x in source if x.index == e)
+        ep = by_index[e]
+        cam = ep.cameras[embeddings.camera] if embeddings.camera in ep.cameras else next(iter(ep.cameras.values()))
+        out.append(np.asarray(cam.rgb[t], dtype=np.uint8))
+    return np.stack(out) if out else np.zeros((0, 1, 1, 3), np.uint8)
