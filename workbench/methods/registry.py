@@ -1,0 +1,74 @@
+"""The method registry: name -> (config class, method class), and the factories over it.
+
+Written out by hand (no decorators, no import-time magic): adding a method means importing it
+here and adding one line to :data:`METHODS`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from workbench.data.loader import SampleMeta
+from workbench.methods.base import Method, MethodConfig
+from workbench.methods.baselines import (
+    BehaviorCloning,
+    BehaviorCloningConfig,
+    DirectRegression,
+    DirectRegressionConfig,
+    RandomEncoder,
+    RandomEncoderConfig,
+)
+from workbench.methods.caip import CAIP, CAIPConfig
+from workbench.methods.clamp import CLAMP, CLAMPConfig
+from workbench.methods.clap import ActVAEMethod, ActVAEMethodConfig
+from workbench.methods.class_method import CLASS, CLASSConfig
+
+__all__ = ["METHODS", "build_method", "load_method", "method_names"]
+
+METHODS: dict[str, tuple[type[MethodConfig], type[Method]]] = {
+    "caip": (CAIPConfig, CAIP),
+    "class": (CLASSConfig, CLASS),
+    "clamp": (CLAMPConfig, CLAMP),
+    "clap_actvae": (ActVAEMethodConfig, ActVAEMethod),
+    "bc": (BehaviorCloningConfig, BehaviorCloning),
+    "direct_regression": (DirectRegressionConfig, DirectRegression),
+    "random_encoder": (RandomEncoderConfig, RandomEncoder),
+}
+
+
+def method_names() -> list[str]:
+    return sorted(METHODS)
+
+
+def build_method(
+    name: str,
+    config: MethodConfig | dict[str, Any] | str | None,
+    meta: SampleMeta,
+    *,
+    dataset: Any = None,
+) -> Method:
+    """Build method ``name`` from a config (dataclass, ``to_dict`` dict, a preset name, or None
+    for the defaults) and the sample meta; with ``dataset`` also run ``prepare(dataset)``."""
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; choose one of {method_names()}")
+    config_cls, method_cls = METHODS[name]
+    if config is None:
+        config = config_cls()
+    elif isinstance(config, str):
+        config = config_cls.preset(config)
+    elif isinstance(config, dict):
+        config = config_cls.from_dict(config)
+    elif not isinstance(config, config_cls):
+        raise ValueError(f"config for {name!r} must be a {config_cls.__name__}, got {type(config).__name__}")
+    method = method_cls(config, meta)
+    if dataset is not None:
+        method.prepare(dataset)
+    return method
+
+
+def load_method(path: str | Path, map_location: str | torch.device = "cpu") -> Method:
+    """The method saved at ``path`` by :meth:`Method.save`."""
+    return Method.load(path, map_location)
