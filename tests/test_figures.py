@@ -1,0 +1,143 @@
+"""Figure builders: each returns a plotly figure with the expected traces for a small input."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from workbench.analysis.trajectories import latent_trajectories
+from workbench.dtw import dtw_path
+from workbench.methods.clap import RateDistortionPoint
+from workbench.viz.actions import plot_action_chunks
+from workbench.viz.curves import plot_probe_curves, plot_rate_distortion, plot_recall_at_k
+from workbench.viz.latent import plot_latent_trajectories
+from workbench.viz.matrices import plot_dtw_matrix, plot_matching_matrix
+from workbench.viz.neighbours import plot_neighbour_grid
+from workbench.viz.saliency import plot_saliency_overlays
+
+
+def _trajectories():
+    rng = np.random.default_rng(0)
+    n_ep, T = 3, 6
+    ep = np.repeat(np.arange(n_ep), T)
+    t = np.tile(np.arange(T), n_ep)
+    pts = rng.normal(size=(n_ep * T, 2))
+    task = np.where(ep < 2, "push", "reach")
+    return latent_trajectories(pts, ep, t, task=task, camera_setup=np.full(len(ep), "fixed"))
+
+
+@pytest.mark.parametrize("color_by", ["episode", "task", "time", "camera_setup"])
+def test_latent_trajectories_figure(color_by):
+    trs = _trajectories()
+    fig = plot_latent_trajectories(trs, color_by=color_by)
+    assert isinstance(fig, go.Figure)
+    assert len(fig.data) == 3
+    for tr, trace in zip(trs, fig.data):
+        assert trace.mode == "lines+markers"
+        custom = np.asarray(trace.customdata)
+        # customdata carries [sample id, episode, time] for app selection
+        np.testing.assert_array_equal(custom[:, 0], tr.sample_ids)
+        np.testing.assert_array_equal(custom[:, 1], tr.episode)
+        np.testing.assert_array_equal(custom[:, 2], tr.time)
+        assert "episode" in trace.hovertemplate and "step" in trace.hovertemplate
+    if color_by == "task":
+        assert sum(bool(t.showlegend) for t in fig.data) == 2  # one legend entry per task
+    if color_by == "time":
+        np.testing.assert_array_equal(np.asarray(fig.data[0].marker.color), trs[0].time)
+    with pytest.raises(ValueError):
+        plot_latent_trajectories(trs, color_by="colour")
+
+
+def test_neighbour_grid_figure():
+    rng = np.random.default_rng(0)
+    q = rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)
+    e = rng.integers(0, 255, (8, 16, 16, 3), dtype=np.uint8)
+    d = rng.integers(0, 255, (8, 16, 16, 3), dtype=np.uint8)
+    fig = plot_neighbour_grid(q, e, d, embedding_captions=[f"cos {i}" for i in range(8)])
+    assert len(fig.data) == 18 and all(isinstance(t, go.Image) for t in fig.data)
+    np.testing.assert_array_equal(np.asarray(fig.data[0].z), q)
+    np.testing.assert_array_equal(np.asarray(fig.data[10].z), d[0])
+    assert "cos 0" in [a.text for a in fig.layout.annotations]
+    assert len(plot_neighbour_grid(q, e).data) == 9
+    with pytest.raises(ValueError):
+        plot_neighbour_grid(q, e[0])
+
+
+def test_dtw_matrix_figure():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(6, 2)), rng.normal(size=(7, 2))
+    cost = np.linalg.norm(a[:, None] - b[None], axis=-1)
+    _, path = dtw_path(a, b)
+    fig = plot_dtw_matrix(cost, path)
+    assert [type(t).__name__ for t in fig.data] == ["Heatmap", "Scatter"]
+    np.testing.assert_array_equal(np.asarray(fig.data[1].x), path[:, 1])
+    np.testing.assert_array_equal(np.asarray(fig.data[1].y), path[:, 0])
+    assert len(plot_dtw_matrix(cost).data) == 1
+    with pytest.raises(ValueError):
+        plot_dtw_matrix(cost, path + 10)
+
+
+def test_matching_matrix_figure():
+    p = np.eye(4) * 0.8 + 0.05
+    fig = plot_matching_matrix(p, row_labels=list("abcd"))
+    assert len(fig.data) == 1 and fig.data[0].type == "heatmap"
+    assert fig.data[0].zmin == 0 and fig.data[0].zmax == 1
+    with pytest.raises(ValueError):
+        plot_matching_matrix(p * 2)
+
+
+@pytest.mark.parametrize("mode", ["per_dim", "3d"])
+def test_action_chunks_figure(mode):
+    rng = np.random.default_rng(0)
+    true, pred = rng.normal(size=(8, 4)), rng.normal(size=(8, 4))
+    fig = plot_action_chunks(true, pred, mode=mode)
+    if mode == "per_dim":
+        assert len(fig.data) == 8  # true + predicted per dimension
+        np.testing.assert_allclose(np.asarray(fig.data[2].y), true[:, 1])
+    else:
+        assert [t.type for t in fig.data] == ["scatter3d", "scatter3d"]
+        np.testing.assert_allclose(np.asarray(fig.data[1].z), pred[:, 2])
+    assert len(plot_action_chunks(true, mode=mode).data) == (4 if mode == "per_dim" else 1)
+    with pytest.raises(ValueError):
+        plot_action_chunks(true, pred[:, :2])
+
+
+def test_saliency_overlays_figure():
+    rng = np.random.default_rng(0)
+    cols = {name: rng.integers(0, 255, (2, 12, 12, 3), dtype=np.uint8) for name in ("input", "CAIP", "MAP", "PCA")}
+    fig = plot_saliency_overlays(cols, scores={"CAIP": [0.5, 0.25]})
+    assert len(fig.data) == 8 and all(t.type == "image" for t in fig.data)
+    titles = [a.text for a in fig.layout.annotations]
+    assert "CAIP 0.50" in titles and "0.25" in titles
+    with pytest.raises(ValueError):
+        plot_saliency_overlays({"a": cols["input"], "b": cols["CAIP"][:1]})
+
+
+def test_probe_curves_figure():
+    fig = plot_probe_curves({"caip": ([1, 4, 16], [0.2, 0.4, 0.6], [0.01, 0.02, 0.03]), "bc": ([1, 4, 16], [0.1, 0.2, 0.3])},
+                            zero_shot={"caip": 0.35})
+    assert len(fig.data) == 3
+    assert fig.layout.xaxis.type == "log"
+    zs = fig.data[2]
+    assert zs.line.dash == "dash" and list(zs.y) == [0.35, 0.35] and list(zs.x) == [1, 16]
+    assert zs.line.color == fig.data[0].line.color
+
+
+def test_rate_distortion_figure():
+    pts = [RateDistortionPoint(nq=nq, k=k, mse=1.0 / (nq * k), psnr=10.0 * np.log10(nq * k), rate=nq * np.log2(k) / 100,
+                               usage=1.0, steps=10) for nq in (2, 4) for k in (16, 8, 32)]  # fmt: skip
+    fig = plot_rate_distortion(pts)
+    assert [t.name for t in fig.data] == ["N_q = 2", "N_q = 4"]
+    assert np.all(np.diff(np.asarray(fig.data[0].x)) > 0)  # sorted by rate
+    assert len(plot_rate_distortion(pts, group_by="k", y="mse").data) == 3
+    with pytest.raises(ValueError):
+        plot_rate_distortion(pts, y="ssim")
+
+
+def test_recall_at_k_figure():
+    fig = plot_recall_at_k({"image→action": {1: 0.2, 5: 0.6}, "image→text": {1: 0.1, 5: 0.4}})
+    assert [t.type for t in fig.data] == ["bar", "bar"]
+    assert list(fig.data[0].x) == ["R@1", "R@5"] and list(fig.data[1].y) == [0.1, 0.4]
+    with pytest.raises(ValueError):
+        plot_recall_at_k({"x": {1: 1.5}})

@@ -1,0 +1,97 @@
+"""Curves and bars from the evaluations: linear-probe accuracy vs samples per class with the
+zero-shot line (CAIP §3.2, Fig. 3), the rate–distortion curve (CLAP §IV-B, Fig. 5) and
+cross-modal Recall@k (CLAMP App. B, Fig. 7)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+
+__all__ = ["plot_probe_curves", "plot_rate_distortion", "plot_recall_at_k"]
+
+_PALETTE = qualitative.Plotly
+
+
+def plot_probe_curves(
+    curves: Mapping[str, tuple[Sequence[int], Sequence[float]] | tuple[Sequence[int], Sequence[float], Sequence[float]]],
+    *,
+    zero_shot: Mapping[str, float] | None = None,
+    title: str = "",
+) -> go.Figure:
+    """Accuracy vs samples per class on a log x axis, one line per method (``name -> (shots,
+    mean[, std])``; std draws error bars), and each method's zero-shot accuracy as a dashed
+    horizontal line in the same colour."""
+    fig = go.Figure()
+    colours = {}
+    for n, (name, c) in enumerate(curves.items()):
+        shots, mean = np.asarray(c[0]), np.asarray(c[1], dtype=np.float64)
+        if shots.shape != mean.shape or shots.ndim != 1:
+            raise ValueError(f"{name}: shots and accuracies must be 1-D and equal length")
+        std = np.asarray(c[2], dtype=np.float64) if len(c) > 2 else None
+        colours[name] = _PALETTE[n % len(_PALETTE)]
+        fig.add_trace(go.Scatter(x=shots, y=mean, mode="lines+markers", name=f"{name} (linear probe)",
+                                 line=dict(color=colours[name]),
+                                 error_y=dict(type="data", array=std, visible=True) if std is not None else None))  # fmt: skip
+    for n, (name, acc) in enumerate((zero_shot or {}).items()):
+        colour = colours.get(name, _PALETTE[(len(curves) + n) % len(_PALETTE)])
+        xs = [min((min(c[0]) for c in curves.values()), default=1), max((max(c[0]) for c in curves.values()), default=256)]
+        fig.add_trace(go.Scatter(x=xs, y=[acc, acc], mode="lines", name=f"{name} (zero-shot)",
+                                 line=dict(color=colour, dash="dash")))  # fmt: skip
+    fig.update_layout(title=title, xaxis_title="samples per class", yaxis_title="accuracy", template="plotly_white")
+    fig.update_xaxes(type="log")
+    return fig
+
+
+def _get(p: Any, key: str) -> float:
+    return float(p[key] if isinstance(p, Mapping) else getattr(p, key))
+
+
+def plot_rate_distortion(
+    points: Sequence[Any],
+    *,
+    group_by: str = "nq",
+    y: str = "psnr",
+    title: str = "",
+) -> go.Figure:
+    """Rate (Eq. 8) vs PSNR or MSE, one line per N_q (``group_by="nq"``) or per codebook size K
+    (``"k"``), points sorted by rate (CLAP Fig. 5). ``points`` are
+    :class:`~workbench.methods.clap.RateDistortionPoint` or dicts with ``nq, k, rate, psnr, mse``."""
+    if group_by not in ("nq", "k"):
+        raise ValueError(f"group_by must be 'nq' or 'k', got {group_by!r}")
+    if y not in ("psnr", "mse"):
+        raise ValueError(f"y must be 'psnr' or 'mse', got {y!r}")
+    other = "k" if group_by == "nq" else "nq"
+    groups: dict[int, list[Any]] = {}
+    for p in points:
+        groups.setdefault(int(_get(p, group_by)), []).append(p)
+    fig = go.Figure()
+    for n, (g, ps) in enumerate(sorted(groups.items())):
+        ps = sorted(ps, key=lambda p: _get(p, "rate"))
+        fig.add_trace(go.Scatter(
+            x=[_get(p, "rate") for p in ps], y=[_get(p, y) for p in ps], mode="lines+markers",
+            name=f"{'N_q' if group_by == 'nq' else 'K'} = {g}", line=dict(color=_PALETTE[n % len(_PALETTE)]),
+            text=[f"{'K' if other == 'k' else 'N_q'} = {int(_get(p, other))}" for p in ps],
+            hovertemplate="rate %{x:.3g}<br>" + y.upper() + " %{y:.3g}<br>%{text}<extra></extra>",
+        ))  # fmt: skip
+    fig.update_layout(title=title, xaxis_title="rate r (Eq. 8)", yaxis_title="PSNR (dB)" if y == "psnr" else "MSE",
+                      template="plotly_white")  # fmt: skip
+    return fig
+
+
+def plot_recall_at_k(recalls: Mapping[str, Mapping[int, float]], *, title: str = "") -> go.Figure:
+    """Grouped bars: x = k, one bar trace per series (e.g. ``"image→action"`` or a method), values
+    in [0, 1] (CLAMP Fig. 7)."""
+    fig = go.Figure()
+    for n, (name, r) in enumerate(recalls.items()):
+        ks = sorted(int(k) for k in r)
+        vals = [float(r[k]) for k in ks]
+        if any(not 0.0 <= v <= 1.0 for v in vals):
+            raise ValueError(f"{name}: recall values must lie in [0, 1]")
+        fig.add_trace(go.Bar(x=[f"R@{k}" for k in ks], y=vals, name=name, marker_color=_PALETTE[n % len(_PALETTE)],
+                             text=[f"{v:.2f}" for v in vals], textposition="outside"))  # fmt: skip
+    fig.update_layout(title=title, barmode="group", yaxis=dict(range=[0, 1.05], title="recall"), template="plotly_white")
+    return fig

@@ -1,0 +1,69 @@
+"""Latent-trajectory figures: one path per episode through a 2-D projection (CLASS App. J.1, Fig. 13).
+
+Each episode is one trace (lines + markers, in time order). Hover shows the episode, task, camera
+setup and step; ``customdata`` rows are ``[sample_id, episode, time]`` so an app can map a clicked
+or lasso-selected point back to its frame (``point["customdata"][0]``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+
+from workbench.analysis.trajectories import LatentTrajectory
+
+__all__ = ["plot_latent_trajectories", "COLOR_BY"]
+
+COLOR_BY = ("episode", "task", "time", "camera_setup")
+
+
+def plot_latent_trajectories(
+    trajectories: Sequence[LatentTrajectory],
+    *,
+    color_by: str = "episode",
+    title: str = "",
+    show_markers: bool = True,
+) -> go.Figure:
+    """A figure with one scatter trace per trajectory (2-D points).
+
+    ``color_by``: ``"episode"`` (a colour per episode), ``"task"`` or ``"camera_setup"`` (a colour
+    per value, one legend entry per value), or ``"time"`` (markers coloured by the step on a shared
+    colour bar, lines grey).
+    """
+    if color_by not in COLOR_BY:
+        raise ValueError(f"color_by must be one of {COLOR_BY}, got {color_by!r}")
+    palette = qualitative.Plotly + qualitative.D3 + qualitative.Set2
+    fig = go.Figure()
+    groups: dict[str, int] = {}
+    tmax = max((int(t.time.max()) for t in trajectories if len(t)), default=1)
+    for n, tr in enumerate(trajectories):
+        pts = np.asarray(tr.points)
+        if pts.ndim != 2 or pts.shape[1] != 2:
+            raise ValueError(f"episode {tr.episode}: trajectories must be 2-D points, got shape {pts.shape}")
+        custom = np.stack([tr.sample_ids, np.full(len(tr), tr.episode), tr.time], axis=1)
+        if color_by == "time":
+            colour, group, show = "rgba(120,120,120,0.5)", None, False
+            marker = dict(size=5, color=tr.time, colorscale="Viridis", cmin=0, cmax=tmax,
+                          showscale=n == 0, colorbar=dict(title="step"))  # fmt: skip
+        else:
+            key = {"episode": str(tr.episode), "task": tr.task, "camera_setup": tr.camera_setup}[color_by]
+            first = key not in groups
+            groups.setdefault(key, len(groups))
+            colour = palette[groups[key] % len(palette)]
+            group, show = key, first or color_by == "episode"
+            marker = dict(size=5, color=colour)
+        fig.add_trace(go.Scatter(
+            x=pts[:, 0], y=pts[:, 1], mode="lines+markers" if show_markers else "lines",
+            line=dict(color=colour, width=1.5), marker=marker, customdata=custom,
+            name=f"episode {tr.episode}" if color_by in ("episode", "time") else str(group),
+            legendgroup=group, showlegend=show,
+            hovertemplate=(f"episode %{{customdata[1]}}<br>task {tr.task}<br>camera {tr.camera_setup}"
+                           "<br>step %{customdata[2]}<br>sample %{customdata[0]}<extra></extra>"),
+        ))  # fmt: skip
+    fig.update_layout(title=title, xaxis_title="dim 1", yaxis_title="dim 2", template="plotly_white",
+                      legend=dict(itemsizing="constant"))  # fmt: skip
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return fig
