@@ -77,7 +77,9 @@ class SampleMeta:
 
 def _resize(frames: np.ndarray, size: int | None, mode: str) -> torch.Tensor:
     """(T, H, W[, C]) array -> (T, C, size, size) tensor in the input dtype's range."""
-    x = torch.from_numpy(np.ascontiguousarray(frames))
+    # a copy: decoders may hand out read-only buffers, and the episode (with its decode cache)
+    # is dropped once its frames are held here
+    x = torch.from_numpy(np.array(frames, copy=True))
     if x.ndim == 3:
         x = x[..., None]
     x = x.permute(0, 3, 1, 2)  # (T, C, H, W)
@@ -170,7 +172,7 @@ class FrameChunkDataset(TorchDataset):
                     raise ValueError(f"episode {ep.index}: camera {cam.name!r} has no depth (with_depth=True)")
                 d = _resize(cam.depth.load().astype(np.float32) / 1000.0, image_size, "nearest")
                 depths.append(d)  # (T, 1, S, S) float32 metres
-            acts = np.asarray(ep.actions, dtype=np.float32)
+            acts = np.array(ep.actions, dtype=np.float32, copy=True)
             if actions and acts.shape[1] != actions[0].shape[1]:
                 raise ValueError(f"episode {ep.index}: action size {acts.shape[1]} differs from the first episode's {actions[0].shape[1]}")
             if history_stats is not None:
