@@ -158,7 +158,14 @@ def test_loss_falls(name: str, kind: str, kw: dict) -> None:
     method = build_method(name, "smoke", ds.meta(), dataset=ds)
     n_params = sum(p.numel() for p in method.parameters())
     assert 10_000 < n_params < 1_000_000
-    _falls(_train(method, ds))
+    losses = _train(method, ds)
+    _falls(losses)
+    if name in ("caip", "clamp"):
+        # SigLIP's bias alone can bring the loss down to B * H(1/B) (every logit equal, sigmoid
+        # = 1/B); falling below it needs embeddings that actually pick out their own pair
+        p = 1.0 / BATCH
+        bias_only = -BATCH * (p * math.log(p) + (1 - p) * math.log(1 - p))
+        assert np.mean(losses[-5:]) < 0.95 * bias_only
 
 
 def test_training_is_deterministic_on_cpu() -> None:
@@ -248,11 +255,11 @@ def test_caip_temperature_and_saliency() -> None:
     ds = _dataset("hand")
     torch.manual_seed(0)
     m = build_method("caip", "smoke", ds.meta())
-    assert math.isclose(float(m.loss_fn.temperature), 1 / 0.07, rel_tol=1e-6)
+    assert math.isclose(float(m.loss_fn.temperature.detach()), 1 / 0.07, rel_tol=1e-6)
     assert float(m.loss_fn.bias) == -10.0
     with torch.no_grad():
         m.loss_fn.log_temperature.fill_(10.0)
-    assert math.isclose(float(m.loss_fn.temperature), 100.0, rel_tol=1e-5)  # clamped (App. C.3)
+    assert math.isclose(float(m.loss_fn.temperature.detach()), 100.0, rel_tol=1e-5)  # clamped (App. C.3)
     batch = collate([ds[i] for i in range(3)])
     sal = m.attention_maps(batch["image"], batch["text"])
     assert sal.shape == (3, 8, 8) and torch.allclose(sal.sum((1, 2)), torch.ones(3), atol=1e-5)

@@ -53,6 +53,7 @@ class CLASSConfig(MethodConfig):
     dtw_window: int | None = None  # Sakoe–Chiba radius in steps; None = unconstrained (Fig. 4b)
     dtw_cost: DTWCost = DTWCost.EUCLIDEAN  # step cost ‖a − b‖₂ as written in §4.1
     exclude_same_episode_within: int | None = None  # drop same-episode pairs this close in time
+    sample_pairs: int | None = None  # estimate the K % threshold from this many random pairs (large N, App. B)
     hard: bool = False  # every positive weighs 1 (the hard-positive ablation, Fig. 4a)
     self_weight: float = 1.0  # weight of the other augmented view of the same image
     crop_pad: int = 4  # random shift: pad by this many pixels (replicate) and crop back; 0 = off
@@ -74,6 +75,8 @@ class CLASSConfig(MethodConfig):
             raise ValueError(f"CLASSConfig.dtw_window must be >= 0 or None, got {self.dtw_window!r}")
         if self.exclude_same_episode_within is not None and self.exclude_same_episode_within < 0:
             raise ValueError(f"CLASSConfig.exclude_same_episode_within must be >= 0 or None, got {self.exclude_same_episode_within!r}")
+        if self.sample_pairs is not None and self.sample_pairs < 1:
+            raise ValueError(f"CLASSConfig.sample_pairs must be >= 1 or None, got {self.sample_pairs!r}")
         if not 0.0 <= self.self_weight <= 1.0:
             raise ValueError(f"CLASSConfig.self_weight must be in [0, 1], got {self.self_weight!r}")
         if self.crop_pad < 0:
@@ -138,7 +141,7 @@ class CLASS(Method):
         else:
             data = np.asarray(chunks, dtype=np.float64)
             kw.update(window=cfg.dtw_window, cost=cfg.dtw_cost.value)
-        return positive_pairs(data, cfg.quantile, **kw)
+        return positive_pairs(data, cfg.quantile, sample_pairs=cfg.sample_pairs, **kw)
 
     def prepare(self, dataset: Any) -> None:
         """DTW positives over every chunk of the training ``FrameChunkDataset``. The chunks are
