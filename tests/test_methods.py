@@ -256,7 +256,7 @@ def test_caip_temperature_and_saliency() -> None:
     torch.manual_seed(0)
     m = build_method("caip", "smoke", ds.meta())
     assert math.isclose(float(m.loss_fn.temperature.detach()), 1 / 0.07, rel_tol=1e-6)
-    assert float(m.loss_fn.bias) == -10.0
+    assert float(m.loss_fn.bias.detach()) == -10.0
     with torch.no_grad():
         m.loss_fn.log_temperature.fill_(10.0)
     assert math.isclose(float(m.loss_fn.temperature.detach()), 100.0, rel_tol=1e-5)  # clamped (App. C.3)
