@@ -1,0 +1,306 @@
+"""Analysis: embeddings + cache, projectors (scikit-learn contract), latent trajectories and the
+alignment score, embedding-vs-DTW neighbours, saliency maps, the randomisation check, and saliency
+mass in the simulator's gripper/object mask on a model trained on the metaworld sample."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+
+from conftest import make_robot_episode
+from workbench.analysis.embeddings import Embeddings, compute_embeddings, load_frames
+from workbench.analysis.neighbours import compare_neighbours
+from workbench.analysis.projection import PCAProjector, TSNEProjector, UMAPProjector, project_cached, warm_umap
+from workbench.analysis.saliency import (
+    SALIENCY_METHODS,
+    EmbeddingSimilarity,
+    action_target,
+    attribute,
+    caip_pooling_maps,
+    clip_and_gamma,
+    map_probe_map,
+    native_maps,
+    overlay_map,
+    overlay_rgb,
+    pca_rgb_map,
+    randomisation_check,
+    randomize_weights,
+    saliency_mass_in_mask,
+    spearman_per_image,
+    text_pooling_map,
+)
+from workbench.analysis.trajectories import latent_trajectories, trajectory_alignment
+from workbench.data.lerobot import write_lerobot
+from workbench.data.loader import FrameChunkDataset, collate
+from workbench.methods import build_method
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# ----------------------------------------------------------------------------------------------
+# fixtures: a tiny LeRobot dataset and an untrained CAIP on it
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory) -> Path:
+    eps = [make_robot_episode(i, T=12, size=32, task=("push", "reach")[i % 2]) for i in range(4)]
+    return write_lerobot(eps, tmp_path_factory.mktemp("analysis") / "robot")
+
+
+@pytest.fixture(scope="module")
+def tiny_caip(tiny_dataset):
+    from workbench.data import load_dataset
+
+    ds = FrameChunkDataset(load_dataset(tiny_dataset), camera="scene", chunk_kind="raw", horizon=4, image_size=32)
+    torch.manual_seed(0)
+    return build_method("caip", "smoke", ds.meta()).eval(), ds
+
+
+# ----------------------------------------------------------------------------------------------
+# embeddings
+# ----------------------------------------------------------------------------------------------
+
+
+def test_embeddings_are_cached_and_keyed(tiny_dataset, tiny_caip, tmp_path):
+    method, ds = tiny_caip
+    emb = compute_embeddings(method, tiny_dataset, horizon=4, batch_size=5, cache_dir=tmp_path)
+    assert isinstance(emb, Embeddings)
+    assert emb.vectors.shape == (len(ds), 32) and emb.vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(emb.vectors, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(emb.episode, ds.chunks.episode)
+    np.testing.assert_array_equal(emb.time, ds.chunks.time)
+    assert set(emb.task) == {"push", "reach"} and emb.chunks.shape == (len(ds), 4, 4)
+    assert emb.progress.min() == 0.0 and emb.progress.max() == 1.0
+    # batched encoding equals one batch of everything
+    with torch.no_grad():
+        b = collate([ds[i] for i in range(len(ds))])
+        full = method.encode_images(b["image"], b["text"]).numpy()
+    np.testing.assert_allclose(emb.vectors, full, atol=1e-5)
+    files = list(tmp_path.glob("*.npz"))
+    assert len(files) == 1
+    # a second call reads the file: prove it by planting a marker in the cached vectors
+    planted = Embeddings(**{**emb.__dict__, "vectors": np.zeros_like(emb.vectors)})
+    planted.save(files[0])
+    again = compute_embeddings(method, tiny_dataset, horizon=4, batch_size=5, cache_dir=tmp_path)
+    assert not again.vectors.any()
+    # other settings, or other weights, are other entries
+    compute_embeddings(method, tiny_dataset, horizon=4, stride=2, cache_dir=tmp_path)
+    other = randomize_weights(method, seed=1)
+    moved = compute_embeddings(other, tiny_dataset, horizon=4, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.npz"))) == 3
+    assert not np.allclose(moved.vectors, emb.vectors)
+    # touching the dataset invalidates
+    victim = next(p for p in Path(tiny_dataset).rglob("*.parquet"))
+    st = victim.stat()
+    os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    fresh = compute_embeddings(method, tiny_dataset, horizon=4, batch_size=5, cache_dir=tmp_path)
+    assert fresh.vectors.any()
+    # frame references fetch the right images
+    imgs = load_frames(emb, [0, 13])
+    assert imgs.shape == (2, 32, 32, 3) and imgs.dtype == np.uint8
+    np.testing.assert_array_equal(imgs[1], ds[13]["image"].permute(1, 2, 0).numpy())
+
+
+def test_embeddings_reject_bad_settings(tiny_caip, tiny_dataset):
+    method, _ = tiny_caip
+    with pytest.raises(ValueError):
+        compute_embeddings(method, tiny_dataset, stride=0)
+    with pytest.raises(ValueError):
+        compute_embeddings(object(), tiny_dataset)
+
+
+# ----------------------------------------------------------------------------------------------
+# projectors
+# ----------------------------------------------------------------------------------------------
+
+
+def _blobs(n: int = 60, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=5, size=(3, 10))
+    return centres[np.arange(n) % 3] + rng.normal(size=(n, 10))
+
+
+@pytest.mark.parametrize("cls", [PCAProjector, TSNEProjector, pytest.param(UMAPProjector, marks=pytest.mark.slow)])
+def test_projector_contract(cls):
+    X = _blobs()
+    proj = cls(random_state=3)
+    params = proj.get_params()
+    assert proj.fit(X) is proj
+    assert proj.get_params() == params  # arguments stored unchanged
+    assert proj.embedding_.shape == (60, 2) and np.isfinite(proj.embedding_).all()
+    again = clone(proj).fit_transform(X)
+    np.testing.assert_array_equal(again, proj.embedding_)  # random_state fixes the result
+    # the three blobs stay apart: each point's nearest neighbour is in its own blob
+    e = proj.embedding_
+    d = np.linalg.norm(e[:, None] - e[None], axis=-1) + np.eye(60) * 1e9
+    assert (d.argmin(1) % 3 == np.arange(60) % 3).mean() > 0.95
+    for bad in (np.zeros(5), np.full((60, 3), np.nan), X[:1]):
+        with pytest.raises(ValueError):
+            cls().fit(bad)
+    with pytest.raises(ValueError):
+        cls(n_components=0).fit(X)
+
+
+def test_tsne_default_perplexity_and_seed_matters():
+    X = _blobs(31)
+    p = TSNEProjector(random_state=0).fit(X)
+    assert p.perplexity is None and p.perplexity_ == pytest.approx(10.0)  # min(100, (31 − 1) / 3)
+    assert TSNEProjector(perplexity=200).get_params()["perplexity"] == 200
+    with pytest.raises(ValueError):
+        TSNEProjector(perplexity=200).fit(X)
+    with pytest.raises(ValueError):
+        TSNEProjector(backend="cuda").fit(X)
+    with pytest.raises(ValueError):
+        TSNEProjector(random_state=-1).fit(X)
+    if p.backend_ == "opentsne":  # the scikit-learn fallback gives the same contract
+        s = TSNEProjector(backend="sklearn", random_state=0).fit(X)
+        assert s.embedding_.shape == (31, 2)
+
+
+def test_pca_transform_and_project_cached(tmp_path):
+    X = _blobs()
+    p = PCAProjector().fit(X)
+    np.testing.assert_allclose(p.transform(X), p.embedding_, atol=1e-5)
+    a = project_cached(PCAProjector(), X, cache_dir=tmp_path)
+    files = list(tmp_path.glob("*.npy"))
+    assert len(files) == 1
+    np.save(files[0], np.full_like(a, 7.0))  # the second call must come from disk
+    assert (project_cached(PCAProjector(), X, cache_dir=tmp_path) == 7.0).all()
+    project_cached(PCAProjector(whiten=True), X, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.npy"))) == 2
+
+
+@pytest.mark.slow
+def test_warm_umap_is_idempotent():
+    from workbench.analysis import projection
+
+    t1 = warm_umap()
+    t2 = warm_umap(wait=True)
+    assert t1 is t2 and not t2.is_alive() and projection.umap_is_warm()
+
+
+# ----------------------------------------------------------------------------------------------
+# latent trajectories and alignment
+# ----------------------------------------------------------------------------------------------
+
+
+def _demos(aligned: bool, n_ep: int = 6, T: int = 40, seed: int = 0):
+    """Six demonstrations of one task along a curve. Aligned: the same curve, in step, with
+    small noise. Not aligned: each demonstration its own shifted copy (BC's separate lines)."""
+    rng = np.random.default_rng(seed)
+    s = np.linspace(0, 1, T)
+    curve = np.stack([np.cos(3 * s), np.sin(3 * s), s], axis=1)
+    pts, ep, t = [], [], []
+    for e in range(n_ep):
+        offset = 0 if aligned else rng.normal(scale=3.0, size=3)
+        pts.append(curve + offset + rng.normal(scale=0.02, size=curve.shape))
+        ep += [e] * T
+        t += list(range(T))
+    return np.concatenate(pts), np.array(ep), np.array(t), np.array(t) / (T - 1)
+
+
+def test_trajectories_keep_time_order():
+    pts, ep, t, _ = _demos(True)
+    perm = np.random.default_rng(1).permutation(len(t))
+    trs = latent_trajectories(pts[perm], ep[perm], t[perm], smooth=2.0)
+    assert [tr.episode for tr in trs] == list(range(6))
+    for tr in trs:
+        np.testing.assert_array_equal(tr.time, np.arange(40))
+        np.testing.assert_array_equal(ep[perm][tr.sample_ids], tr.episode)
+        np.testing.assert_array_equal(t[perm][tr.sample_ids], tr.time)
+    raw = latent_trajectories(pts[perm], ep[perm], t[perm])
+    np.testing.assert_allclose(raw[2].points, pts[perm][raw[2].sample_ids])
+    assert not np.allclose(trs[2].points, raw[2].points)  # smoothing moved the points …
+    assert np.abs(trs[2].points - raw[2].points).max() < 0.2  # … but only locally
+    with pytest.raises(ValueError):
+        latent_trajectories(pts, ep[:-1], t)
+
+
+def test_alignment_separates_aligned_from_separate_and_shuffled():
+    pts, ep, t, prog = _demos(True)
+    aligned = trajectory_alignment(pts, ep, progress=prog)
+    apart = trajectory_alignment(*_demos(False)[:2], progress=_demos(False)[3])
+    # time-shuffled: the same points, but each demonstration visits them in a random order
+    rng = np.random.default_rng(2)
+    shuffled_prog = np.concatenate([rng.permutation(prog[ep == e]) for e in range(6)])
+    shuffled = trajectory_alignment(pts, ep, progress=shuffled_prog)
+    assert aligned.score > 0.9 and apart.score < 0.6 and aligned.score - apart.score > 0.3
+    assert aligned.progress_score > 0.9 and abs(shuffled.progress_score) < 0.3
+    assert aligned.score == pytest.approx(1 - aligned.nn_distance / aligned.random_distance)
+    # scale-free: the same picture in other units scores the same
+    assert trajectory_alignment(pts * 10, ep, progress=prog).score == pytest.approx(aligned.score)
+    with pytest.raises(ValueError):
+        trajectory_alignment(pts, np.zeros(len(ep)))  # one demonstration: nothing to align
+
+
+# ----------------------------------------------------------------------------------------------
+# neighbours
+# ----------------------------------------------------------------------------------------------
+
+
+def _dtw_np(a: np.ndarray, b: np.ndarray) -> float:
+    n, m = len(a), len(b)
+    acc = np.full((n + 1, m + 1), np.inf)
+    acc[0, 0] = 0.0
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            c = ((a[i - 1] - b[j - 1]) ** 2).sum()
+            acc[i, j] = c + min(acc[i - 1, j], acc[i, j - 1], acc[i - 1, j - 1])
+    return float(acc[n, m])
+
+
+def _synthetic_embeddings(n_ep: int = 5, T: int = 12, seed: int = 0) -> Embeddings:
+    rng = np.random.default_rng(seed)
+    n = n_ep * T
+    chunks = rng.normal(size=(n, 6, 3)).astype(np.float32)
+    # embeddings that partly see the chunks, so the two neighbour lists overlap but not fully
+    vec = np.concatenate([chunks.reshape(n, -1), rng.normal(scale=2.0, size=(n, 8))], 1).astype(np.float32)
+    ep = np.repeat(np.arange(n_ep), T)
+    t = np.tile(np.arange(T), n_ep)
+    return Embeddings(vectors=vec, episode=ep, time=t, progress=(t / (T - 1)).astype(np.float32),
+                      task=np.full(n, "push"), camera_setup=np.full(n, "fixed"), chunks=chunks,
+                      chunk_mask=np.ones((n, 6), bool), dataset="", camera="scene", chunk_kind="raw",
+                      image_size=32, model_id="x")  # fmt: skip
+
+
+@pytest.mark.parametrize("exclude_same_episode", [False, True])
+def test_neighbour_overlap_matches_numpy(exclude_same_episode):
+    emb = _synthetic_embeddings()
+    queries = np.array([0, 7, 25, 59])
+    k = 5
+    res = compare_neighbours(emb, queries, k, exclude_same_episode=exclude_same_episode)
+    v = emb.vectors / np.linalg.norm(emb.vectors, axis=1, keepdims=True)
+    overlaps = []
+    for r, q in enumerate(queries):
+        allowed = np.ones(len(emb), bool)
+        allowed[q] = False
+        if exclude_same_episode:
+            allowed &= emb.episode != emb.episode[q]
+        cand = np.flatnonzero(allowed)
+        sims = v[cand] @ v[q]
+        e_ref = cand[np.argsort(-sims, kind="stable")[:k]]
+        d = np.array([_dtw_np(emb.chunks[q], emb.chunks[j]) for j in cand])
+        d_ref = cand[np.argsort(d, kind="stable")[:k]]
+        np.testing.assert_array_equal(res.embedding_indices[r], e_ref)
+        np.testing.assert_array_equal(res.dtw_indices[r], d_ref)
+        np.testing.assert_allclose(res.dtw_distances[r], np.sort(d)[:k], rtol=1e-6)
+        np.testing.assert_allclose(res.embedding_dtw[r], [_dtw_np(emb.chunks[q], emb.chunks[j]) for j in e_ref], rtol=1e-6)
+        overlaps.append(len(set(e_ref) & set(d_ref)) / k)
+    np.testing.assert_allclose(res.overlap.per_query, overlaps)
+    assert res.overlap.mean == pytest.approx(np.mean(overlaps))
+    assert 0 < res.overlap.mean < 1
+    assert res.relative_dtw.ratio < 1  # the embedding sees the chunks: neighbours beat random pairs
+    np.testing.assert_array_equal(res.query_refs[:, 0], emb.episode[queries])
+    np.testing.assert_array_equal(res.embedding_refs[..., 1], emb.time[res.embedding_indices])
+    if exclude_same_episode:
+        assert (res.embedding_refs[..., 0] != res.query_refs[:, None, 0]).all()
+    with pytest.raises(ValueError):
+        compare_neighbours(emb, [len(emb)], 3)
+    with pytest.raises(ValueError):
+        compare_neighbours(emb, [0], 0)
