@@ -71,7 +71,7 @@ class OptimConfig:
 
 @dataclass
 class TrainConfig:
-    method: str  # caip, class, clamp, clap, bc, regression, random
+    method: str  # caip, class, clamp, clap_actvae, bc, direct_regression, random_encoder
     method_config: dict = field(default_factory=dict)  # the method's own config (validated by it)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -162,7 +162,8 @@ def _build(cls, d: dict, prefix: str):
 #: Train-level settings per preset; the method's own preset supplies ``method_config``.
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     # under a minute on 2 cores: a handful of steps on small images
-    "smoke": {"steps": 12, "batch_size": 16, "log_every": 2, "ckpt_every": 4, "data": {"image_size": 48, "stride": 2},
+    "smoke": {"steps": 12, "batch_size": 16, "log_every": 2, "ckpt_every": 4, "num_threads": 1,
+              "data": {"image_size": 64, "stride": 2},
               "optim": {"warmup_steps": 2, "lr": 1e-3}},
     # a useful model on the shipped samples in ≤ 10 minutes on 2 cores
     "sample": {"steps": 600, "batch_size": 64, "log_every": 10, "ckpt_every": 100, "data": {"image_size": 64, "stride": 1},
