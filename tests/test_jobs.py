@@ -175,3 +175,20 @@ def test_checkpoint_holds_everything_to_rebuild(tmp_path, tiny_dataset):
     assert ck.meta["method"] == "caip" and ck.meta["step"] == 3
     assert set(ck.meta) >= {"method_config", "sample_meta", "norm_stats", "split"}
     assert ck.optimizer is not None and ck.optimizer["state"]
+
+
+def test_torchrun_two_processes_match_single_process_on_the_global_batch(tmp_path, tiny_dataset):
+    """DDP over gloo: each rank takes half of the same global batch and SigLIP gathers embeddings,
+    so the loss trajectory equals the single-process one."""
+    cfg = _cfg(tiny_dataset, steps=6, batch_size=8)
+    single = create_run(cfg, tmp_path / "single")
+    train(single.path)
+    ddp = create_run(cfg, tmp_path / "ddp")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                        "-m", "workbench.train.loop", str(ddp.path)], capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert ddp.read_status().state == "finished"
+    got, want = _losses(ddp), _losses(single)
+    assert [s for s, _ in got] == [s for s, _ in want]
+    np.testing.assert_allclose([l for _, l in got], [l for _, l in want], rtol=1e-4, atol=1e-5)

@@ -61,6 +61,10 @@ def world_rank_and_size() -> tuple[int, int]:
     return 0, 1
 
 
+def _auto_gather(gather: bool | None) -> bool:
+    return world_rank_and_size()[1] > 1 if gather is None else gather
+
+
 def gather_features(x: torch.Tensor, *, with_grad: bool = False) -> torch.Tensor:
     """All-gather ``x`` (B, ...) from every rank into (world_size * B, ...), rank-major.
 
@@ -310,8 +314,10 @@ class SigLIPLoss(nn.Module):
         # clamping in the forward (not in place after the step) keeps the parameter a leaf
         return self.log_temperature.clamp(max=self.max_log_temperature).exp()
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor, gather: bool = False) -> torch.Tensor:
-        return siglip_loss(x, y, self.temperature, self.bias, gather=gather)
+    def forward(self, x: torch.Tensor, y: torch.Tensor, gather: bool | None = None) -> torch.Tensor:
+        """``gather=None`` gathers across ranks exactly when running distributed (world size > 1),
+        so negatives come from the global batch under torchrun without the method knowing."""
+        return siglip_loss(x, y, self.temperature, self.bias, gather=_auto_gather(gather))
 
 
 class TriModalSigLIPLoss(SigLIPLoss):
@@ -326,9 +332,9 @@ class TriModalSigLIPLoss(SigLIPLoss):
         super().__init__(init_temperature, init_bias, max_temperature)
 
     def forward(  # type: ignore[override]
-        self, img: torch.Tensor, txt: torch.Tensor, act: torch.Tensor, gather: bool = False
+        self, img: torch.Tensor, txt: torch.Tensor, act: torch.Tensor, gather: bool | None = None
     ) -> torch.Tensor:
-        return trimodal_siglip(img, txt, act, self.temperature, self.bias, gather=gather)
+        return trimodal_siglip(img, txt, act, self.temperature, self.bias, gather=_auto_gather(gather))
 
 
 # --------------------------------------------------------------------------------------------
