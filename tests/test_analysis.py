@@ -304,3 +304,118 @@ def test_neighbour_overlap_matches_numpy(exclude_same_episode):
         compare_neighbours(emb, [len(emb)], 3)
     with pytest.raises(ValueError):
         compare_neighbours(emb, [0], 0)
+
+
+# ----------------------------------------------------------------------------------------------
+# saliency: maps, native maps, overlays, mass in mask
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SALIENCY_METHODS)
+def test_attribution_shapes_and_ranges(tiny_caip, name):
+    method, ds = tiny_caip
+    b = collate([ds[i] for i in (0, 5, 17)])
+    target = action_target(method, b["chunk"], b["mask"])
+    f = EmbeddingSimilarity(method, target, b["text"])
+    with torch.no_grad():
+        sim = f(b["image"].float() / 255)
+    assert sim.shape == (3,) and (sim.abs() <= 1 + 1e-5).all()
+    maps = attribute(f, b["image"], name, n_steps=8, window=8)
+    assert maps.shape == (3, 32, 32) and maps.dtype == np.float32
+    assert np.isfinite(maps).all() and (maps >= 0).all() and maps.max() > 0
+    # each image's map depends on that image's target: another target gives another map
+    other = attribute(EmbeddingSimilarity(method, target.roll(1, 0), b["text"]), b["image"], name, n_steps=8, window=8)
+    assert not np.allclose(other, maps)
+
+
+def test_text_pooling_map_follows_caip_a1():
+    # B=1, H=2 heads, L=3 tokens (<cls>, one word, padding), N=4 patches
+    a = torch.zeros(1, 2, 3, 4)
+    a[0, 0, 0] = torch.tensor([0.0, 0.0, 0.0, 1.0])  # <cls>: must be ignored
+    a[0, 0, 1] = torch.tensor([0.1, 0.2, 0.1, 0.0])  # word, head 0: max 0.2
+    a[0, 1, 1] = torch.tensor([0.4, 0.0, 0.0, 0.0])  # word, head 1: max 0.4
+    a[0, :, 2] = torch.tensor([0.0, 0.0, 5.0, 0.0])  # padding: must be ignored
+    m = torch.tensor([[True, True, False]])
+    got = text_pooling_map(a, m)
+    np.testing.assert_allclose(got, [[1.0, 1.0, 0.5, 0.0]])  # per-head / max, then max over heads
+    np.testing.assert_allclose(text_pooling_map(a, m, special_first=False), [[1.0, 1.0, 0.5, 1.0]])
+
+
+def test_map_probe_and_pca_maps():
+    a = torch.tensor([[[0.0, 1.0, 3.0], [2.0, 2.0, 4.0]]])  # (1, 2 heads, 3 patches)
+    np.testing.assert_allclose(map_probe_map(a), [[0.0, 1 / 6, 1.0]], rtol=1e-6)  # per-head min-max, mean
+    rng = np.random.default_rng(0)
+    tokens = rng.normal(scale=0.1, size=(2, 16, 8)).astype(np.float32)
+    tokens[:, [5, 6, 9, 10]] += 3.0  # a bright 2x2 "object" in the middle
+    pca = pca_rgb_map(tokens, (4, 4))
+    assert pca.rgb.shape == (2, 4, 4, 3) and pca.mask.shape == (2, 4, 4)
+    assert (pca.rgb >= 0).all() and (pca.rgb <= 1).all() and (pca.mask >= 0).all() and (pca.mask <= 1).all()
+    inside = pca.mask[:, 1:3, 1:3].mean()
+    outside = (pca.mask.sum() - pca.mask[:, 1:3, 1:3].sum()) / (2 * 12)
+    assert inside > 0.9 and outside < 0.2  # the first component is the foreground
+    img = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    ov = overlay_rgb(img, pca, 1)
+    assert ov.shape == (32, 32, 3) and ov.dtype == np.uint8
+
+
+def test_native_maps_of_methods(tiny_caip):
+    method, ds = tiny_caip
+    b = collate([ds[i] for i in (0, 9)])
+    maps = native_maps(method, b["image"], b["text"])
+    assert set(maps) == {"text_pooling", "pca"}
+    tp = maps["text_pooling"]
+    assert tp.shape == (2, 4, 4) and tp.min() >= 0 and np.isclose(tp.max(), 1.0)
+    np.testing.assert_allclose(caip_pooling_maps(method, b["image"], b["text"]), tp, atol=1e-6)
+    clamp_ds = FrameChunkDataset([make_robot_episode(i, T=8, size=32) for i in range(2)], camera="scene", horizon=4, history=2)
+    torch.manual_seed(0)
+    clamp = build_method("clamp", "smoke", clamp_ds.meta()).eval()
+    cm = native_maps(clamp, collate([clamp_ds[0]])["image"])
+    assert set(cm) == {"map_probe", "pca"} and cm["map_probe"].min() >= 0 and cm["map_probe"].max() <= 1
+
+
+def test_clip_gamma_and_overlay():
+    s = np.arange(100, dtype=np.float64).reshape(10, 10)
+    c = clip_and_gamma(s)
+    assert c.min() == 0 and c.max() == 1
+    assert (c[s <= np.percentile(s, 50)] == 0).all()  # everything below the median is cleared
+    mid = (np.percentile(s, 50) + np.percentile(s, 98)) / 2
+    assert c.flat[np.argmin(np.abs(s - mid))] == pytest.approx(0.5**1.6, abs=0.03)
+    img = np.full((20, 20, 3), 100, np.uint8)
+    ov = overlay_map(img, s)
+    assert ov.shape == (20, 20, 3) and ov.dtype == np.uint8
+    assert ov[0, 0].sum() < ov[-1, -1].sum()  # high saliency is drawn bright (inferno)
+    np.testing.assert_array_equal(overlay_map(img, s, alpha=0.0), img)
+    with pytest.raises(ValueError):
+        overlay_map(img[..., 0], s)
+
+
+def test_saliency_mass_in_mask():
+    mask = np.zeros((8, 8), bool)
+    mask[:2] = True  # a quarter of the image
+    assert saliency_mass_in_mask(np.ones((8, 8)), mask) == pytest.approx(0.25)
+    inside = np.zeros((8, 8))
+    inside[0, 3] = 2.0
+    assert saliency_mass_in_mask(inside, mask) == 1.0
+    assert saliency_mass_in_mask(np.ones((2, 4, 4)), np.stack([mask, ~mask])) == pytest.approx([0.25, 0.75])
+    assert np.isnan(saliency_mass_in_mask(np.zeros((8, 8)), mask))
+    with pytest.raises(ValueError):
+        saliency_mass_in_mask(-np.ones((8, 8)), mask)
+
+
+def test_spearman_and_randomisation_mechanics(tiny_caip):
+    method, ds = tiny_caip
+    assert spearman_per_image(np.arange(8.0).reshape(2, 4), np.arange(8.0).reshape(2, 4) ** 2).tolist() == [1.0, 1.0]
+    rnd = randomize_weights(method, seed=0)
+    before = {k: v.clone() for k, v in method.state_dict().items()}
+    assert any(not torch.equal(before[k], v) for k, v in rnd.state_dict().items())
+    assert all(torch.equal(before[k], v) for k, v in method.state_dict().items())  # the original is untouched
+    part = randomize_weights(method, seed=0, modules=["towers.pool.out_proj"])
+    changed = {k for k, v in part.state_dict().items() if not torch.equal(before[k], v)}
+    assert changed == {"towers.pool.out_proj.weight", "towers.pool.out_proj.bias"}
+    b = collate([ds[i] for i in (0, 9)])
+    # a map that ignores the weights passes through randomisation unchanged: correlation 1
+    edges = np.abs(np.diff(b["image"].float().mean(1).numpy(), axis=-1))
+    same = randomisation_check(method, lambda m: edges, name="edges", steps=2)
+    assert same.mean == pytest.approx(1.0) and len(same.steps) == 2
+    indep = randomisation_check(method, lambda m: caip_pooling_maps(m, b["image"], b["text"]), mode="independent", steps=2)
+    assert len(indep.steps) == 3 and indep.steps[-1][0] == "all"

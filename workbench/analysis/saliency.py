@@ -189,7 +189,7 @@ def attribute(
         elif method == "occlusion":
             w = window or max(2, s // 8)
             a = Occlusion(forward).attribute(x, sliding_window_shapes=(3, w, w), strides=(3, max(1, w // 2), max(1, w // 2)),
-                                             baselines=0.5)  # fmt: skip
+                                             baselines=0.5, perturbations_per_eval=16)  # fmt: skip
             a = a.sum(1).clamp_min(0.0)
         else:
             layer = layer if layer is not None else find_feature_layer(getattr(forward, "method", forward))
