@@ -47,8 +47,9 @@ def smooth_chunks(rng: np.random.Generator, n: int, t: int = 16, d: int = 4) -> 
     return out + 0.3 * rng.normal(size=out.shape)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def rng() -> np.random.Generator:
+    # Fresh per test, so a test's data does not depend on which tests ran before it.
     return np.random.default_rng(20240611)
 
 
@@ -154,6 +155,9 @@ def test_pairwise_variable_length_list(rng):
         np.testing.assert_allclose(P, loop_matrix(seqs, seqs, w, "euclidean"), rtol=1e-12)
         Q = dtw.pairwise_dtw(seqs[:2], seqs[2:], window=w)
         np.testing.assert_allclose(Q, loop_matrix(seqs[:2], seqs[2:], w, "sqeuclidean"), rtol=1e-12)
+    same = [rng.normal(size=(6, 3)) for _ in range(9)]  # a list of equal lengths takes the fast path
+    np.testing.assert_array_equal(dtw.pairwise_dtw(same, window=2), dtw.pairwise_dtw(np.stack(same), window=2))
+    np.testing.assert_allclose(dtw.pairwise_dtw(same, window=2), loop_matrix(same, same, 2, "sqeuclidean"), rtol=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,8 +250,8 @@ def test_matches_tslearn(rng):
 
 
 @pytest.fixture(scope="module")
-def chunk_set(rng):
-    X = smooth_chunks(rng, 80, t=10, d=3)
+def chunk_set():
+    X = smooth_chunks(np.random.default_rng(7), 80, t=10, d=3)
     return X, dtw.pairwise_dtw(X, window=3)
 
 

@@ -461,6 +461,16 @@ def _pairwise_rows(X, Yp, M, radius, euclid, r0, r1, symmetric, out):
                         out[i - r0, j] = res[l]
 
 
+@njit(cache=True, parallel=True)
+def _mirror_square(block, r0):
+    """Fill the lower triangle and zero diagonal of the square ``block[:, r0:r0 + rows]``."""
+    rows = block.shape[0]
+    for a in prange(rows):
+        block[a, r0 + a] = 0.0
+        for b in range(a):
+            block[a, r0 + b] = block[b, r0 + a]
+
+
 @njit(cache=True, parallel=True, fastmath=_FM)
 def _pairwise_ragged(X, xo, Y, yo, window, euclid, r0, r1, symmetric, out):
     """Variable-length version of :func:`_pairwise_rows` using the scalar kernel."""
@@ -783,6 +793,10 @@ def dtw_path(
 # ----------------------------------------------------------------------------------------------
 
 
+def _same_shapes(seqs: object) -> bool:
+    return isinstance(seqs, (list, tuple)) and len({np.shape(q) for q in seqs}) == 1
+
+
 def _default_block(n_cols: int) -> int:
     # About 64 MiB of float64 scratch per block, but never fewer rows than keep every core busy.
     return max(4 * numba.get_num_threads(), (64 << 20) // (8 * max(n_cols, 1)))
@@ -815,6 +829,12 @@ def pairwise_dtw(
     _check_window(window)
     symmetric = Y is None
     ragged = not isinstance(X, np.ndarray) and isinstance(X, (list, tuple))
+    if ragged and _same_shapes(X) and (symmetric or (_same_shapes(Y) and np.shape(Y[0])[1:] == np.shape(X[0])[1:])):
+        # Equal lengths after all: the vectorised kernel applies (validation happens below).
+        X = np.stack([_as_sequence(x, f"X[{i}]") for i, x in enumerate(X)])
+        if not symmetric and isinstance(Y, (list, tuple)):
+            Y = np.stack([_as_sequence(y, f"Y[{i}]") for i, y in enumerate(Y)])
+        ragged = False
     if ragged:
         Xr, xo = _as_ragged(X, "X")
         if symmetric:
@@ -853,7 +873,8 @@ def pairwise_dtw(
 
     for r0 in range(0, N, block):
         r1 = min(N, r0 + block)
-        scratch = np.zeros((r1 - r0, M), dtype=np.float64)
+        # Every entry that is copied out below is written by a kernel or by _mirror_square.
+        scratch = np.empty((r1 - r0, M), dtype=np.float64)
         if ragged:
             w = -1 if window is None else int(window)
             _pairwise_ragged(Xr, xo, Yr, yo, w, euclid, r0, r1, symmetric, scratch)
@@ -862,8 +883,7 @@ def pairwise_dtw(
                 _pairwise_rows(Xa, Yp, M, radius, euclid, r0, r1, symmetric, scratch)
         if symmetric:
             # The block holds j > i; mirror its own square, then the rows below it.
-            sq = scratch[:, r0:r1]
-            sq += np.triu(sq, 1).T
+            _mirror_square(scratch, r0)
             result[r0:r1, r0:] = scratch[:, r0:]
             if r1 < N:
                 result[r1:, r0:r1] = scratch[:, r1:].T
