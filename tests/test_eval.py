@@ -26,6 +26,7 @@ from workbench.eval import (
     HeadConfig,
     KNNConfig,
     KNNPolicy,
+    ProbeConfig,
     ProbeResult,
     RolloutResult,
     evaluate_run,
@@ -197,7 +198,7 @@ def test_knn_offline_error_beats_mean_chunk(splits):
 
 
 def test_probe_sweep_shapes_and_above_chance(splits, restored):
-    from workbench.eval.probe import ProbeConfig, run_probe
+    from workbench.eval.probe import run_probe
 
     _, val, _, f_val = splits
     chunks = restored.norm_stats.normalize(val.dataset.chunks.values)
@@ -208,6 +209,8 @@ def test_probe_sweep_shapes_and_above_chance(splits, restored):
     assert res.zero_shot is not None and 0.0 <= res.zero_shot <= 1.0
     assert res.accuracy[-1] >= res.chance and res.accuracy[-1] > res.uniform_chance
     assert res.uniform_chance == pytest.approx(0.25)
+    blind = run_probe("bc", f_val.image, chunks, val.episode, None, ProbeConfig(num_clusters=4, shots=(4,), repeats=1))
+    assert blind.zero_shot is None and "N/A" in blind.notes
 
 
 def test_linear_probe_learns_separable_labels():
@@ -318,3 +321,17 @@ def test_cli_writes_eval_json(caip_run, capsys):
     assert bad.func(bad) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "door-open" in err and err.count("\n") == 1
+
+
+def test_clamp_retrieval_covers_text_and_history(pattern_data, tmp_path):
+    torch.manual_seed(0)
+    rd = _train_run(pattern_data, tmp_path / "clamp", "clamp", 6, ["data.history=4"])
+    rep = evaluate_run(rd, knn=False, device="cpu", probe_config=ProbeConfig(num_clusters=3, repeats=1))
+    pairs = set(rep.retrieval.recall)
+    assert pairs == {f"{a}->{b}" for a in ("image", "action", "text") for b in ("image", "action", "text") if a != b}
+    assert set(rep.retrieval.matching) == {"action-image", "image-text", "action-text"}
+    for rec in rep.retrieval.recall.values():
+        assert 0.0 <= rec["1"] <= rec["5"] <= rec["10"] <= 1.0
+    # both val episodes of a task share a text, so text retrieval is judged on the text, not the index
+    assert rep.retrieval.recall["image->text"]["10"] > 0.0
+    assert rep.probe.zero_shot is not None and "history" in rep.probe.notes

@@ -83,9 +83,15 @@ def linear_probe_sweep(
 
     Shot counts above the largest class in the training pool add nothing new and are dropped.
     Returns (shots kept, mean accuracy, std) over ``repeats`` seeded draws. A draw that holds a
-    single class predicts it everywhere (logistic regression needs two).
+    single class predicts it everywhere (logistic regression needs two). Features are
+    standardised on each draw first: L2-normalised embeddings can vary by 1e-2 per dimension,
+    which the default L2 penalty (C = 1) would otherwise flatten to a near-constant classifier.
     """
+    import warnings
+
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     train_y = np.asarray(train_y)
     classes, counts = np.unique(train_y, return_counts=True)
@@ -100,8 +106,10 @@ def linear_probe_sweep(
             if len(np.unique(y)) < 2:
                 pred = np.full(len(test_y), y[0])
             else:
-                clf = LogisticRegression(max_iter=max_iter, random_state=seed)
-                pred = clf.fit(train_x[idx], y).predict(test_x)
+                clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter, random_state=seed))
+                with warnings.catch_warnings():  # one sample per class is the point of the 1-shot probe
+                    warnings.simplefilter("ignore", UserWarning)
+                    pred = clf.fit(train_x[idx], y).predict(test_x)
             accs.append(float(np.mean(pred == test_y)))
         means.append(float(np.mean(accs)))
         stds.append(float(np.std(accs)))
