@@ -23,6 +23,7 @@ from workbench.analysis.saliency import (
     attribute,
     caip_pooling_maps,
     clip_and_gamma,
+    dtw_prototype_target,
     map_probe_map,
     native_maps,
     overlay_map,
@@ -419,3 +420,140 @@ def test_spearman_and_randomisation_mechanics(tiny_caip):
     assert same.mean == pytest.approx(1.0) and len(same.steps) == 2
     indep = randomisation_check(method, lambda m: caip_pooling_maps(m, b["image"], b["text"]), mode="independent", steps=2)
     assert len(indep.steps) == 3 and indep.steps[-1][0] == "all"
+
+
+# ----------------------------------------------------------------------------------------------
+# a trained model: randomisation check and saliency mass on the gripper and object
+# ----------------------------------------------------------------------------------------------
+
+
+def _texture(rng: np.random.Generator, size: int) -> np.ndarray:
+    low = rng.uniform(60, 200, size=(4, 4, 3))
+    pos = np.linspace(0, 3, size)
+    i0 = np.floor(pos).astype(int).clip(0, 2)
+    f = pos - i0
+    rows = low[i0] * (1 - f)[:, None, None] + low[i0 + 1] * f[:, None, None]
+    tex = rows[:, i0] * (1 - f)[None, :, None] + rows[:, i0 + 1] * f[None, :, None]
+    return tex + rng.normal(scale=12, size=(size, size, 3))
+
+
+def make_toy_manipulation_episode(index: int, *, T: int = 30, size: int = 64, seed: int = 0):
+    """A rendered toy pick-and-place with the simulator's segmentation labels (0 rest, 1 gripper,
+    2 object): an orange gripper square moves to a blue puck, then carries it to a goal, over a
+    smooth random texture with three checkered distractors that move on their own. The actions
+    (dx, dy, holding) depend only on the gripper and the puck, so a representation trained on
+    them should look there — and a randomly initialised one has no reason to."""
+    from workbench.types import CameraStream, Episode
+
+    rng = np.random.default_rng(seed * 1000 + index)
+    bg = _texture(rng, size)
+    g, o, goal = rng.uniform(8, size - 8, 2), rng.uniform(10, size - 10, 2), rng.uniform(10, size - 10, 2)
+    d_pos, d_vel, d_col = rng.uniform(6, size - 6, (3, 2)), rng.normal(scale=2.0, size=(3, 2)), rng.uniform(0, 255, (3, 3))
+    yy, xx = np.mgrid[0:size, 0:size]
+    rgb = np.zeros((T, size, size, 3), np.uint8)
+    seg = np.zeros((T, size, size), np.uint8)
+    acts = np.zeros((T, 3), np.float32)
+    held = False
+    for t in range(T):
+        img = bg.copy()
+        lab = np.zeros((size, size), np.uint8)
+        for k in range(3):
+            d_pos[k] = (d_pos[k] + d_vel[k]) % size
+            img[(np.abs(yy - d_pos[k][1]) < 4) & (np.abs(xx - d_pos[k][0]) < 4) & ((yy + xx) % 2 == 0)] = d_col[k]
+        delta = (goal if held else o) - g
+        dist = np.linalg.norm(delta)
+        step = delta / max(dist, 1e-9) * min(2.5, dist)
+        held = held or dist < 2.0
+        acts[t] = [step[0] / 2.5, step[1] / 2.5, float(held)]
+        puck = (yy - o[1]) ** 2 + (xx - o[0]) ** 2 < 25
+        img[puck], lab[puck] = [40, 90, 230], 2
+        grip = (np.abs(yy - g[1]) < 4) & (np.abs(xx - g[0]) < 4)
+        img[grip], lab[grip] = [240, 120, 20], 1
+        rgb[t], seg[t] = np.clip(img, 0, 255).astype(np.uint8), lab
+        g = g + step
+        if held:
+            o = g.copy()
+    cam = CameraStream(name="scene", rgb=rgb, segmentation=seg, setup="fixed", segmentation_labels=("rest", "gripper", "object"))
+    return Episode(index=index, actions=acts, fps=10.0, cameras={"scene": cam}, instruction="pick the blue puck",
+                   task="pick", camera_setup="fixed", success=True, source="toy")  # fmt: skip
+
+
+def _metaworld_dataset(tmp: Path) -> Path:
+    sample = REPO / "data_samples" / "metaworld"
+    if (sample / "meta").exists():
+        return sample
+    try:
+        from workbench.data.generate import generate_metaworld_episodes
+    except ImportError as e:
+        pytest.fail(f"the saliency-vs-segmentation test needs data_samples/metaworld (run `make samples`) or "
+                    f"workbench.data.generate.generate_metaworld_episodes to render a tiny one; neither is available ({e})")
+    eps = generate_metaworld_episodes(("reach", "push"), 4, seed=0, image_size=64, progress=False, max_steps=40)
+    return write_lerobot(eps, tmp / "metaworld")
+
+
+_MAPS = ("saliency", "integrated_gradients", "occlusion")
+
+
+@pytest.fixture(scope="module", params=["toy", "metaworld"])
+def trained_class(request, tmp_path_factory):
+    """CLASS (smoke network) trained 300 steps on the source; the held-out frames, their
+    gripper+object masks, and a function computing each saliency map for any model."""
+    from workbench.data import load_dataset
+    from workbench.train import create_run, make_config
+    from workbench.train.loop import train
+    from workbench.train.restore import load_run
+
+    tmp = tmp_path_factory.mktemp(f"trained-{request.param}")
+    if request.param == "toy":
+        path = write_lerobot([make_toy_manipulation_episode(i) for i in range(16)], tmp / "toy")
+        kind = "raw"
+    else:
+        path = _metaworld_dataset(tmp)
+        kind = "ee"
+    cfg = make_config("class", "smoke", [f"data.path={path}", f"data.chunk_kind={kind}", "data.horizon=8", "data.camera=scene",
+                                         "data.stride=1", "steps=300", "batch_size=32", "ckpt_every=1000", "optim.lr=0.001"])  # fmt: skip
+    rd = create_run(cfg, tmp / "run")
+    train(rd.path)
+    run = load_run(rd.path)
+    ds = load_dataset(path)
+    every = compute_embeddings(run, path, cache=False)  # all frames: the prototype corpus
+    val = np.flatnonzero(np.isin(every.episode, run.split["val"]))
+    rows = val[np.linspace(0, len(val) - 1, 12).round().astype(int)]
+    images = torch.from_numpy(np.stack([ds.episode(e).cameras["scene"].rgb[t] for e, t in every.frame_refs(rows)]))
+    images = torch.nn.functional.interpolate(images.permute(0, 3, 1, 2).float(), size=every.image_size, mode="bilinear")
+    images = images.round().clamp(0, 255).to(torch.uint8)  # (B, 3, S, S) as the loader makes them
+    seg = np.stack([np.asarray(ds.episode(e).cameras["scene"].segmentation[t]) for e, t in every.frame_refs(rows)])
+    seg = torch.nn.functional.interpolate(torch.from_numpy(seg)[:, None].float(), size=every.image_size, mode="nearest")
+    masks = seg[:, 0].numpy() > 0  # gripper or object
+
+    def maps(model, name: str) -> np.ndarray:
+        # the whole explanation pipeline follows the model: its embeddings give the targets
+        emb = compute_embeddings(model, path, camera="scene", chunk_kind=kind, horizon=8, cache=False)
+        target = dtw_prototype_target(emb.vectors, emb.chunks, rows, k=8, episode=emb.episode)
+        return attribute(EmbeddingSimilarity(model, target), images, name, n_steps=16, window=8)
+
+    return run.method, maps, masks, request.param
+
+
+@pytest.mark.slow
+def test_randomisation_check_tells_trained_from_random(trained_class):
+    method, maps, _, source = trained_class
+    for name in _MAPS:
+        check = randomisation_check(method, lambda m: maps(m, name), name=name, steps=2)
+        print(f"[{source}] {name}: Spearman trained vs randomised {check.mean:.3f}; cascade {check.steps}")
+        assert check.spearman.shape == (12,)
+        assert check.mean < 0.6, f"{name} maps barely change when the weights are randomised ({check.mean:.2f})"
+
+
+@pytest.mark.slow
+def test_saliency_mass_in_gripper_and_object_exceeds_random_model(trained_class):
+    method, maps, masks, source = trained_class
+    random_model = randomize_weights(method, seed=0)
+    area = masks.mean()
+    for name in _MAPS:
+        trained = np.nanmean(saliency_mass_in_mask(maps(method, name), masks))
+        rnd = np.nanmean(saliency_mass_in_mask(maps(random_model, name), masks))
+        print(f"[{source}] {name}: mass in gripper+object trained {trained:.3f}, random {rnd:.3f}, mask area {area:.3f}")
+        # measured on the toy (CPU, seeds fixed): saliency .049 vs .034, IG .039 vs .031,
+        # occlusion .065 vs .039, mask area .022
+        assert trained > rnd, f"{name}: trained {trained:.3f} <= random {rnd:.3f}"

@@ -50,6 +50,7 @@ __all__ = [
     "attribute",
     "caip_pooling_maps",
     "clip_and_gamma",
+    "dtw_prototype_target",
     "find_feature_layer",
     "map_probe_map",
     "native_maps",
@@ -123,6 +124,27 @@ def action_target(method: nn.Module, chunks: torch.Tensor | np.ndarray, mask: to
     c = torch.as_tensor(chunks, dtype=torch.float32).to(method.device)
     m = None if mask is None else torch.as_tensor(mask, dtype=torch.bool).to(method.device)
     return method.encode_actions(c, m)
+
+
+def dtw_prototype_target(vectors: np.ndarray, chunks: np.ndarray, rows: Sequence[int], *, k: int = 8,
+                         episode: np.ndarray | None = None, cost: str = "sqeuclidean") -> torch.Tensor:  # fmt: skip
+    """Targets (len(rows), C) for a method without an action tower (CLASS): for each frame, the
+    mean embedding of the k frames whose following action chunks are DTW-closest to its own —
+    the action chunk's prototype in image-embedding space, i.e. what CLASS pulls the frame towards
+    (§4.1–4.2). With ``episode`` the frame's own episode is excluded (its temporal neighbours)."""
+    from workbench.dtw import pairwise_dtw
+
+    v = np.asarray(vectors, dtype=np.float64)
+    c = np.asarray(chunks, dtype=np.float64)
+    r = np.asarray(rows, dtype=np.int64)
+    d = pairwise_dtw(c[r], c, cost=cost)  # (Q, N)
+    d[np.arange(len(r)), r] = np.inf
+    if episode is not None:
+        ep = np.asarray(episode)
+        d[ep[r][:, None] == ep[None, :]] = np.inf
+    nn = np.argsort(d, axis=1, kind="stable")[:, :k]
+    proto = v[nn].mean(1)
+    return torch.as_tensor(proto / np.maximum(np.linalg.norm(proto, axis=1, keepdims=True), 1e-12), dtype=torch.float32)
 
 
 @torch.no_grad()
