@@ -432,3 +432,31 @@ _NAN = np.array([[0.0, np.nan], [1.0, 2.0]])
 def test_bad_input_raises_value_error_naming_the_argument(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_parallel_kernels_are_safe_from_several_threads():
+    """numba's workqueue layer aborts on concurrent parallel calls; dtw.py serialises them."""
+    import os
+    import threading
+
+    assert os.environ.get("NUMBA_THREADING_LAYER") == "workqueue"
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 8, 3))
+    want = dtw.pairwise_dtw(X)
+    results, errors = [], []
+
+    def work():
+        try:
+            results.append(dtw.pairwise_dtw(X))
+            dtw.dtw_topk(X[:5], X, 3)
+        except Exception as e:  # pragma: no cover - recorded for the assertion
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 4
+    for r in results:
+        np.testing.assert_array_equal(r, want)

@@ -176,7 +176,10 @@ def _check_k(k: int, n: int, name_n: str) -> int:
 # bits and a top-k search returns exactly what the full matrix would.
 _FM = {"nnan", "ninf", "nsz"}
 
-_SLP_LOCK = threading.Lock()
+# Re-entrant: it also serialises every call into a parallel kernel, because numba's workqueue
+# threading layer (set in workbench/__init__.py to avoid an OpenMP clash with torch) aborts the
+# process when two threads — e.g. two Streamlit sessions — enter parallel code at once.
+_SLP_LOCK = threading.RLock()
 
 
 @contextmanager
@@ -877,13 +880,15 @@ def pairwise_dtw(
         scratch = np.empty((r1 - r0, M), dtype=np.float64)
         if ragged:
             w = -1 if window is None else int(window)
-            _pairwise_ragged(Xr, xo, Yr, yo, w, euclid, r0, r1, symmetric, scratch)
+            with _SLP_LOCK:
+                _pairwise_ragged(Xr, xo, Yr, yo, w, euclid, r0, r1, symmetric, scratch)
         else:
             with _slp_vectorisation():
                 _pairwise_rows(Xa, Yp, M, radius, euclid, r0, r1, symmetric, scratch)
         if symmetric:
             # The block holds j > i; mirror its own square, then the rows below it.
-            _mirror_square(scratch, r0)
+            with _SLP_LOCK:
+                _mirror_square(scratch, r0)
             result[r0:r1, r0:] = scratch[:, r0:]
             if r1 < N:
                 result[r1:, r0:r1] = scratch[:, r1:].T
@@ -1148,7 +1153,8 @@ def _sample_pair_distances(
         _check_finite(d, "distances")
         return d
     r = _radius(window, data.shape[1], data.shape[1])
-    return _paired_dtw(data, a.astype(np.int64), b.astype(np.int64), r, euclid)
+    with _SLP_LOCK:
+        return _paired_dtw(data, a.astype(np.int64), b.astype(np.int64), r, euclid)
 
 
 def estimate_threshold(
@@ -1479,13 +1485,15 @@ def relative_dtw_of_neighbours(
         raise ValueError(f"n_random must be a positive int, got {n_random!r}")
     r = _radius(window, X.shape[1], X.shape[1])
     qa = np.repeat(qi, k).astype(np.int64)
-    dn = _paired_dtw(X, qa, nb.ravel(), r, euclid).reshape(nq, k)
+    with _SLP_LOCK:
+        dn = _paired_dtw(X, qa, nb.ravel(), r, euclid).reshape(nq, k)
     rng = np.random.default_rng(seed)
     ra = np.repeat(qi, n_random).astype(np.int64)
     # Uniform over the other n − 1 chunks: draw from n − 1 and skip the query itself.
     rb = rng.integers(0, n - 1, size=ra.size)
     rb = (rb + (rb >= ra)).astype(np.int64)
-    dr = _paired_dtw(X, ra, rb, r, euclid)
+    with _SLP_LOCK:
+        dr = _paired_dtw(X, ra, rb, r, euclid)
     neighbour_mean = float(dn.mean())
     random_mean = float(dr.mean())
     ratio = neighbour_mean / random_mean if random_mean > 0 else float("nan")
