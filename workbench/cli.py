@@ -226,9 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
     fig.add_argument("--only", action="append", help="only notebooks whose name contains this")
     fig.set_defaults(func=_figures)
 
+    from workbench.eval.cli import add_eval_parser
     from workbench.viz.rerun_cli import add_rerun_parser
 
     add_rerun_parser(sub)
+    add_eval_parser(sub)
     return p
 
 

@@ -34,7 +34,7 @@ __all__ = ["make_samples", "stats_file", "SAMPLE_TASKS", "CHUNK_HORIZON"]
 
 SAMPLE_TASKS = ("reach", "push", "pick-place", "drawer-open", "button-press", "door-open")
 CHUNK_HORIZON = 16  # CLASS App. B: DTW horizon 16
-_ROBOMIMIC_EPISODES = 4
+_ROBOMIMIC_EPISODES = 3
 
 
 def stats_file(ds: Dataset) -> Path:

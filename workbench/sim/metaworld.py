@@ -1,0 +1,290 @@
+"""metaworld tasks: environments per the reference protocol, scripted experts, cameras, recording.
+
+Protocol (``shared/reference/metaworld-baselines.md``): ``MT1(name, seed=0)``, the first training
+task set on the environment, then ``_freeze_rand_vec = False`` and ``seeded_rand_vec = True`` so
+``env.seed(s); env.reset()`` draws the standard object/goal placement from ``s``. Success is
+``info["success"]`` at any step; episodes are capped at 200 steps.
+
+Cameras (CLASS Fig. 3): ``scene`` is MuJoCo's free camera orbiting the table — the named
+``corner`` cameras render upside down — in one of three setups: ``fixed`` (one pose for every
+episode), ``random`` (a pose drawn per episode) and ``dynamic`` (the pose sweeps during the
+episode); ``wrist`` is metaworld's ``gripperPOV``.
+
+Segmentation labels: 0 rest, 1 gripper (the ``hand`` body and its fingers), 2 the manipulated
+object (the subtree of :data:`OBJECT_BODIES`).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+from collections.abc import Callable  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from typing import Any  # noqa: E402
+
+import mujoco  # noqa: E402
+import numpy as np  # noqa: E402
+
+from workbench.geometry import matrix_to_quat  # noqa: E402
+from workbench.sim.render import OrbitCamera, RenderedView, SceneRenderer, depth_to_millimetres  # noqa: E402
+from workbench.types import CameraSetup, CameraStream, Episode  # noqa: E402
+
+__all__ = [
+    "TASKS",
+    "INSTRUCTIONS",
+    "OBJECT_BODIES",
+    "SEGMENTATION_LABELS",
+    "SCENE_CAMERA",
+    "make_env",
+    "reset_env",
+    "expert_policy",
+    "segmentation_lut",
+    "end_effector_pose",
+    "scene_camera",
+    "record_expert_episode",
+    "MetaworldRecorder",
+]
+
+#: Our task names → metaworld's environment names.
+TASKS = {
+    "reach": "reach-v3",
+    "push": "push-v3",
+    "pick-place": "pick-place-v3",
+    "drawer-open": "drawer-open-v3",
+    "button-press": "button-press-v3",
+    "door-open": "door-open-v3",
+}
+_POLICIES = {
+    "reach": "SawyerReachV3Policy",
+    "push": "SawyerPushV3Policy",
+    "pick-place": "SawyerPickPlaceV3Policy",
+    "drawer-open": "SawyerDrawerOpenV3Policy",
+    "button-press": "SawyerButtonPressV3Policy",
+    "door-open": "SawyerDoorOpenV3Policy",
+}
+#: One instruction template per task (the text methods read).
+INSTRUCTIONS = {
+    "reach": "reach to the goal position",
+    "push": "push the puck to the goal",
+    "pick-place": "pick up the puck and place it at the goal",
+    "drawer-open": "open the drawer",
+    "button-press": "press the button",
+    "door-open": "open the door",
+}
+#: The root body of the manipulated object per task (its whole subtree is labelled "object").
+OBJECT_BODIES = {"reach": "obj", "push": "obj", "pick-place": "obj", "drawer-open": "drawer", "button-press": "box", "door-open": "door"}
+GRIPPER_BODY = "hand"
+SEGMENTATION_LABELS = ("rest", "gripper", "object")
+#: The fixed scene view: look-at point, distance, azimuth, elevation (MuJoCo's free camera).
+SCENE_CAMERA = OrbitCamera((0.0, 0.65, 0.1), 1.0, 135.0, -30.0)
+MAX_STEPS = 200
+
+
+def _task(task: str) -> str:
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}")
+    return TASKS[task]
+
+
+def make_env(task: str) -> Any:
+    """The metaworld environment of ``task`` set up per the reference protocol (not yet reset)."""
+    import metaworld
+
+    name = _task(task)
+    mt1 = metaworld.MT1(name, seed=0)
+    env = mt1.train_classes[name]()
+    env.set_task(mt1.train_tasks[0])
+    env._freeze_rand_vec = False
+    env.seeded_rand_vec = True
+    return env
+
+
+def reset_env(env: Any, seed: int) -> np.ndarray:
+    """Reset with the object/goal placement drawn from ``seed``; returns the 39-D observation."""
+    env.seed(int(seed))
+    obs, _ = env.reset()
+    return np.asarray(obs, dtype=np.float64)
+
+
+def expert_policy(task: str) -> Callable[[np.ndarray], np.ndarray]:
+    """metaworld's scripted expert for ``task``: observation → 4-D action."""
+    from metaworld import policies
+
+    p = getattr(policies, _POLICIES[task])()
+    return lambda obs: np.asarray(p.get_action(obs), dtype=np.float64)
+
+
+def _subtree(model: mujoco.MjModel, root: str) -> np.ndarray:
+    """Geom ids of every body below (and including) body ``root``."""
+    rid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, root)
+    if rid < 0:
+        raise ValueError(f"the model has no body {root!r}")
+    inside = np.zeros(model.nbody, bool)
+    for b in range(model.nbody):
+        a = b
+        while a > 0 and a != rid:
+            a = model.body_parentid[a]
+        inside[b] = a == rid
+    return np.flatnonzero(inside[model.geom_bodyid])
+
+
+def segmentation_lut(model: mujoco.MjModel, task: str) -> np.ndarray:
+    """``lut[geom_id + 1]`` → label (index 0 is "no geom", the background)."""
+    lut = np.zeros(model.ngeom + 1, np.uint8)
+    lut[_subtree(model, GRIPPER_BODY) + 1] = 1
+    lut[_subtree(model, OBJECT_BODIES[task]) + 1] = 2
+    return lut
+
+
+def end_effector_pose(env: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The tool-centre point (between the fingers) and the hand's orientation, quaternion xyzw."""
+    pos = np.asarray(env.tcp_center, dtype=np.float64).copy()
+    R = env.data.body(GRIPPER_BODY).xmat.reshape(3, 3)
+    return pos, matrix_to_quat(R)
+
+
+def scene_camera(setup: CameraSetup | str, rng: np.random.Generator, T: int) -> list[OrbitCamera]:
+    """The scene camera's pose at each of ``T`` steps for a camera setup (CLASS Fig. 3)."""
+    setup = CameraSetup(setup)
+    base = SCENE_CAMERA
+    if setup == CameraSetup.FIXED:
+        return [base] * T
+
+    def draw() -> OrbitCamera:
+        look = np.asarray(base.lookat) + rng.uniform(-0.05, 0.05, 3)
+        return OrbitCamera(tuple(look), float(rng.uniform(0.85, 1.15)), float(rng.uniform(100, 170)), float(rng.uniform(-45, -20)))
+
+    if setup == CameraSetup.RANDOM:
+        cam = draw()
+        return [cam] * T
+    if setup == CameraSetup.DYNAMIC:  # a smooth sweep between two random poses
+        a, b = draw(), draw()
+        out = []
+        for t in range(T):
+            s = 0.5 - 0.5 * np.cos(np.pi * t / max(1, T - 1))
+            look = tuple((1 - s) * np.asarray(a.lookat) + s * np.asarray(b.lookat))
+            out.append(OrbitCamera(look, (1 - s) * a.distance + s * b.distance, (1 - s) * a.azimuth + s * b.azimuth,
+                                   (1 - s) * a.elevation + s * b.elevation))  # fmt: skip
+        return out
+    raise ValueError(f"scene camera setup must be fixed, random or dynamic, got {setup.value!r}")
+
+
+@dataclass
+class _Frames:
+    rgb: list
+    depth: list
+    seg: list
+    K: list
+    E: list
+
+    @classmethod
+    def empty(cls) -> _Frames:
+        return cls([], [], [], [], [])
+
+    def add(self, v: RenderedView, lut: np.ndarray) -> None:
+        self.rgb.append(v.rgb)
+        self.depth.append(depth_to_millimetres(v.depth))
+        self.seg.append(lut[v.geom_ids + 1])
+        self.K.append(v.intrinsics)
+        self.E.append(v.extrinsics)
+
+    def stream(self, name: str, setup: CameraSetup | str) -> CameraStream:
+        return CameraStream(name=name, rgb=np.stack(self.rgb), depth=np.stack(self.depth), segmentation=np.stack(self.seg),
+                            intrinsics=np.stack(self.K), extrinsics=np.stack(self.E), setup=setup,
+                            segmentation_labels=SEGMENTATION_LABELS)  # fmt: skip
+
+
+class MetaworldRecorder:
+    """One task's environment and renderer; records episodes of any policy with both cameras.
+
+    Only one renderer may be alive per process at a time (Mesa's EGL contexts interfere), so
+    use it as a context manager or call :meth:`close` before making the next one.
+    """
+
+    def __init__(self, task: str, image_size: int = 96) -> None:
+        self.task = task
+        self.env = make_env(task)
+        self.renderer = SceneRenderer(self.env.model, image_size, image_size)
+        self.lut = segmentation_lut(self.env.model, task)
+
+    def close(self) -> None:
+        self.renderer.close()
+        self.env.close()
+
+    def __enter__(self) -> MetaworldRecorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def render(self, camera: OrbitCamera | str) -> RenderedView:
+        return self.renderer.render(self.env.data, camera)
+
+    def record(
+        self,
+        policy: Callable[[np.ndarray], np.ndarray],
+        seed: int,
+        *,
+        index: int = 0,
+        setup: CameraSetup | str = CameraSetup.FIXED,
+        action_noise: float = 0.0,
+        max_steps: int = 100,
+        steps_after_success: int = 8,
+        rng: np.random.Generator | None = None,
+    ) -> Episode:
+        """Run ``policy`` from the placement of ``seed`` and record everything, step by step.
+
+        Frame ``t`` is what the cameras saw before action ``t`` was taken. Recording ends
+        ``steps_after_success`` steps after the first success, or at ``max_steps``.
+        """
+        rng = rng if rng is not None else np.random.default_rng(seed)
+        obs = reset_env(self.env, seed)
+        cams = scene_camera(setup, rng, max_steps)
+        scene, wrist = _Frames.empty(), _Frames.empty()
+        actions, states, pos, quat, grip = [], [], [], [], []
+        success_at = None
+        for t in range(max_steps):
+            scene.add(self.render(cams[t]), self.lut)
+            wrist.add(self.render("gripperPOV"), self.lut)
+            p, q = end_effector_pose(self.env)
+            pos.append(p)
+            quat.append(q)
+            grip.append(float(obs[3]))
+            states.append(obs.astype(np.float32))
+            a = np.asarray(policy(obs), dtype=np.float64)
+            if action_noise:
+                a = a + rng.normal(0.0, action_noise, a.shape)
+            a = np.clip(a, -1.0, 1.0)
+            actions.append(a.astype(np.float32))
+            obs, _, _, _, info = self.env.step(a)
+            obs = np.asarray(obs, dtype=np.float64)
+            if success_at is None and info.get("success"):
+                success_at = t
+            if success_at is not None and t - success_at >= steps_after_success:
+                break
+        fps = 1.0 / float(self.env.dt)
+        return Episode(
+            index=index,
+            actions=np.stack(actions),
+            fps=fps,
+            cameras={"scene": scene.stream("scene", setup), "wrist": wrist.stream("wrist", CameraSetup.WRIST)},
+            ee_pos=np.stack(pos),
+            ee_quat=np.stack(quat),
+            gripper=np.asarray(grip),
+            state=np.stack(states),
+            instruction=INSTRUCTIONS[self.task],
+            task=self.task,
+            camera_setup=setup,
+            success=success_at is not None,
+            source="metaworld-3.1.1 scripted expert",
+            extras={"seed": np.full(len(actions), seed, dtype=np.int64)},
+        )
+
+
+def record_expert_episode(task: str, seed: int, **kw) -> Episode:
+    """One scripted-expert episode of ``task`` (see :meth:`MetaworldRecorder.record`)."""
+    image_size = kw.pop("image_size", 96)
+    with MetaworldRecorder(task, image_size) as rec:
+        return rec.record(expert_policy(task), seed, **kw)

@@ -1,0 +1,188 @@
+"""The Shadow Dexterous Hand (gymnasium-robotics' MJCF) driven through grasp-like motions.
+
+The model is loaded straight from gymnasium-robotics' assets (``hand/manipulate_block.xml``, the
+hand with a block on the palm) and driven by its 20 position actuators; no gym wrapper is needed.
+Each episode follows one of three motion families (:data:`MOTIONS`) with random amplitudes,
+per-finger phase offsets and speed, so chunks differ within and across tasks.
+
+Keypoints are mapped to MANO order (:data:`workbench.types.MANO_JOINTS`): the wrist body, then for
+the thumb ``thproximal, thmiddle, thdistal`` and the ``S_thtip`` site, and for the index, middle,
+ring and little fingers (``ff, mf, rf, lf``) ``XXproximal, XXmiddle, XXdistal`` and ``S_XXtip``.
+
+Two hands: the simulated hand is the right one. The left hand is a second, independent rollout of
+the same family, mirrored through the x = 0 plane by conjugation (``S·T·S`` with
+``S = diag(−1, 1, 1, 1)``, which keeps rotations proper) and placed beside it. Only the right
+hand is rendered.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+from pathlib import Path  # noqa: E402
+
+import mujoco  # noqa: E402
+import numpy as np  # noqa: E402
+
+from workbench.geometry import make_pose  # noqa: E402
+from workbench.sim.render import OrbitCamera, SceneRenderer  # noqa: E402
+from workbench.types import CameraSetup, CameraStream, Episode, mano_skeleton  # noqa: E402
+
+__all__ = ["MOTIONS", "model_path", "load_model", "keypoint_names", "HandRecorder", "mirror_pose"]
+
+#: Motion family → instruction template.
+MOTIONS = {
+    "grasp": "grasp the block with the right hand",
+    "pinch": "pinch the block between thumb and index finger",
+    "wave": "open the hand and wave the wrist",
+}
+_FINGERS = ("ff", "mf", "rf", "lf")
+_LEFT_OFFSET = np.array([-0.25, 0.0, 0.0])
+
+
+def model_path() -> Path:
+    import gymnasium_robotics
+
+    return Path(gymnasium_robotics.__file__).parent / "envs" / "assets" / "hand" / "manipulate_block.xml"
+
+
+def load_model() -> mujoco.MjModel:
+    p = model_path()
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: the Shadow hand model is missing (gymnasium-robotics==1.4.2 ships it)")
+    return mujoco.MjModel.from_xml_path(str(p))
+
+
+def keypoint_names() -> list[tuple[str, str]]:
+    """``(kind, name)`` of the 21 MANO-order keypoints, kind ``body`` or ``site``."""
+    out = [("body", "robot0:wrist")]
+    out += [("body", "robot0:thproximal"), ("body", "robot0:thmiddle"), ("body", "robot0:thdistal"), ("site", "robot0:S_thtip")]
+    for f in _FINGERS:
+        out += [("body", f"robot0:{f}proximal"), ("body", f"robot0:{f}middle"), ("body", f"robot0:{f}distal"), ("site", f"robot0:S_{f}tip")]
+    return out
+
+
+def mirror_pose(T: np.ndarray) -> np.ndarray:
+    """Mirror world poses through the x = 0 plane, keeping rotations proper (``S·T·S``)."""
+    S = np.diag([-1.0, 1.0, 1.0, 1.0])
+    return S @ T @ S
+
+
+def _profile(t: np.ndarray, period: float, phase: float) -> np.ndarray:
+    """0 → 1 → 0 raised-cosine closing and opening."""
+    return 0.5 - 0.5 * np.cos(2 * np.pi * (t / period + phase))
+
+
+class HandRecorder:
+    """Simulate and render the Shadow hand; one renderer per process at a time (see MetaworldRecorder)."""
+
+    def __init__(self, image_size: int = 96) -> None:
+        self.model = load_model()
+        self.data = mujoco.MjData(self.model)
+        self.renderer = SceneRenderer(self.model, image_size, image_size)
+        self._kp = []
+        for kind, name in keypoint_names():
+            obj = mujoco.mjtObj.mjOBJ_BODY if kind == "body" else mujoco.mjtObj.mjOBJ_SITE
+            i = mujoco.mj_name2id(self.model, obj, name)
+            if i < 0:
+                raise ValueError(f"the Shadow hand model has no {kind} {name!r}")
+            self._kp.append((kind, i))
+        self._act = {mujoco.mj_id2name(self.model, mujoco.mjtObj.mjOBJ_ACTUATOR, i): i for i in range(self.model.nu)}
+
+    def close(self) -> None:
+        self.renderer.close()
+
+    def __enter__(self) -> HandRecorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def keypoints(self) -> np.ndarray:
+        """``(21, 4, 4)`` world poses of the current state."""
+        out = np.empty((len(self._kp), 4, 4))
+        for j, (kind, i) in enumerate(self._kp):
+            if kind == "body":
+                out[j] = make_pose(self.data.xmat[i].reshape(3, 3), self.data.xpos[i])
+            else:
+                out[j] = make_pose(self.data.site_xmat[i].reshape(3, 3), self.data.site_xpos[i])
+        return out
+
+    def controls(self, motion: str, T: int, rng: np.random.Generator) -> np.ndarray:
+        """``(T, nu)`` smooth actuator targets for one episode of ``motion``."""
+        lo, hi = self.model.actuator_ctrlrange[:, 0], self.model.actuator_ctrlrange[:, 1]
+        t = np.arange(T, dtype=np.float64)
+        period = rng.uniform(0.7, 1.0) * T
+        u = np.zeros((T, self.model.nu))
+        rest = lo + 0.1 * (hi - lo)
+        u[:] = np.clip(rest, lo, hi)
+        for name, i in self._act.items():
+            amp = rng.uniform(0.5, 0.95)
+            phase = rng.uniform(-0.05, 0.05)
+            finger = name.split(":A_")[1][:2].lower()  # ff, mf, rf, lf, th, wr
+            if motion == "grasp" or (motion == "pinch" and finger in ("ff", "th")):
+                if finger != "wr":
+                    u[:, i] = lo[i] + (hi[i] - lo[i]) * (0.1 + amp * 0.8 * _profile(t, period, phase))
+            if finger == "wr":
+                swing = 0.6 if motion == "wave" else 0.15
+                u[:, i] = 0.5 * (lo[i] + hi[i]) + swing * 0.5 * (hi[i] - lo[i]) * np.sin(2 * np.pi * (t / period * rng.uniform(1, 2) + rng.uniform()))
+        return np.clip(u, lo, hi)
+
+    def _camera(self, rng: np.random.Generator) -> OrbitCamera:
+        palm = self.data.body("robot0:palm").xpos
+        look = tuple(palm + rng.uniform(-0.02, 0.02, 3))
+        return OrbitCamera(look, float(rng.uniform(0.35, 0.5)), float(rng.uniform(0, 360)), float(rng.uniform(-50, -15)))
+
+    def rollout(self, motion: str, T: int, rng: np.random.Generator, *, substeps: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Simulate ``T`` steps; returns controls ``(T, nu)`` and keypoints ``(T, 21, 4, 4)``."""
+        mujoco.mj_resetData(self.model, self.data)
+        mujoco.mj_forward(self.model, self.data)
+        ctrl = self.controls(motion, T, rng)
+        kps = np.empty((T, 21, 4, 4))
+        for step in range(T):
+            kps[step] = self.keypoints()
+            self.data.ctrl[:] = ctrl[step]
+            for _ in range(substeps):
+                mujoco.mj_step(self.model, self.data)
+        return ctrl, kps
+
+    def record(self, motion: str, index: int, *, T: int = 60, fps: float = 30.0, rng: np.random.Generator) -> Episode:
+        """One two-hand episode: the right hand simulated and rendered, the left mirrored beside it."""
+        if motion not in MOTIONS:
+            raise ValueError(f"motion must be one of {sorted(MOTIONS)}, got {motion!r}")
+        # the left hand first (not rendered), then the right hand with frames
+        _, left = self.rollout(motion, T, rng)
+        left = mirror_pose(left)
+        left[..., :3, 3] += _LEFT_OFFSET
+        mujoco.mj_resetData(self.model, self.data)
+        mujoco.mj_forward(self.model, self.data)
+        cam = self._camera(rng)
+        ctrl = self.controls(motion, T, rng)
+        right = np.empty((T, 21, 4, 4))
+        frames, Ks, Es = [], [], []
+        for step in range(T):
+            right[step] = self.keypoints()
+            v = self.renderer.render(self.data, cam)
+            frames.append(v.rgb)
+            Ks.append(v.intrinsics)
+            Es.append(v.extrinsics)
+            self.data.ctrl[:] = ctrl[step]
+            for _ in range(10):
+                mujoco.mj_step(self.model, self.data)
+        kp = np.concatenate([left, right], axis=1)  # (T, 42, 4, 4): left hand first, as mano_skeleton
+        return Episode(
+            index=index,
+            actions=ctrl.astype(np.float32),
+            fps=fps,
+            cameras={"ego": CameraStream("ego", np.stack(frames), intrinsics=np.stack(Ks), extrinsics=np.stack(Es), setup=CameraSetup.RANDOM)},
+            hand_keypoints=kp,
+            hand_confidence=np.ones((T, 42), np.float32),
+            skeleton=mano_skeleton(("left", "right")),
+            instruction=MOTIONS[motion],
+            task=motion,
+            camera_setup=CameraSetup.RANDOM,
+            success=True,
+            source="gymnasium-robotics 1.4.2 shadow hand (manipulate_block.xml)",
+        )
