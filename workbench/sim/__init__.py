@@ -1,0 +1,1 @@
+"""Simulation: MuJoCo rendering on the CPU, metaworld tasks and the Shadow hand."""
