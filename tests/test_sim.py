@@ -1,0 +1,92 @@
+"""Simulation: metaworld recording (cameras, depth, segmentation, poses) and the Shadow hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from workbench.data.generate import generate_hand_episodes, generate_metaworld_episodes
+from workbench.sim.metaworld import MetaworldRecorder, expert_policy, record_expert_episode
+from workbench.sim.render import project_points
+
+
+@pytest.fixture(scope="module")
+def push_dynamic():
+    return record_expert_episode("push", 3, setup="dynamic", action_noise=0.1, image_size=64, max_steps=40)
+
+
+def test_shapes_and_dtypes(push_dynamic):
+    ep = push_dynamic
+    T = len(ep)
+    assert ep.actions.shape == (T, 4) and ep.actions.dtype == np.float32
+    assert ep.state.shape == (T, 39) and ep.ee_pos.shape == (T, 3) and ep.ee_quat.shape == (T, 4)
+    np.testing.assert_allclose(np.linalg.norm(ep.ee_quat, axis=1), 1, atol=1e-9)
+    for name, cam in ep.cameras.items():
+        assert cam.rgb.load().shape == (T, 64, 64, 3) and cam.rgb.load().dtype == np.uint8
+        assert cam.depth.load().dtype == np.uint16 and cam.segmentation.load().dtype == np.uint8
+        assert cam.intrinsics.shape == (T, 3, 3) and cam.extrinsics.shape == (T, 4, 4)
+    assert ep.cameras["scene"].setup.value == "dynamic" and ep.cameras["wrist"].setup.value == "wrist"
+    assert ep.fps == pytest.approx(80.0)
+
+
+def test_extrinsics_project_the_gripper_onto_its_pixels(push_dynamic):
+    """K·E⁻¹ maps the end-effector onto pixels labelled 'gripper': intrinsics and extrinsics are right."""
+    cam = push_dynamic.cameras["scene"]
+    seg = cam.segmentation.load()
+    hits = 0
+    for t in range(len(push_dynamic)):
+        u, v = project_points(push_dynamic.ee_pos[t][None], cam.intrinsics[t], cam.extrinsics[t])[0][:2]
+        u, v = int(round(u)), int(round(v))
+        hits += bool((seg[t, max(0, v - 2) : v + 3, max(0, u - 2) : u + 3] == 1).any())
+    assert hits >= 0.9 * len(push_dynamic)
+
+
+def test_segmentation_and_depth(push_dynamic):
+    seg = push_dynamic.cameras["scene"].segmentation.load()
+    assert set(np.unique(seg)) == {0, 1, 2}  # rest, gripper, puck
+    d = push_dynamic.cameras["scene"].depth.load()
+    valid = d[d > 0] / 1000.0
+    assert valid.size > 0.2 * d.size and 0.1 < valid.min() and valid.max() < 10.0
+
+
+def test_camera_setups_move_as_documented(push_dynamic):
+    E = push_dynamic.cameras["scene"].extrinsics
+    assert np.linalg.norm(E[-1, :3, 3] - E[0, :3, 3]) > 0.02  # dynamic moves
+    with MetaworldRecorder("reach", 48) as rec:
+        fixed = rec.record(expert_policy("reach"), 1, setup="fixed", max_steps=12)
+        fixed2 = rec.record(expert_policy("reach"), 2, setup="fixed", max_steps=12)
+        rand = rec.record(expert_policy("reach"), 1, setup="random", max_steps=12)
+    Ef = fixed.cameras["scene"].extrinsics
+    np.testing.assert_allclose(Ef, Ef[:1].repeat(len(Ef), 0))  # fixed within an episode
+    np.testing.assert_allclose(Ef[0], fixed2.cameras["scene"].extrinsics[0])  # and across episodes
+    Er = rand.cameras["scene"].extrinsics
+    np.testing.assert_allclose(Er, Er[:1].repeat(len(Er), 0))
+    assert not np.allclose(Er[0], Ef[0])
+
+
+def test_expert_reaches_success_and_generation_is_deterministic():
+    a = list(generate_metaworld_episodes(("reach",), 2, image_size=48, progress=False))
+    b = list(generate_metaworld_episodes(("reach",), 2, image_size=48, progress=False))
+    assert all(e.success for e in a) and all(len(e) < 100 for e in a)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x.actions, y.actions)
+        np.testing.assert_array_equal(x.cameras["scene"].rgb.load(), y.cameras["scene"].rgb.load())
+    assert a[0].instruction and a[0].task == "reach" and a[0].camera_setup.value == "fixed"
+    assert a[1].camera_setup.value == "random"
+
+
+def test_hand_keypoints_in_mano_order():
+    ep = next(generate_hand_episodes(1, steps=12, image_size=48, progress=False))
+    kp = ep.hand_keypoints
+    assert kp.shape == (12, 42, 4, 4) and ep.skeleton.num_joints == 42
+    R = kp[..., :3, :3]
+    np.testing.assert_allclose(R @ np.swapaxes(R, -1, -2), np.broadcast_to(np.eye(3), R.shape), atol=1e-9)
+    np.testing.assert_allclose(np.linalg.det(R), 1, atol=1e-9)  # the mirrored left hand stays proper
+    for h in (0, 21):  # fingertips are farther from the wrist than the proximal joints
+        d = np.linalg.norm(kp[:, h : h + 21, :3, 3] - kp[:, h : h + 1, :3, 3], axis=-1)
+        assert (d[:, [4, 8, 12, 16, 20]] > d[:, [1, 5, 9, 13, 17]]).all()
+    # the left hand mirrors a hand: its thumb is on the other side of its wrist along x
+    right_thumb = kp[:, 21 + 4, 0, 3] - kp[:, 21, 0, 3]
+    left_thumb = kp[:, 4, 0, 3] - kp[:, 0, 0, 3]
+    assert np.sign(right_thumb.mean()) == -np.sign(left_thumb.mean())
+    assert ep.cameras["ego"].rgb.load().shape == (12, 48, 48, 3)
