@@ -11,9 +11,9 @@ size — and the 39-D observation (the scripted expert uses it; learned policies
 returns a chunk of actions; the first ``execute`` (8 in the reference) are executed before it is
 asked again. Frames of the first episodes are written as mp4 under ``RUN/eval/rollouts/``.
 
-Cameras: ``wrist`` is metaworld's ``gripperPOV``; ``scene`` is a fixed free camera
-(:data:`SCENE_CAMERA`) looking at the table from the front-right corner; switch it to the
-camera the dataset generator used when that differs (`workbench.sim` will own both).
+Cameras: ``wrist`` is metaworld's ``gripperPOV``; ``scene`` is the sample generator's fixed free
+camera (:data:`workbench.sim.metaworld.SCENE_CAMERA`), so a policy trained on the samples' fixed
+setup sees the view it was trained on; rendering goes through :mod:`workbench.sim.render`.
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any, Protocol  # noqa: E402
 
-import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
 
 from workbench.eval.results import EvalError, RolloutResult, TaskRollout  # noqa: E402
+from workbench.sim.metaworld import SCENE_CAMERA  # noqa: E402
+from workbench.sim.render import OrbitCamera, SceneRenderer  # noqa: E402
 
 __all__ = [
     "CAMERA_NAMES",
@@ -45,10 +46,8 @@ __all__ = [
     "rollout_episode",
 ]
 
-#: Our camera names -> what metaworld's model calls them ("scene" is a free camera, below).
+#: Our camera names -> what metaworld's model calls them ("scene" is the generator's fixed free camera).
 CAMERA_NAMES = {"wrist": "gripperPOV"}
-#: The fixed scene view: lookat, distance, azimuth, elevation of MuJoCo's free camera.
-SCENE_CAMERA = ((0.0, 0.6, 0.1), 1.4, 225.0, -30.0)
 MAX_STEPS = 200  # the reference protocol's episode cap
 EXECUTE = 8  # actions executed per chunk before re-planning (the reference's k-NN policy)
 
@@ -92,89 +91,39 @@ def env_name(task: str) -> str:
 
 def make_env(task: str) -> Any:
     """A metaworld environment of ``task`` set up for seeded resets (the reference protocol)."""
-    import metaworld
+    from workbench.sim.metaworld import TASKS
+    from workbench.sim.metaworld import make_env as _make_env
 
-    name = env_name(task)
-    try:
-        mt = metaworld.MT1(name, seed=0)
-    except (KeyError, ValueError) as e:
-        raise EvalError(f"metaworld has no task {name!r} ({e})") from e
-    env = mt.train_classes[name]()
-    env.set_task(mt.train_tasks[0])
-    env._freeze_rand_vec = False
-    env.seeded_rand_vec = True
-    return env
+    short = task.removesuffix("-v3")
+    if short not in TASKS:
+        raise EvalError(f"no metaworld task {task!r}; the workbench knows {sorted(TASKS)}")
+    return _make_env(short)
 
 
-class _RGBRenderer:
-    """RGB-only offscreen rendering with shadows, reflections, skybox and multisampling off
-    (about ten times faster on software GL; the same settings as :mod:`workbench.sim.render`)."""
-
-    def __init__(self, model: mujoco.MjModel, size: int) -> None:
-        model.vis.quality.offsamples = 0
-        self.model, self.size = model, int(size)
-        self._scene = mujoco.MjvScene(model, maxgeom=2000)
-        self._option = mujoco.MjvOption()
-        self._rect = mujoco.MjrRect(0, 0, self.size, self.size)
-        self._gl = mujoco.gl_context.GLContext(self.size, self.size)
-        self._gl.make_current()
-        self._ctx = mujoco.MjrContext(model, mujoco.mjtFontScale.mjFONTSCALE_150.value)
-        mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN.value, self._ctx)
-        for flag in (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION, mujoco.mjtRndFlag.mjRND_SKYBOX):
-            self._scene.flags[flag] = False
-        self._buf = np.empty((self.size, self.size, 3), dtype=np.uint8)
-
-    def camera(self, name: str) -> mujoco.MjvCamera:
-        cam = mujoco.MjvCamera()
-        if name == "scene":
-            cam.type = mujoco.mjtCamera.mjCAMERA_FREE
-            (cam.lookat[:], cam.distance, cam.azimuth, cam.elevation) = SCENE_CAMERA
-            return cam
-        cam_id = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_CAMERA, CAMERA_NAMES[name])
-        if cam_id < 0:
-            raise EvalError(f"the metaworld model has no camera {CAMERA_NAMES[name]!r}")
-        cam.type, cam.fixedcamid = mujoco.mjtCamera.mjCAMERA_FIXED, cam_id
-        return cam
-
-    def render(self, data: mujoco.MjData, cam: mujoco.MjvCamera) -> npt.NDArray[np.uint8]:
-        self._gl.make_current()
-        mujoco.mjv_updateScene(self.model, data, self._option, None, cam, mujoco.mjtCatBit.mjCAT_ALL.value, self._scene)
-        mujoco.mjr_render(self._rect, self._scene, self._ctx)
-        mujoco.mjr_readPixels(self._buf, None, self._rect, self._ctx)
-        return np.flipud(self._buf).copy()  # GL rows start at the bottom
-
-    def close(self) -> None:
-        if self._ctx is not None:
-            self._ctx.free()
-            self._gl.free()
-            self._ctx = self._gl = None  # type: ignore[assignment]
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown: GL may already be gone
-            pass
+def _camera(name: str) -> OrbitCamera | str:
+    """What the dataset generator rendered: the fixed scene camera, or the wrist camera."""
+    return SCENE_CAMERA if name == "scene" else CAMERA_NAMES[name]
 
 
 class ExpertPolicy:
     """metaworld's scripted policy for ``task`` as a chunk policy of one action (sanity checks)."""
 
     def __init__(self, task: str) -> None:
-        import metaworld.policies as P
+        from workbench.sim.metaworld import TASKS, expert_policy
 
-        cls_name = "Sawyer" + "".join(w.capitalize() for w in env_name(task).removesuffix("-v3").split("-")) + "V3Policy"
-        if not hasattr(P, cls_name):
-            raise EvalError(f"metaworld has no scripted policy {cls_name} for task {task!r}")
-        self._policy = getattr(P, cls_name)()
+        short = task.removesuffix("-v3")
+        if short not in TASKS:
+            raise EvalError(f"no scripted policy for task {task!r}; the workbench knows {sorted(TASKS)}")
+        self._policy = expert_policy(short)
 
     def reset(self) -> None:
         pass
 
     def __call__(self, image: npt.NDArray[np.uint8], obs: npt.NDArray) -> npt.NDArray:
-        return np.asarray(self._policy.get_action(obs), dtype=np.float32)[None]  # (1, 4)
+        return np.asarray(self._policy(obs), dtype=np.float32)[None]  # (1, 4)
 
 
-def rollout_episode(env: Any, renderer: _RGBRenderer, cam: mujoco.MjvCamera, policy: ChunkPolicy, seed: int,
+def rollout_episode(env: Any, renderer: SceneRenderer, cam: OrbitCamera | str, policy: ChunkPolicy, seed: int,
                     cfg: RolloutConfig, *, record: bool = False) -> tuple[bool, int, list[npt.NDArray[np.uint8]]]:
     """One seeded episode: (success, steps taken, frames if ``record``)."""
     env.seed(int(seed))
@@ -185,7 +134,7 @@ def rollout_episode(env: Any, renderer: _RGBRenderer, cam: mujoco.MjvCamera, pol
     low, high = env.action_space.low, env.action_space.high
     success, t = False, 0
     for t in range(1, cfg.max_steps + 1):
-        image = renderer.render(env.data, cam) if (record or not queue) else None
+        image = renderer.render_rgb(env.data, cam) if (record or not queue) else None
         if record:
             frames.append(image)  # type: ignore[arg-type]
         if not queue:
@@ -202,7 +151,7 @@ def rollout_episode(env: Any, renderer: _RGBRenderer, cam: mujoco.MjvCamera, pol
         if terminated or truncated:
             break
     if record:
-        frames.append(renderer.render(env.data, cam))
+        frames.append(renderer.render_rgb(env.data, cam))
     return success, t, frames
 
 
@@ -235,8 +184,8 @@ def run_rollouts(
         bar = tqdm(total=len(tasks) * len(seeds), desc=f"rollouts {policy_name}", unit="ep", leave=False)
     for task in tasks:
         env = make_env(task)
-        renderer = _RGBRenderer(env.model, cfg.image_size)
-        cam = renderer.camera(cfg.camera)
+        renderer = SceneRenderer(env.model, cfg.image_size, cfg.image_size)
+        cam = _camera(cfg.camera)
         policy = make_policy(task)
         succ, steps, saved = [], [], []
         try:

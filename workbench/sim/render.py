@@ -240,6 +240,17 @@ class SceneRenderer:
         z[d <= 0.0] = 0.0
         return z.astype(np.float32)
 
+    def render_rgb(self, data: mujoco.MjData, camera: OrbitCamera | str | int) -> npt.NDArray[np.uint8]:
+        """The colour pass alone (what a policy looks at in closed loop): half the cost of :meth:`render`."""
+        if self._ctx is None:
+            raise RuntimeError("render called after close()")
+        self._gl.make_current()
+        cam = self._mjv_camera(camera)
+        mujoco.mjv_updateScene(self.model, data, self._option, None, cam, mujoco.mjtCatBit.mjCAT_ALL.value, self._scene)
+        mujoco.mjr_render(self._rect, self._scene, self._ctx)
+        mujoco.mjr_readPixels(self._rgb, None, self._rect, self._ctx)
+        return np.flipud(self._rgb).copy()  # GL rows start at the bottom
+
     def render(self, data: mujoco.MjData, camera: OrbitCamera | str | int) -> RenderedView:
         """Render RGB, depth and geom ids of ``data`` from ``camera`` (images top row first)."""
         if self._ctx is None:
