@@ -54,3 +54,36 @@ def rerun_server(path: str, mtime: float, index: int, horizon: int, point_cloud:
     from workbench.viz.rerun import serve_episode
 
     return serve_episode(episode(path, mtime, index), horizon=horizon, point_cloud=point_cloud)
+
+
+@st.cache_data(show_spinner="Making thumbnails…", max_entries=8)
+def thumbnails(path: str, mtime: float, camera: str | None = None, size: int = 48) -> dict[int, str]:
+    """``{episode: data URI}`` of each episode's first frame (a small PNG)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    ds = dataset(path, mtime)
+    out: dict[int, str] = {}
+    for info in ds.infos:
+        try:
+            ep = ds.episode(info.index)
+        except Exception:  # a bad episode has no thumbnail; the table still lists it
+            continue
+        cams = ep.cameras
+        if not cams:
+            continue
+        cam = cams.get(camera) if camera in cams else next(iter(cams.values()))
+        img = Image.fromarray(cam.rgb[0]).resize((size, size))
+        buf = io.BytesIO()
+        img.save(buf, format="PNG")
+        out[info.index] = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    return out
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def task_stats(path: str, mtime: float):
+    from workbench.data.stats import task_table
+
+    return task_table(dataset(path, mtime))

@@ -175,3 +175,24 @@ def test_every_page_in_headless_chromium(roots, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def test_datasets_page_flags_are_saved_beside_the_dataset(app, roots):
+    from workbench.data.flags import flags_path, load_flags
+
+    robot = [i for i, o in enumerate(app.selectbox(key="sidebar_dataset").options) if "lerobot" in o][0]
+    app.selectbox(key="sidebar_dataset").select_index(robot).run()
+    ep = int(app.selectbox(key="datasets_episode").value)
+    before = {p: p.stat().st_mtime_ns for p in (roots / "data" / "robot").rglob("*")}
+    app.multiselect(key=f"datasets_flags_{ep}").set_value(["interesting"]).run()
+    app.text_input(key=f"datasets_note_{ep}").set_value("gripper slips").run()
+    app.button(key="datasets_save_flags").click().run()
+    _no_errors(app)
+    assert load_flags(roots / "data" / "robot")[ep] == {"flags": ["interesting"], "note": "gripper slips"}
+    assert flags_path(roots / "data" / "robot").parent == roots / "data"  # beside, not inside
+    assert {p: p.stat().st_mtime_ns for p in (roots / "data" / "robot").rglob("*")} == before
+    app.run()
+    assert "interesting" in str(app.dataframe[0].value)
+    app.toggle(key="datasets_stats").set_value(True).run()
+    _no_errors(app)
+    assert len(app.dataframe) == 2

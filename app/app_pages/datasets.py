@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import cache
-import numpy as np
 import sidebar
 import state
 import streamlit as st
 
+from workbench.data.flags import FLAGS, flags_path, load_flags, set_episode_flags
 from workbench.types import DataError
 from workbench.viz.episode import episode_streams, plot_episode_streams
 from workbench.viz.images import colorize_depth, colorize_labels
@@ -39,7 +39,16 @@ st.caption(f"`{info.path}` · layout **{info.layout}** · cameras: {', '.join(in
 for p in ds.problems:
     st.warning(f"Skipped: {p}")
 
-table = cache.episode_table(path, mtime)
+table = cache.episode_table(path, mtime).copy()
+try:
+    flags = load_flags(path)
+except DataError as e:
+    st.warning(f"Flags not loaded: {e}")
+    flags = {}
+table["flags"] = [", ".join(flags.get(int(i), {}).get("flags", [])) for i in table["episode"]]
+if st.toggle("Thumbnails", value=len(table) <= 200, key="datasets_thumbs"):
+    thumbs = cache.thumbnails(path, mtime)
+    table.insert(1, "frame", [thumbs.get(int(i)) for i in table["episode"]])
 f1, f2 = st.columns(2)
 tasks = f1.multiselect("Tasks", sorted(table["task"].unique()), key="datasets_tasks")
 setups = f2.multiselect("Camera setups", sorted(table["camera setup"].unique()), key="datasets_setups")
@@ -48,7 +57,11 @@ if tasks:
     view = view[view["task"].isin(tasks)]
 if setups:
     view = view[view["camera setup"].isin(setups)]
-st.dataframe(view, hide_index=True, width="stretch", height=min(300, 35 * (len(view) + 1)))
+st.dataframe(view, hide_index=True, width="stretch", height=min(320, 35 * (len(view) + 1)),
+             column_config={"frame": st.column_config.ImageColumn("frame", width="small")})
+
+if st.toggle("Dataset statistics", value=False, key="datasets_stats"):
+    st.dataframe(cache.task_stats(path, mtime), hide_index=True, width="stretch")
 if view.empty:
     st.info("No episode matches the filters.")
     st.stop()
@@ -61,6 +74,14 @@ except DataError as e:
     st.stop()
 st.markdown(f"**{ep.task}** — _{ep.instruction or 'no instruction'}_ · {len(ep)} steps · "
             f"success: {ep.success} · camera setup: {ep.camera_setup.value}")  # fmt: skip
+
+with st.expander("Flags", expanded=False):
+    mine = flags.get(int(ep_index), {"flags": [], "note": ""})
+    chosen_flags = st.multiselect("Flags", FLAGS, default=[f for f in mine["flags"] if f in FLAGS], key=f"datasets_flags_{ep_index}")
+    note = st.text_input("Note", value=mine["note"], key=f"datasets_note_{ep_index}")
+    if st.button("Save flags", key="datasets_save_flags"):
+        set_episode_flags(path, int(ep_index), chosen_flags, note)
+        st.success(f"Saved beside the dataset in {flags_path(path).name}")
 
 frame = st.slider("Frame", 0, len(ep) - 1, 0, key=state.DATASETS_FRAME)
 if ep.cameras:

@@ -8,7 +8,7 @@ from pathlib import Path
 from workbench.data.io import detect_layout
 from workbench.types import DataError
 
-__all__ = ["DatasetEntry", "find_datasets", "resolve_within", "DEFAULT_ROOT"]
+__all__ = ["DatasetEntry", "find_datasets", "resolve_within", "resolve_dataset_path", "DEFAULT_ROOT"]
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "data_samples"
 
@@ -60,3 +60,14 @@ def resolve_within(path: str | Path, roots: list[str | Path]) -> Path:
         if p == root or root in p.parents:
             return p
     raise DataError(p, "is outside the configured dataset roots; add its folder as a root first")
+
+
+def resolve_dataset_path(path: str | Path) -> Path:
+    """``path`` as given when it exists, else relative to the project (so the default
+    ``data_samples/metaworld`` of a config works from any working directory)."""
+    p = Path(path).expanduser()
+    if p.exists():
+        return p
+    if not p.is_absolute() and (DEFAULT_ROOT.parent / p).exists():
+        return DEFAULT_ROOT.parent / p
+    raise DataError(p, "does not exist")

@@ -139,6 +139,13 @@ class CLAMPConfig(MethodConfig):
 class CLAMP(Method):
     name: ClassVar[str] = "clamp"
     config_class: ClassVar[type[MethodConfig]] = CLAMPConfig
+    #: data settings a training job needs for this method (merged into ``TrainConfig.data``)
+    data_defaults: ClassVar[dict[str, Any]] = {"history": 8}
+
+    @classmethod
+    def loader_kwargs(cls, config: CLAMPConfig) -> dict[str, Any]:
+        """Extra :class:`FrameChunkDataset` arguments: the CLAMP text (task, objects, progress)."""
+        return {"text_fn": clamp_text_fn(config)}
 
     def build(self) -> None:
         cfg: CLAMPConfig = self.config  # type: ignore[assignment]

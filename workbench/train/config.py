@@ -190,8 +190,10 @@ def make_config(method: str, preset: str | None = None, overrides: list[str] | N
             raise ConfigError(f"preset must be one of {sorted(TRAIN_PRESETS)}, got {preset!r}")
         d = _merge(_merge(TrainConfig(method=method).to_dict(), TRAIN_PRESETS[preset]), d)
         d["method_config"] = _merge(method_preset(method, preset), d.get("method_config", {}))
-        d.update(_method_data_defaults(method, preset))
         d["preset"] = preset
+    defaults = getattr(METHODS[method][1], "data_defaults", {})
+    if defaults:
+        d["data"] = _merge(defaults, d.get("data", {})) if preset is None else _merge(d.get("data", {}), defaults)
     cfg = TrainConfig.from_dict(_merge(TrainConfig(method=method).to_dict(), d))
     return apply_overrides(cfg, overrides or [])
 
@@ -203,13 +205,6 @@ def method_preset(method: str, preset: str) -> dict:
     cfg_cls = METHODS[method][0]
     name = preset if preset in getattr(cfg_cls, "PRESETS", {}) else "default"
     return cfg_cls.preset(name).to_dict()
-
-
-def _method_data_defaults(method: str, preset: str) -> dict:
-    from workbench.methods import METHODS
-
-    hook = getattr(METHODS[method][1], "train_defaults", None)
-    return hook(preset) if callable(hook) else {}
 
 
 def _parse_value(text: str) -> Any:

@@ -100,13 +100,17 @@ def build_training(cfg: TrainConfig, *, device: torch.device | None = None, prog
     from workbench.data.chunks import dataset_chunks
     from workbench.data.loader import FrameChunkDataset
     from workbench.data.normalize import compute_stats, split_episodes
-    from workbench.methods import build_method
+    from workbench.methods import METHODS, build_method
 
-    ds = load_dataset(cfg.data.path)
+    from workbench.data.catalog import resolve_dataset_path
+
+    ds = load_dataset(resolve_dataset_path(cfg.data.path))
     split = split_episodes(ds.infos, cfg.data.val_fraction, cfg.seed)
     train_eps = [ds.episode(i) for i in split["train"]]
     ch = dataset_chunks(train_eps, cfg.data.chunk_kind, cfg.data.horizon)
     stats = compute_stats(ch.values, ch.mask)
+    method_cls = METHODS[cfg.method][1]
+    extra = method_cls.loader_kwargs(cfg.method_config_object()) if hasattr(method_cls, "loader_kwargs") else {}
     data = FrameChunkDataset(
         train_eps,
         camera=cfg.data.camera,
@@ -116,6 +120,7 @@ def build_training(cfg: TrainConfig, *, device: torch.device | None = None, prog
         image_size=cfg.data.image_size,
         history=cfg.data.history,
         norm_stats=stats,
+        **extra,
     )
     torch.manual_seed(cfg.seed)
     sample_meta = data.meta()
