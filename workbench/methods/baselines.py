@@ -102,6 +102,8 @@ class _EncoderFields:
 
 _SMOKE_ENCODER = dict(embed_dim=32, width_multiplier=0.125, num_keypoints=8, patch_size=8, vit_width=32, vit_depth=1,
                       vit_heads=2)
+_SAMPLE_ENCODER = dict(embed_dim=64, width_multiplier=0.25, num_keypoints=16, patch_size=8, vit_width=64, vit_depth=2,
+                       vit_heads=2)
 
 
 def _check_loss(owner: object, loss: str) -> None:
@@ -115,7 +117,8 @@ class BehaviorCloningConfig(_EncoderFields, MethodConfig):
     head_depth: int = 2  # MLP chunk-head hidden layers
     loss: str = "l1"  # "l1" or "mse" on the normalised chunk, valid steps only
 
-    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"smoke": dict(_SMOKE_ENCODER, head_hidden=64, head_depth=1)}
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"smoke": dict(_SMOKE_ENCODER, head_hidden=64, head_depth=1),
+                                                     "sample": dict(_SAMPLE_ENCODER, head_hidden=256, head_depth=2)}
 
     def __post_init__(self) -> None:
         self._check_encoder()
@@ -158,6 +161,7 @@ class DirectRegressionConfig(CAIPConfig):
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": dict(CAIPConfig.PRESETS["smoke"], head_hidden=64, head_depth=1),
+        "sample": dict(CAIPConfig.PRESETS["sample"], head_hidden=256, head_depth=2),
     }
 
     def __post_init__(self) -> None:
@@ -203,7 +207,7 @@ class DirectRegression(Method):
 
 @dataclass(frozen=True)
 class RandomEncoderConfig(_EncoderFields, MethodConfig):
-    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"smoke": dict(_SMOKE_ENCODER)}
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"smoke": dict(_SMOKE_ENCODER), "sample": dict(_SAMPLE_ENCODER)}
 
     def __post_init__(self) -> None:
         self._check_encoder()

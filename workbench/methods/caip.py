@@ -60,6 +60,10 @@ class CAIPConfig(MethodConfig):
         "smoke": dict(patch_size=8, width=32, vision_depth=1, vision_heads=2, text_depth=1, text_heads=2,
                       text_max_len=12, pool_heads=2, pool_dropout=0.0, action_width=32, action_depth=1,
                       action_heads=2, action_dropout=0.0, embed_dim=32),
+        # ~0.3 M parameters: a useful model on the shipped samples in a few minutes on 2 cores
+        "sample": dict(patch_size=8, width=64, vision_depth=2, vision_heads=2, text_depth=1, text_heads=2,
+                       text_max_len=12, pool_heads=2, pool_dropout=0.0, action_width=64, action_depth=2,
+                       action_heads=4, action_dropout=0.0, embed_dim=64),
     }
 
     def __post_init__(self) -> None:

@@ -111,6 +111,8 @@ class CLAMPConfig(MethodConfig):
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": dict(patch_size=8, vision_width=32, vision_depth=1, vision_heads=2, text_width=32, text_depth=1,
                       text_heads=2, text_max_len=24, action_width=32, action_depth=1, action_heads=2, embed_dim=32),
+        "sample": dict(patch_size=8, vision_width=64, vision_depth=2, vision_heads=2, text_width=64, text_depth=1,
+                       text_heads=2, text_max_len=24, action_width=64, action_depth=2, action_heads=4, embed_dim=64),
     }
 
     def __post_init__(self) -> None:

@@ -102,6 +102,8 @@ class ActVAEMethodConfig(MethodConfig):
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": dict(width=32, encoder_depth=1, decoder_depth=1, heads=2, num_registers=4, codebook_size=32,
                       code_dim=8, dead_code_window=20, patch_size=8, vision_width=32, vision_depth=1),
+        "sample": dict(width=64, encoder_depth=2, decoder_depth=2, heads=4, num_registers=4, codebook_size=64,
+                       code_dim=16, dead_code_window=50, patch_size=8, vision_width=64, vision_depth=2),
     }
 
     def __post_init__(self) -> None:

@@ -62,6 +62,7 @@ class CLASSConfig(MethodConfig):
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         # ~40 K parameters; a step on 16 images (32 views) of 64 px takes ~0.05 s on one core
         "smoke": dict(width_multiplier=0.125, num_keypoints=8, embed_dim=32, crop_pad=2),
+        "sample": dict(width_multiplier=0.25, num_keypoints=16, embed_dim=64, crop_pad=4),
     }
 
     def __post_init__(self) -> None:

@@ -166,7 +166,8 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
               "data": {"image_size": 64, "stride": 2},
               "optim": {"warmup_steps": 2, "lr": 1e-3}},
     # a useful model on the shipped samples in ≤ 10 minutes on 2 cores
-    "sample": {"steps": 600, "batch_size": 64, "log_every": 10, "ckpt_every": 100, "data": {"image_size": 64, "stride": 1},
+    "sample": {"steps": 1500, "batch_size": 64, "log_every": 10, "ckpt_every": 250, "num_threads": 1,
+               "data": {"image_size": 64, "stride": 1},
                "optim": {"warmup_steps": 30, "lr": 5e-4}},
 }  # fmt: skip
 
