@@ -22,10 +22,14 @@ from typing import Any
 
 from workbench.train.config import TrainConfig, make_config
 
-__all__ = ["SMOKE_OVERRIDES", "TrainedRun", "notebook_config", "notebook_runs_root", "notebook_dataset", "resolve_dataset", "smoke_dataset",
+__all__ = ["SAMPLE_RESNET", "SMOKE_OVERRIDES", "TrainedRun", "notebook_config", "notebook_runs_root", "notebook_dataset", "resolve_dataset", "smoke_dataset",
            "train_cached"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+#: CLASS's encoder at the size of the baselines' ``sample`` preset (ResNet-18-GN at quarter width):
+#: CLASS itself only has the full ResNet-18, too slow for several runs on 2 CPU cores
+SAMPLE_RESNET = {"width_multiplier": 0.25, "num_keypoints": 16, "embed_dim": 64}
 
 #: what every notebook's smoke mode trains: seconds per run, the numbers mean nothing
 SMOKE_OVERRIDES = ["steps=3", "batch_size=8", "data.stride=4", "log_every=1", "ckpt_every=3"]
