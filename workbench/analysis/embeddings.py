@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from workbench.atomic import atomic_path
 from workbench.data.dataset import Dataset
 from workbench.data.io import load_dataset
 from workbench.data.loader import FrameChunkDataset, collate
@@ -92,14 +92,8 @@ class Embeddings:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {f.name: np.asarray(getattr(self, f.name)) for f in fields(self)}
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
-        os.close(fd)
-        try:
+        with atomic_path(path, suffix=".npz") as tmp:
             np.savez(tmp, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         return path
 
     @classmethod

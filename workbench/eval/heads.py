@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -35,6 +33,7 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
+from workbench.atomic import atomic_path
 from workbench.data.loader import collate
 from workbench.data.normalize import NormStats
 from workbench.eval.features import SplitData, raw_stats
@@ -146,14 +145,8 @@ class TrainedHead:
         header = {"format": HEAD_FORMAT, "config": json.dumps(self.config.to_dict()),
                   "head_config": json.dumps(self.head.config.to_dict()), "stats": json.dumps(self.stats.to_dict()),
                   "method": self.method_name}  # fmt: skip
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            save_file(tensors, tmp, metadata=header)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), metadata=header)
         return path
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -27,6 +26,7 @@ from safetensors import safe_open
 from safetensors.torch import load_model, save_model
 from torch import nn
 
+from workbench.atomic import atomic_path
 from workbench.data.loader import SampleMeta
 from workbench.models.config import ModelConfig
 from workbench.models.text import WordTokenizer
@@ -157,14 +157,8 @@ class Method(nn.Module):
             "config": json.dumps(self.config.to_dict()),
             "meta": json.dumps(self.meta.to_dict()),
         }
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            save_model(self, tmp, metadata=header)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(path) as tmp:
+            save_model(self, str(tmp), metadata=header)
         return path
 
     @classmethod

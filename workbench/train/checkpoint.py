@@ -8,8 +8,6 @@ cannot be read raises :class:`CheckpointError` naming the file; other checkpoint
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +15,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-__all__ = ["CheckpointError", "Checkpoint", "save_checkpoint", "load_checkpoint", "atomic_write_text"]
+from workbench.atomic import atomic_path
+
+__all__ = ["CheckpointError", "Checkpoint", "save_checkpoint", "load_checkpoint"]
 
 _MODEL = "model."
 _OPTIM = "optim."
@@ -25,22 +25,6 @@ _OPTIM = "optim."
 
 class CheckpointError(Exception):
     """A checkpoint could not be read or does not fit the model it is loaded into."""
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename (readers never see half)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass
@@ -84,14 +68,8 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module | dict, optimizer: 
         ot, optim_meta = _flatten_optimizer(optimizer.state_dict())
         tensors.update(ot)
     metadata = {"workbench": json.dumps({"meta": meta or {}, "optimizer": optim_meta})}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
     return path
 
 

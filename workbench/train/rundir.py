@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from workbench.train.checkpoint import atomic_write_text
+from workbench.atomic import atomic_write_text
 
 __all__ = ["RunState", "RunStatus", "RunDir", "JobError", "DEFAULT_RUNS_ROOT"]
 

@@ -44,7 +44,7 @@ def create_run(cfg: TrainConfig, run_dir: str | Path | None = None, *, runs_root
             raise JobError(f"{rd.path}: a job is already running here (state {st.state}, pid {st.pid})")
         raise JobError(f"{rd.path}: already holds a run; resume it with `workbench runs resume {rd.path}` or choose another --run-dir")
     rd.path.mkdir(parents=True, exist_ok=True)
-    from workbench.train.checkpoint import atomic_write_text
+    from workbench.atomic import atomic_write_text
 
     atomic_write_text(rd.config_path, cfg.to_yaml())
     rd.write_status(RunStatus(state=RunState.QUEUED.value, total_steps=cfg.steps))
