@@ -4,7 +4,7 @@ Several figures need the same trained run (CLAMP Fig. 7 and Fig. 8; CLASS Fig. 1
 and a notebook re-executed with the same settings should not train again. :func:`train_cached`
 therefore names a run directory after a hash of its complete config and reuses it when a run of
 that config already finished. The runs live under :func:`notebook_runs_root`
-(``ACTIONLENS_RUNS``, default ``runs/notebooks``), which the notebook tests point at one temporary
+(``ACTIONLENS_RUNS``, default the project's ``runs/notebooks``), which the notebook tests point at one temporary
 folder for the whole session.
 
 :func:`notebook_config` is the one place that says what ``smoke`` means for a training job
@@ -35,9 +35,10 @@ SAMPLE_RESNET = {"width_multiplier": 0.25, "num_keypoints": 16, "embed_dim": 64}
 SMOKE_OVERRIDES = ["steps=3", "batch_size=8", "data.stride=4", "log_every=1", "ckpt_every=3"]
 
 
-def notebook_runs_root(default: str | Path = "runs/notebooks") -> Path:
-    """Where notebook runs go: ``ACTIONLENS_RUNS`` when set, else ``default``."""
-    return Path(os.environ.get("ACTIONLENS_RUNS", default))
+def notebook_runs_root(default: str | Path | None = None) -> Path:
+    """Where notebook runs go: ``ACTIONLENS_RUNS`` when set, else ``default`` (the project's
+    ``runs/notebooks``, whatever folder the notebook executes in)."""
+    return Path(os.environ.get("ACTIONLENS_RUNS", default if default is not None else PROJECT_ROOT / "runs" / "notebooks"))
 
 
 def resolve_dataset(path: str | Path) -> Path:

@@ -1,0 +1,70 @@
+# %% [markdown]
+# # CLASS Fig. 4 — design choices: soft vs hard positives, DTW window, DTW vs L2, quantile K
+#
+# CLASS §5 (Fig. 4) varies one design choice at a time and measures the k-NN retrieval policy
+# (§4.4, k = 64, similarity-weighted chunk ensembling). Paper's claims: soft weights beat hard
+# positives; an unconstrained (or wide) DTW window beats a narrow one; DTW beats L2 between the
+# flattened chunks; a small quantile K (≈ 2.5 %) is best, too large K admits false positives.
+#
+# Here every variant trains the same small ResNet-18-GN (quarter width) for the same steps on the
+# metaworld sample, and is measured **offline**: the k-NN policy's action-chunk MSE on held-out
+# episodes (raw 4-D actions), next to the blind mean chunk and k-NN on the true state.
+# Closed-loop success (`rollouts > 0`) follows the reference protocol on the tasks that can tell
+# representations apart (reach, push, pick-place: blind replay 3–13 %, state k-NN 10–40 %, see
+# `/work/shared/reference/metaworld-baselines.md`); it needs ≥ 100 episodes per task to resolve
+# differences of ~10 points, which is beyond 2 CPU cores here, so it is off by default.
+
+# %% tags=["parameters"]
+dataset = None  # None: the metaworld sample (smoke: 8 of its episodes)
+seed = 0
+smoke = False
+steps = 300
+rollouts = 0  # closed-loop episodes per task (reference protocol seeds 2000…); 0 = offline only
+rollout_tasks = ["reach", "push", "pick-place"]
+figures_out = None
+
+# %%
+import plotly.graph_objects as go
+
+from workbench.eval import KNNConfig, evaluate_run
+from workbench.experiments import SAMPLE_RESNET, notebook_config, notebook_dataset, train_cached
+from workbench.viz.save import save_figure
+
+data = notebook_dataset(dataset, smoke)
+variants = {  # Fig. 4 panel -> label -> CLASS settings changed from the default (soft, DTW, no window, K = 2.5 %)
+    "a) weights": {"soft (default)": {}, "hard": {"hard": True}},
+    "b) DTW window": {"window 2": {"dtw_window": 2}, "window 4": {"dtw_window": 4}},
+    "c) distance": {"L2": {"distance": "l2"}},
+    "d) quantile K": {"K = 1 %": {"quantile": 1.0}, "K = 10 %": {"quantile": 10.0}},
+}
+if smoke:  # one variant per code path
+    variants = {"a) weights": {"soft (default)": {}, "hard": {"hard": True}}, "c) distance": {"L2": {"distance": "l2"}}}
+
+# %%
+rows = []
+for panel, group in variants.items():
+    for label, change in group.items():
+        run = train_cached(notebook_config("class", smoke=smoke, seed=seed, dataset=data, steps=steps,
+                                           method_config={**SAMPLE_RESNET, **change}), name="class")
+        rep = evaluate_run(run.run_dir, probe=False, retrieval=False, knn=True, knn_config=KNNConfig(k=64),
+                           rollouts=0 if smoke else rollouts, tasks=rollout_tasks, per_task_corpus=False,
+                           save_episodes=0, stride=4 if smoke else 1, out="fig4")
+        row = {"panel": panel, "variant": label, "knn_mse": rep.knn.policy.mse, "knn_l1": rep.knn.policy.l1,
+               **{f"{k}_mse": v.mse for k, v in rep.knn.baselines.items()}}
+        if rep.rollouts:
+            row["success"] = rep.rollouts[0].success_rate
+        rows.append(row)
+        print(row)
+
+# %%
+labels = [f"{r['variant']}" for r in rows]
+panel_colour = dict(zip(variants, ["#636efa", "#ef553b", "#00cc96", "#ab63fa"]))
+fig = go.Figure(go.Bar(x=labels, y=[r["knn_mse"] for r in rows], marker_color=[panel_colour[r["panel"]] for r in rows],
+                       text=[f"{r['knn_mse']:.4f}" for r in rows], textposition="outside", name="CLASS k-NN"))
+for key, dash in (("mean_chunk_mse", "dot"), ("state_knn_mse", "dash")):
+    if key in rows[0]:
+        fig.add_hline(y=rows[0][key], line_dash=dash, annotation_text=key.removesuffix("_mse").replace("_", " "))
+fig.update_layout(title="CLASS Fig. 4: held-out action MSE of the k-NN retrieval policy per design choice (lower is better)",
+                  yaxis_title="action-chunk MSE (raw actions)", xaxis_title="variant (panels a–d)")
+save_figure(fig, "class_fig4_design_choices", figures_out, meta={"rows": rows, "steps": steps, "rollouts": rollouts})
+fig
