@@ -90,3 +90,22 @@ def test_hand_keypoints_in_mano_order():
     left_thumb = kp[:, 4, 0, 3] - kp[:, 0, 0, 3]
     assert np.sign(right_thumb.mean()) == -np.sign(left_thumb.mean())
     assert ep.cameras["ego"].rgb.load().shape == (12, 48, 48, 3)
+
+
+def test_renderers_coexist_and_close_in_any_order():
+    """Freeing one renderer must not touch another's GL buffers (contexts reuse object names)."""
+    from workbench.sim.metaworld import SCENE_CAMERA, make_env, reset_env
+    from workbench.sim.render import SceneRenderer
+
+    env = make_env("reach")
+    reset_env(env, 0)
+    with SceneRenderer(env.model, 32, 32) as r:
+        alone = r.render(env.data, SCENE_CAMERA)
+    first = SceneRenderer(env.model, 32, 32)
+    second = SceneRenderer(env.model, 32, 32)  # the current GL context is now the second one's
+    first.close()  # used to free the second renderer's framebuffers instead of its own
+    v = second.render(env.data, SCENE_CAMERA)
+    second.close()
+    np.testing.assert_array_equal(v.rgb, alone.rgb)
+    np.testing.assert_array_equal(v.depth, alone.depth)
+    np.testing.assert_array_equal(v.geom_ids, alone.geom_ids)

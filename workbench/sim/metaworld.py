@@ -199,8 +199,8 @@ class _Frames:
 class MetaworldRecorder:
     """One task's environment and renderer; records episodes of any policy with both cameras.
 
-    Only one renderer may be alive per process at a time (Mesa's EGL contexts interfere), so
-    use it as a context manager or call :meth:`close` before making the next one.
+    Holds a GL context: use it as a context manager or call :meth:`close` when done. Several may
+    be alive at once.
     """
 
     def __init__(self, task: str, image_size: int = 96) -> None:

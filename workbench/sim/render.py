@@ -14,7 +14,9 @@ cameras and moving cameras are all described the same way.
 
 from __future__ import annotations
 
+import atexit
 import os
+import weakref
 
 # The GL backend is chosen when mujoco is first imported; EGL renders headless (Mesa on CPU).
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -155,6 +157,24 @@ def _gl_camera_intrinsics(scene: mujoco.MjvScene, width: int, height: int) -> np
     return intrinsics_from_fovy(fovy, width, height)
 
 
+_LIVE: weakref.WeakSet[SceneRenderer] = weakref.WeakSet()
+_EXIT_HOOKED = False
+
+
+def _register_for_exit(renderer: SceneRenderer) -> None:
+    """Close live renderers at exit before EGL's own exit hook terminates the display.
+
+    atexit runs hooks last-in first-out and mujoco registers ``eglTerminate`` when the first context
+    is created, so a hook registered after that runs first; without it every renderer still alive
+    at exit prints an EGLError from its destructor.
+    """
+    global _EXIT_HOOKED
+    _LIVE.add(renderer)
+    if not _EXIT_HOOKED:
+        atexit.register(lambda: [r.close() for r in list(_LIVE)])
+        _EXIT_HOOKED = True
+
+
 class SceneRenderer:
     """Offscreen renderer for one model at one image size.
 
@@ -179,6 +199,7 @@ class SceneRenderer:
         self._rect = mujoco.MjrRect(0, 0, self.width, self.height)
         self._gl = mujoco.gl_context.GLContext(self.width, self.height)
         self._gl.make_current()
+        _register_for_exit(self)
         self._ctx = mujoco.MjrContext(model, mujoco.mjtFontScale.mjFONTSCALE_150.value)
         mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN.value, self._ctx)
         # Reversed-Z depth buffer (1 at the near plane, 0 at the far plane): better precision far away.
@@ -194,6 +215,9 @@ class SceneRenderer:
 
     def close(self) -> None:
         if self._ctx is not None:
+            # GL objects belong to this context: freeing them while another renderer's context is
+            # current would delete that renderer's buffers instead.
+            self._gl.make_current()
             self._ctx.free()
             self._ctx = None
         if self._gl is not None:

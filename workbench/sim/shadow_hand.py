@@ -76,7 +76,7 @@ def _profile(t: np.ndarray, period: float, phase: float) -> np.ndarray:
 
 
 class HandRecorder:
-    """Simulate and render the Shadow hand; one renderer per process at a time (see MetaworldRecorder)."""
+    """Simulate and render the Shadow hand; holds a GL context (a context manager, or call :meth:`close`)."""
 
     def __init__(self, image_size: int = 96) -> None:
         self.model = load_model()
