@@ -6,13 +6,19 @@ import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
+import cache
 import streamlit as st
 
 st.set_page_config(page_title="actionlens workbench", page_icon=":material/precision_manufacturing:", layout="wide")
+if os.environ.get("ACTIONLENS_WARM_UMAP", "1") != "0":
+    cache.umap_warmup()  # umap-learn compiles for ~40 s once per process: in the background, never on a click
 
 pages = [
     st.Page("app_pages/datasets.py", title="Datasets", icon=":material/dataset:", default=True),
     st.Page("app_pages/playback.py", title="Playback", icon=":material/play_circle:"),
+    st.Page("app_pages/latent.py", title="Latent space", icon=":material/scatter_plot:", url_path="latent"),
+    st.Page("app_pages/neighbours.py", title="Neighbours", icon=":material/compare:", url_path="neighbours"),
+    st.Page("app_pages/saliency.py", title="Saliency", icon=":material/visibility:", url_path="saliency"),
     st.Page("app_pages/jobs.py", title="Jobs", icon=":material/model_training:"),
 ]
 st.navigation(pages).run()

@@ -6,3 +6,4 @@ DATASETS_EPISODE = "datasets_episode"
 DATASETS_FRAME = "datasets_frame"
 DATASETS_STREAMS = "datasets_streams"
 JOBS_RUNS_ROOT = "jobs_runs_root"
+PLAYBACK_GOTO = "playback_goto"  # (dataset path, episode, frame) another page asks Playback to show

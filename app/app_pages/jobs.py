@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import cache
+import numpy as np
 import sidebar
 import state
 import streamlit as st
@@ -43,9 +47,72 @@ with st.expander("Launch a run", expanded=False):
     except (ConfigError, JobError, yaml.YAMLError) as e:
         st.error(f"Cannot launch: {e}")
 
+def evaluation_section() -> None:
+    """Evaluation results of a run (either run root), its rollout videos, and a quick evaluation."""
+    st.subheader("Evaluation")
+    ev_run = sidebar.choose_run(st, "jobs_eval_run", label="Run to evaluate or inspect")
+    if ev_run is not None:
+        import subprocess
+        import sys
+
+        from workbench.eval.results import KNNResult, ProbeResult, RetrievalResult, RolloutResult
+        from workbench.viz.curves import plot_probe_curves, plot_recall_at_k
+
+        ev_path = str(ev_run.path)
+        procs = st.session_state.setdefault("jobs_eval_procs", {})
+        proc = procs.get(ev_path)
+        running = proc is not None and proc.poll() is None
+        e1, e2 = st.columns([1, 3])
+        if e1.button("Quick evaluation", disabled=running, key="jobs_eval_launch",
+                     help="probe, retrieval and k-NN offline error on the held-out episodes, in a background process"):  # fmt: skip
+            log = Path(ev_path) / "eval" / "app-eval.log"
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with open(log, "w") as fh:
+                procs[ev_path] = subprocess.Popen([sys.executable, "-m", "workbench.cli", "eval", ev_path, "--quiet"],
+                                                  stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+            running = True
+        if running:
+            e2.info("Evaluation running in the background; results appear below when it finishes (press Refresh).")
+        elif proc is not None and proc.returncode:
+            log = Path(ev_path) / "eval" / "app-eval.log"
+            tail = log.read_text()[-800:] if log.exists() else ""
+            e2.error(f"The evaluation failed (exit {proc.returncode}):\n\n```\n{tail}\n```")
+
+        results = cache.eval_results(ev_path)
+        if not results:
+            st.caption(f"No evaluation results under `{ev_path}/eval/` yet.")
+        for name, r in results.items():
+            if isinstance(r, ProbeResult):
+                st.plotly_chart(plot_probe_curves({r.method: (r.shots, r.accuracy, r.accuracy_std)},
+                                                  zero_shot={r.method: r.zero_shot} if r.zero_shot is not None else None,
+                                                  title=f"{name}: linear probe (chance {r.chance:.2f})"),
+                                width="stretch", key=f"jobs_eval_{name}")  # fmt: skip
+            elif isinstance(r, RetrievalResult):
+                recalls = {pair: {int(k): v for k, v in vals.items()} for pair, vals in r.recall.items()}
+                st.plotly_chart(plot_recall_at_k(recalls, title=f"{name}: Recall@k ({r.num_samples} held-out samples)"),
+                                width="stretch", key=f"jobs_eval_{name}")  # fmt: skip
+            elif isinstance(r, KNNResult):
+                rows = [{"predictor": f"k-NN policy (k={r.k})", "MSE": r.policy.mse, "L1": r.policy.l1}]
+                rows += [{"predictor": b, "MSE": o.mse, "L1": o.l1} for b, o in r.baselines.items()]
+                st.markdown(f"**{name}: k-NN offline error** on {r.policy.num_samples} held-out samples (corpus {r.corpus_size})")
+                st.dataframe(rows, hide_index=True, key=f"jobs_eval_{name}")
+            elif isinstance(r, RolloutResult):
+                st.metric(f"{name}: rollout success ({r.policy})", f"{r.success_rate:.0%}")
+                st.dataframe([{"task": t.task, "success": f"{t.success_rate:.0%}", "episodes": len(t.successes),
+                               "mean steps": float(np.mean(t.steps)) if t.steps else None} for t in r.tasks],
+                             hide_index=True, key=f"jobs_eval_{name}")  # fmt: skip
+        videos = sorted((Path(ev_path) / "eval" / "rollouts").glob("*.mp4"))
+        if videos and st.toggle(f"Rollout videos ({len(videos)})", value=False, key="jobs_eval_videos"):
+            vcols = st.columns(3)
+            for i, v in enumerate(videos[:12]):
+                vcols[i % 3].video(str(v))
+                vcols[i % 3].caption(v.stem)
+
+
 runs = list_runs(runs_root)
 if not runs:
     st.info(f"No runs under `{runs_root}` yet. Launch one above or with `workbench train <method> --preset smoke`.")
+    evaluation_section()
     st.stop()
 
 live = any(r.status.active for r in runs)
@@ -99,3 +166,5 @@ if len(runs) >= 2:
         st.table([{"key": k, "A": str(va), "B": str(vb)} for k, va, vb in diff])
     else:
         st.caption("Identical configs.")
+
+evaluation_section()
