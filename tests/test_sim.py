@@ -90,6 +90,16 @@ def test_hand_keypoints_in_mano_order():
     left_thumb = kp[:, 4, 0, 3] - kp[:, 0, 0, 3]
     assert np.sign(right_thumb.mean()) == -np.sign(left_thumb.mean())
     assert ep.cameras["ego"].rgb.load().shape == (12, 48, 48, 3)
+    # the two hands stand side by side (not metres apart), the left one on the right thumb's side
+    from workbench.sim.shadow_hand import HAND_SEPARATION, SUBSTEPS
+
+    gap = kp[0, 21, :3, 3] - kp[0, 0, :3, 3]
+    assert abs(np.linalg.norm(gap) - HAND_SEPARATION) < 0.01 and np.sign(gap[0]) == -np.sign(right_thumb.mean())
+    # frames are 1/fps of simulated time apart
+    from workbench.sim.shadow_hand import HandRecorder
+
+    with HandRecorder(16) as rec:
+        assert rec.model.opt.timestep * SUBSTEPS == pytest.approx(1.0 / ep.fps)
 
 
 def test_renderers_coexist_and_close_in_any_order():
@@ -109,3 +119,29 @@ def test_renderers_coexist_and_close_in_any_order():
     np.testing.assert_array_equal(v.rgb, alone.rgb)
     np.testing.assert_array_equal(v.depth, alone.depth)
     np.testing.assert_array_equal(v.geom_ids, alone.geom_ids)
+
+
+def test_rollout_state_only_expert_and_chunk_replanning():
+    from workbench.sim.metaworld import rollout
+
+    ep = rollout(expert_policy("reach"), "reach", 1000)  # reference protocol: 200-step cap
+    assert ep.success and len(ep) < 200 and ep.cameras == {}  # stops at the first success
+    calls = []
+
+    def chunk_policy(obs):  # a chunk of 5 "go up" actions
+        calls.append(obs)
+        return np.tile([0.0, 0.0, 1.0, 0.0], (5, 1))
+
+    ep = rollout(chunk_policy, "reach", 1000, max_steps=10, replan_every=3)
+    assert len(ep) == 10 and len(calls) == 4  # re-plans at steps 0, 3, 6, 9
+    assert not ep.success and ep.ee_pos[-1, 2] > ep.ee_pos[0, 2]
+
+
+def test_rendering_does_not_change_the_noise_of_a_seed():
+    from workbench.sim.metaworld import rollout
+
+    kw = dict(max_steps=6, action_noise=0.1, setup="random", image_size=32, stop_on_success=False)
+    a = rollout(expert_policy("push"), "push", 5, render=True, **kw)
+    b = rollout(expert_policy("push"), "push", 5, render=False, **kw)
+    np.testing.assert_array_equal(a.actions, b.actions)
+    assert set(a.cameras) == {"scene", "wrist"} and len(a.cameras["scene"]) == 6

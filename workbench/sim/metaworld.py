@@ -44,6 +44,7 @@ __all__ = [
     "end_effector_pose",
     "scene_camera",
     "record_expert_episode",
+    "rollout",
     "MetaworldRecorder",
 ]
 
@@ -205,12 +206,21 @@ class MetaworldRecorder:
 
     def __init__(self, task: str, image_size: int = 96) -> None:
         self.task = task
+        self.image_size = int(image_size)
         self.env = make_env(task)
-        self.renderer = SceneRenderer(self.env.model, image_size, image_size)
+        self._renderer: SceneRenderer | None = None  # made on first render: state-only rollouts need no GL
         self.lut = segmentation_lut(self.env.model, task)
 
+    @property
+    def renderer(self) -> SceneRenderer:
+        if self._renderer is None:
+            self._renderer = SceneRenderer(self.env.model, self.image_size, self.image_size)
+        return self._renderer
+
     def close(self) -> None:
-        self.renderer.close()
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
         self.env.close()
 
     def __enter__(self) -> MetaworldRecorder:
@@ -231,29 +241,47 @@ class MetaworldRecorder:
         setup: CameraSetup | str = CameraSetup.FIXED,
         action_noise: float = 0.0,
         max_steps: int = 100,
-        steps_after_success: int = 8,
+        steps_after_success: int | None = 8,
         rng: np.random.Generator | None = None,
+        render: bool = True,
+        replan_every: int | None = None,
+        source: str = "metaworld-3.1.1 scripted expert",
     ) -> Episode:
         """Run ``policy`` from the placement of ``seed`` and record everything, step by step.
 
         Frame ``t`` is what the cameras saw before action ``t`` was taken. Recording ends
-        ``steps_after_success`` steps after the first success, or at ``max_steps``.
+        ``steps_after_success`` steps after the first success (``None``: never early), or at
+        ``max_steps``. ``policy`` returns one action ``(4,)`` or a chunk ``(k, 4)``; a chunk is
+        executed for ``min(k, replan_every)`` steps before the policy is asked again. Without
+        ``render`` the episode has no cameras and no GL context is made.
         """
+        if max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+        if replan_every is not None and replan_every < 1:
+            raise ValueError(f"replan_every must be >= 1, got {replan_every}")
         rng = rng if rng is not None else np.random.default_rng(seed)
         obs = reset_env(self.env, seed)
+        # Drawn even without rendering, so the noise sequence of a seed does not depend on `render`.
         cams = scene_camera(setup, rng, max_steps)
         scene, wrist = _Frames.empty(), _Frames.empty()
         actions, states, pos, quat, grip = [], [], [], [], []
         success_at = None
+        queue = np.zeros((0, 4))
         for t in range(max_steps):
-            scene.add(self.render(cams[t]), self.lut)
-            wrist.add(self.render("gripperPOV"), self.lut)
+            if render:
+                scene.add(self.render(cams[t]), self.lut)
+                wrist.add(self.render("gripperPOV"), self.lut)
             p, q = end_effector_pose(self.env)
             pos.append(p)
             quat.append(q)
             grip.append(float(obs[3]))
             states.append(obs.astype(np.float32))
-            a = np.asarray(policy(obs), dtype=np.float64)
+            if len(queue) == 0:
+                queue = np.atleast_2d(np.asarray(policy(obs), dtype=np.float64))
+                if queue.ndim != 2 or queue.shape[1] != 4 or len(queue) == 0:
+                    raise ValueError(f"policy returned actions of shape {queue.shape}; expected (4,) or (k, 4)")
+                queue = queue[:replan_every]
+            a, queue = queue[0], queue[1:]
             if action_noise:
                 a = a + rng.normal(0.0, action_noise, a.shape)
             a = np.clip(a, -1.0, 1.0)
@@ -262,14 +290,14 @@ class MetaworldRecorder:
             obs = np.asarray(obs, dtype=np.float64)
             if success_at is None and info.get("success"):
                 success_at = t
-            if success_at is not None and t - success_at >= steps_after_success:
+            if success_at is not None and steps_after_success is not None and t - success_at >= steps_after_success:
                 break
         fps = 1.0 / float(self.env.dt)
         return Episode(
             index=index,
             actions=np.stack(actions),
             fps=fps,
-            cameras={"scene": scene.stream("scene", setup), "wrist": wrist.stream("wrist", CameraSetup.WRIST)},
+            cameras={"scene": scene.stream("scene", setup), "wrist": wrist.stream("wrist", CameraSetup.WRIST)} if render else {},
             ee_pos=np.stack(pos),
             ee_quat=np.stack(quat),
             gripper=np.asarray(grip),
@@ -278,9 +306,45 @@ class MetaworldRecorder:
             task=self.task,
             camera_setup=setup,
             success=success_at is not None,
-            source="metaworld-3.1.1 scripted expert",
+            source=source,
             extras={"seed": np.full(len(actions), seed, dtype=np.int64)},
         )
+
+
+def rollout(
+    policy: Callable[[np.ndarray], np.ndarray],
+    task: str,
+    seed: int,
+    *,
+    max_steps: int = MAX_STEPS,
+    render: bool = False,
+    setup: CameraSetup | str = CameraSetup.FIXED,
+    image_size: int = 96,
+    action_noise: float = 0.0,
+    replan_every: int | None = None,
+    stop_on_success: bool = True,
+    recorder: MetaworldRecorder | None = None,
+) -> Episode:
+    """One closed-loop episode of ``policy`` (observation → action ``(4,)`` or chunk ``(k, 4)``).
+
+    The reference protocol: placement from ``seed``, at most ``max_steps`` (200) steps, success if
+    ``info["success"]`` at any step (``episode.success``). It stops at the first success unless
+    ``stop_on_success`` is False. With ``render`` the episode carries the ``scene`` (camera
+    ``setup``) and ``wrist`` cameras. Pass a ``recorder`` of the same task to reuse its env and GL
+    context across many rollouts. Image-conditioned chunk policies are evaluated by
+    :mod:`workbench.eval.rollout`, which renders only what the policy needs.
+    """
+    own = recorder is None
+    rec = MetaworldRecorder(task, image_size) if own else recorder
+    if rec.task != task:
+        raise ValueError(f"the recorder is for task {rec.task!r}, not {task!r}")
+    try:
+        return rec.record(policy, seed, setup=setup, action_noise=action_noise, max_steps=max_steps, render=render,
+                          steps_after_success=0 if stop_on_success else None, replan_every=replan_every,
+                          source="metaworld-3.1.1 rollout")  # fmt: skip
+    finally:
+        if own:
+            rec.close()
 
 
 def record_expert_episode(task: str, seed: int, **kw) -> Episode:

@@ -10,9 +10,14 @@ the thumb ``thproximal, thmiddle, thdistal`` and the ``S_thtip`` site, and for t
 ring and little fingers (``ff, mf, rf, lf``) ``XXproximal, XXmiddle, XXdistal`` and ``S_XXtip``.
 
 Two hands: the simulated hand is the right one. The left hand is a second, independent rollout of
-the same family, mirrored through the x = 0 plane by conjugation (``S·T·S`` with
-``S = diag(−1, 1, 1, 1)``, which keeps rotations proper) and placed beside it. Only the right
+the same family, mirrored by conjugation (``S·T·S`` with ``S = diag(−1, 1, 1, 1)``, which keeps
+rotations proper) through the plane ``x = x_mount − 0.125 m``: the right hand's fingers point
+along −y with its thumb towards −x, so the mirror image is a left hand whose wrist sits
+:data:`HAND_SEPARATION` (25 cm) away on the thumb side, as two hands side by side. Only the right
 hand is rendered.
+
+Time: frames are 1/30 s apart; the model's 2 ms timestep is shortened to 1/480 s so that
+:data:`SUBSTEPS` (16) physics steps make exactly one frame.
 """
 
 from __future__ import annotations
@@ -39,7 +44,9 @@ MOTIONS = {
     "wave": "open the hand and wave the wrist",
 }
 _FINGERS = ("ff", "mf", "rf", "lf")
-_LEFT_OFFSET = np.array([-0.25, 0.0, 0.0])
+HAND_SEPARATION = 0.25  # metres between the two wrists
+FPS = 30.0
+SUBSTEPS = 16  # physics steps per frame: timestep = 1 / (FPS · SUBSTEPS)
 
 
 def model_path() -> Path:
@@ -80,7 +87,11 @@ class HandRecorder:
 
     def __init__(self, image_size: int = 96) -> None:
         self.model = load_model()
+        self.model.opt.timestep = 1.0 / (FPS * SUBSTEPS)
         self.data = mujoco.MjData(self.model)
+        mount = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, "robot0:hand mount")
+        # mirror plane x = c; mirror_pose reflects through x = 0, so shift by 2c afterwards
+        self._mirror_shift = 2.0 * (float(self.model.body_pos[mount][0]) - HAND_SEPARATION / 2)
         self.renderer = SceneRenderer(self.model, image_size, image_size)
         self._kp = []
         for kind, name in keypoint_names():
@@ -135,7 +146,7 @@ class HandRecorder:
         look = tuple(palm + rng.uniform(-0.02, 0.02, 3))
         return OrbitCamera(look, float(rng.uniform(0.35, 0.5)), float(rng.uniform(0, 360)), float(rng.uniform(-50, -15)))
 
-    def rollout(self, motion: str, T: int, rng: np.random.Generator, *, substeps: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    def rollout(self, motion: str, T: int, rng: np.random.Generator, *, substeps: int = SUBSTEPS) -> tuple[np.ndarray, np.ndarray]:
         """Simulate ``T`` steps; returns controls ``(T, nu)`` and keypoints ``(T, 21, 4, 4)``."""
         mujoco.mj_resetData(self.model, self.data)
         mujoco.mj_forward(self.model, self.data)
@@ -148,14 +159,14 @@ class HandRecorder:
                 mujoco.mj_step(self.model, self.data)
         return ctrl, kps
 
-    def record(self, motion: str, index: int, *, T: int = 60, fps: float = 30.0, rng: np.random.Generator) -> Episode:
+    def record(self, motion: str, index: int, *, T: int = 60, rng: np.random.Generator) -> Episode:
         """One two-hand episode: the right hand simulated and rendered, the left mirrored beside it."""
         if motion not in MOTIONS:
             raise ValueError(f"motion must be one of {sorted(MOTIONS)}, got {motion!r}")
         # the left hand first (not rendered), then the right hand with frames
         _, left = self.rollout(motion, T, rng)
         left = mirror_pose(left)
-        left[..., :3, 3] += _LEFT_OFFSET
+        left[..., 0, 3] += self._mirror_shift
         mujoco.mj_resetData(self.model, self.data)
         mujoco.mj_forward(self.model, self.data)
         cam = self._camera(rng)
@@ -169,13 +180,13 @@ class HandRecorder:
             Ks.append(v.intrinsics)
             Es.append(v.extrinsics)
             self.data.ctrl[:] = ctrl[step]
-            for _ in range(10):
+            for _ in range(SUBSTEPS):
                 mujoco.mj_step(self.model, self.data)
         kp = np.concatenate([left, right], axis=1)  # (T, 42, 4, 4): left hand first, as mano_skeleton
         return Episode(
             index=index,
             actions=ctrl.astype(np.float32),
-            fps=fps,
+            fps=FPS,
             cameras={"ego": CameraStream("ego", np.stack(frames), intrinsics=np.stack(Ks), extrinsics=np.stack(Es), setup=CameraSetup.RANDOM)},
             hand_keypoints=kp,
             hand_confidence=np.ones((T, 42), np.float32),
