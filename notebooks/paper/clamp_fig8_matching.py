@@ -10,7 +10,7 @@
 dataset = None  # None: the metaworld sample (smoke: 8 of its episodes)
 seed = 0
 smoke = False
-steps = 600
+steps = 300
 matching_size = 12  # samples per matrix
 figures_out = None
 

@@ -12,7 +12,7 @@
 dataset = None  # None: the metaworld sample (smoke: 8 of its episodes)
 seed = 0
 smoke = False
-steps = 600
+steps = 300
 figures_out = None
 
 # %%

@@ -29,9 +29,11 @@ from workbench.viz.save import save_figure
 
 data = notebook_dataset(dataset, smoke)
 encoder = {} if smoke else SAMPLE_RESNET  # smoke: the methods' own tiny smoke encoders
+# CLASS encodes two augmented views per image: 32 images a batch = 64 encoder passes, BC's 64 images
+class_overrides = [] if smoke else ["batch_size=32"]
 runs = {
-    "CLASS": train_cached(notebook_config("class", smoke=smoke, seed=seed, dataset=data, steps=steps, method_config=encoder),
-                          name="class"),
+    "CLASS": train_cached(notebook_config("class", smoke=smoke, seed=seed, dataset=data, steps=steps, method_config=encoder,
+                                          overrides=class_overrides), name="class"),
     "BC": train_cached(notebook_config("bc", smoke=smoke, seed=seed, dataset=data, steps=steps, method_config=encoder)),
 }
 k = 8 if not smoke else 4

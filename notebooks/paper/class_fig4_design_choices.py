@@ -32,6 +32,8 @@ from workbench.viz.save import save_figure
 
 data = notebook_dataset(dataset, smoke)
 encoder = {} if smoke else SAMPLE_RESNET  # smoke: the methods' own tiny smoke encoders
+# CLASS encodes two augmented views per image: 32 images a batch = 64 encoder passes, BC's 64 images
+class_overrides = [] if smoke else ["batch_size=32"]
 variants = {  # Fig. 4 panel -> label -> CLASS settings changed from the default (soft, DTW, no window, K = 2.5 %)
     "a) weights": {"soft (default)": {}, "hard": {"hard": True}},
     "b) DTW window": {"window 2": {"dtw_window": 2}, "window 4": {"dtw_window": 4}},
@@ -46,7 +48,7 @@ rows = []
 for panel, group in variants.items():
     for label, change in group.items():
         run = train_cached(notebook_config("class", smoke=smoke, seed=seed, dataset=data, steps=steps,
-                                           method_config={**encoder, **change}), name="class")
+                                           method_config={**encoder, **change}, overrides=class_overrides), name="class")
         rep = evaluate_run(run.run_dir, probe=False, retrieval=False, knn=True, knn_config=KNNConfig(k=64),
                            rollouts=0 if smoke else rollouts, tasks=rollout_tasks, per_task_corpus=False,
                            save_episodes=0, stride=4 if smoke else 1, out="fig4")
