@@ -145,3 +145,11 @@ def test_rendering_does_not_change_the_noise_of_a_seed():
     b = rollout(expert_policy("push"), "push", 5, render=False, **kw)
     np.testing.assert_array_equal(a.actions, b.actions)
     assert set(a.cameras) == {"scene", "wrist"} and len(a.cameras["scene"]) == 6
+
+
+def test_generator_placements_avoid_the_evaluation_seeds():
+    ep = next(generate_metaworld_episodes(("reach",), 1, seed=1, image_size=16, max_steps=2, progress=False))
+    placement = int(ep.extras["seed"][0])
+    assert not (1000 <= placement < 1100 or 2000 <= placement < 2100)
+    with pytest.raises(ValueError, match="episodes_per_task"):
+        next(generate_metaworld_episodes(("reach",), 0, progress=False))

@@ -28,15 +28,20 @@ def generate_metaworld_episodes(
 ) -> Iterator[Episode]:
     """Scripted-expert episodes with action noise (the reference protocol's demonstrations).
 
-    Episode ``j`` of a task starts from placement seed ``1000·seed + j`` (training seeds; the
-    evaluation seeds 1000–1099 and 2000–2099 of the reference stay unseen for ``seed`` 0) and
-    uses scene-camera setup ``camera_setups[j % len]``. Recording stops 8 steps after the first
-    success or at ``max_steps`` (metaworld runs at 80 Hz: the experts finish in 40–90 steps).
+    Episode ``j`` of a task starts from placement seed ``10000·seed + j`` (training seeds: the
+    reference's evaluation seeds 1000–1099 and 2000–2099 stay unseen for every ``seed`` as long as
+    ``episodes_per_task`` ≤ 1000) and uses scene-camera setup ``camera_setups[j % len]``.
+    Recording stops 8 steps after the first success or at ``max_steps`` (metaworld runs at 80 Hz:
+    the experts finish in 40–90 steps).
     """
     from tqdm.auto import tqdm
 
     from workbench.sim.metaworld import MetaworldRecorder, expert_policy
 
+    if not 1 <= episodes_per_task <= 1000:
+        raise ValueError(f"episodes_per_task must be in 1..1000 (placements stay off the evaluation seeds), got {episodes_per_task}")
+    if not tasks:
+        raise ValueError("tasks is empty")
     for s in camera_setups:
         if CameraSetup(s) not in (CameraSetup.FIXED, CameraSetup.RANDOM, CameraSetup.DYNAMIC):
             raise ValueError(f"camera_setups must be fixed, random or dynamic, got {s!r}")
@@ -46,7 +51,7 @@ def generate_metaworld_episodes(
         with MetaworldRecorder(task, image_size) as rec:
             policy = expert_policy(task)
             for j in range(episodes_per_task):
-                placement = 1000 * seed + j
+                placement = 10_000 * seed + j
                 rng = np.random.default_rng([seed, k, j])
                 yield rec.record(policy, placement, index=index, setup=camera_setups[j % len(camera_setups)],
                                  action_noise=action_noise, max_steps=max_steps, rng=rng)  # fmt: skip
