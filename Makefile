@@ -8,6 +8,8 @@ HOST   ?= localhost
 PORT   ?= 8501
 export MUJOCO_GL ?= egl
 export PYOPENGL_PLATFORM ?= egl
+# numba's and torch's OpenMP runtimes must not spin while the other works (see workbench/__init__.py)
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: app test install install-dev system-deps samples figures bench clean
 

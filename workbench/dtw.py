@@ -176,9 +176,9 @@ def _check_k(k: int, n: int, name_n: str) -> int:
 # bits and a top-k search returns exactly what the full matrix would.
 _FM = {"nnan", "ninf", "nsz"}
 
-# Re-entrant: it also serialises every call into a parallel kernel, because numba's workqueue
-# threading layer (set in workbench/__init__.py to avoid an OpenMP clash with torch) aborts the
-# process when two threads — e.g. two Streamlit sessions — enter parallel code at once.
+# Re-entrant: it also serialises every call into a parallel kernel, so two threads (two Streamlit
+# sessions) never split the two cores between them, and a numba build whose only threading layer
+# is workqueue (not thread-safe) does not abort.
 _SLP_LOCK = threading.RLock()
 
 

@@ -150,13 +150,7 @@ class UMAPProjector(TransformerMixin, BaseEstimator):
         nn = min(int(self.n_neighbors), a.shape[0] - 1)
         self.model_ = umap.UMAP(n_components=k, n_neighbors=nn, min_dist=float(self.min_dist), metric=self.metric,
                                 random_state=seed, n_jobs=1)  # fmt: skip
-        # umap-learn and pynndescent run numba parallel kernels; under the workqueue threading layer
-        # (workbench/__init__.py) two threads in parallel code at once abort the process, e.g. the
-        # warm-up thread beside a DTW search of an app page. The DTW engine's lock serialises both.
-        from workbench.dtw import _SLP_LOCK
-
-        with _SLP_LOCK:
-            self.embedding_ = np.asarray(self.model_.fit_transform(a), dtype=np.float32)
+        self.embedding_ = np.asarray(self.model_.fit_transform(a), dtype=np.float32)
         self.n_neighbors_ = nn
         self.n_features_in_ = a.shape[1]
         return self
