@@ -59,7 +59,7 @@ def _data_validate(args: argparse.Namespace) -> int:
 def _data_make_samples(args: argparse.Namespace) -> int:
     from workbench.data.samples import make_samples
 
-    out = make_samples(args.out, seed=args.seed, quick=args.quick, force=args.force)
+    out = make_samples(args.out, seed=args.seed, quick=args.quick, force=args.force, only=args.only)
     print(f"samples written to {out}")
     return 0
 
@@ -185,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     ms.add_argument("--seed", type=int, default=0)
     ms.add_argument("--quick", action="store_true", help="a tiny version for tests")
     ms.add_argument("--force", action="store_true", help="replace existing sample datasets")
+    ms.add_argument("--only", action="append", choices=["metaworld", "robomimic", "hands"], help="make only this sample")
     ms.set_defaults(func=_data_make_samples)
 
     tr = sub.add_parser("train", help="train a method (a name with --preset, or a config YAML)")

@@ -68,10 +68,54 @@ def _swap_in(tmp: Path, final: Path, force: bool) -> None:
         tmp.rename(final)
 
 
-def make_samples(out: str | Path = "data_samples", *, seed: int = 0, quick: bool = False, force: bool = False) -> Path:
-    """Generate the three sample datasets under ``out``; ``quick`` makes a tiny set for tests."""
-    from workbench.data.generate import generate_hand_episodes, generate_metaworld_episodes
+SAMPLE_NAMES = ("metaworld", "robomimic", "hands")
 
+
+def _make_metaworld(root: Path, tasks: tuple[str, ...], per_task: int, image: int, seed: int, quick: bool) -> None:
+    from workbench.data.generate import generate_metaworld_episodes
+
+    write_lerobot(
+        generate_metaworld_episodes(tasks, per_task, seed=seed, image_size=image, progress=not quick,
+                                    **({"max_steps": 30} if quick else {})),  # fmt: skip
+        root,
+        robot_type="sawyer",
+        crf=28,
+        extra_meta={"generator": {"seed": seed, "tasks": list(tasks), "episodes_per_task": per_task}},
+    )
+    _write_stats(root, ("raw", "ee"), seed)
+
+
+def _make_robomimic(metaworld: Path, root: Path, seed: int) -> None:
+    """A few metaworld episodes converted through our own LeRobot reader."""
+    src = load_dataset(metaworld)
+    pick = [info.index for info in src.infos][:: max(1, len(src) // _ROBOMIMIC_EPISODES)][:_ROBOMIMIC_EPISODES]
+    infos = [i for i in src.infos if i.index in pick]
+    write_robomimic((src.episode(i) for i in pick), root / "metaworld.hdf5", env_name="metaworld-v3",
+                    splits=split_episodes(infos, 0.25, seed))  # fmt: skip
+    _write_stats(root / "metaworld.hdf5", ("raw", "ee"), seed)
+
+
+def _make_hands(root: Path, image: int, seed: int, quick: bool) -> None:
+    from workbench.data.generate import generate_hand_episodes
+
+    write_hand_pose(
+        generate_hand_episodes(2 if quick else 8, seed=seed, image_size=image, progress=not quick,
+                               **({"steps": 24} if quick else {})),  # fmt: skip
+        root,
+        crf=28,
+    )
+    _write_stats(root, ("hand",), seed)
+
+
+def make_samples(out: str | Path = "data_samples", *, seed: int = 0, quick: bool = False, force: bool = False,
+                 only: tuple[str, ...] | None = None) -> Path:
+    """Generate the sample datasets under ``out`` (all three, or ``only`` some); ``quick`` makes a
+    tiny set for tests. ``robomimic`` is converted from ``metaworld``: the new one when both are
+    made, the one already in ``out`` otherwise."""
+    only = tuple(only) if only else SAMPLE_NAMES
+    unknown = set(only) - set(SAMPLE_NAMES)
+    if unknown:
+        raise ValueError(f"only must name some of {SAMPLE_NAMES}, got {sorted(unknown)}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     tasks = SAMPLE_TASKS[:2] if quick else SAMPLE_TASKS
@@ -80,41 +124,19 @@ def make_samples(out: str | Path = "data_samples", *, seed: int = 0, quick: bool
     work = Path(tempfile.mkdtemp(prefix=".samples.", dir=out))
     t0 = time.time()
     try:
-        mw = write_lerobot(
-            generate_metaworld_episodes(tasks, per_task, seed=seed, image_size=image, progress=not quick,
-                                        **({"max_steps": 30} if quick else {})),  # fmt: skip
-            work / "metaworld",
-            robot_type="sawyer",
-            crf=28,
-            progress=False,
-            extra_meta={"generator": {"seed": seed, "tasks": list(tasks), "episodes_per_task": per_task}},
-        )
-        _write_stats(mw, ("raw", "ee"), seed)
-        # robomimic: converted from the LeRobot sample, through our own reader
-        src = load_dataset(mw)
-        pick = [info.index for info in src.infos][:: max(1, len(src) // _ROBOMIMIC_EPISODES)][:_ROBOMIMIC_EPISODES]
-        rm_dir = work / "robomimic"
-        write_robomimic((src.episode(i) for i in pick), rm_dir / "metaworld.hdf5", env_name="metaworld-v3",
-                        splits=split_episodes([src.infos[j] for j in range(len(src)) if src.infos[j].index in pick], 0.25, seed))  # fmt: skip
-        _write_stats(rm_dir / "metaworld.hdf5", ("raw", "ee"), seed)
-        hands = write_hand_pose(
-            generate_hand_episodes(2 if quick else 8, seed=seed, image_size=image, progress=not quick,
-                                   **({"steps": 24} if quick else {})),  # fmt: skip
-            work / "hands",
-            crf=28,
-        )
-        _write_stats(hands, ("hand",), seed)
-        for name in ("metaworld", "robomimic", "hands"):
+        mw = work / "metaworld" if "metaworld" in only else out / "metaworld"
+        if "metaworld" in only:
+            _make_metaworld(mw, tasks, per_task, image, seed, quick)
+        if "robomimic" in only:
+            _make_robomimic(mw, work / "robomimic", seed)
+        if "hands" in only:
+            _make_hands(work / "hands", image, seed, quick)
+        for name in only:
             _swap_in(work / name, out / name, force)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    manifest = {
-        "seed": seed,
-        "quick": quick,
-        "seconds": round(time.time() - t0, 1),
-        "datasets": {n: load_dataset(out / n).info().to_dict() for n in ("metaworld", "robomimic", "hands")},
-    }
-    for d in manifest["datasets"].values():
-        d["path"] = Path(d["path"]).name
+    present = [n for n in SAMPLE_NAMES if (out / n).exists()]
+    manifest = {"seed": seed, "quick": quick, "seconds": round(time.time() - t0, 1),
+                "datasets": {n: {**load_dataset(out / n).info().to_dict(), "path": n} for n in present}}  # fmt: skip
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return out
