@@ -1,0 +1,87 @@
+"""Every notebook executes top to bottom in smoke mode, and every paper notebook writes its figures.
+
+The notebooks are run exactly as ``workbench figures --smoke`` runs them
+(:func:`workbench.reproduce.run_notebook` with ``smoke=True``), each in a fresh kernel. Runs are
+trained once per session into one temporary runs root (``ACTIONLENS_RUNS``), so notebooks that need
+the same trained model (CLAMP Fig. 7/8, CLASS Fig. 4/13/14) share it, as they do outside the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from workbench.reproduce import NOTEBOOKS_DIR, paper_notebooks, run_notebook
+
+PAPER = paper_notebooks()
+EXPLORATORY = sorted((NOTEBOOKS_DIR / "exploratory").glob("*.py"))
+
+
+@pytest.fixture(scope="module")
+def runs_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("notebook-runs")
+    before = os.environ.get("ACTIONLENS_RUNS")
+    os.environ["ACTIONLENS_RUNS"] = str(root)  # the kernels inherit it
+    yield root
+    if before is None:
+        os.environ.pop("ACTIONLENS_RUNS", None)
+    else:
+        os.environ["ACTIONLENS_RUNS"] = before
+
+
+def _execute(path: Path, out: Path):
+    res = run_notebook(path, out, {"smoke": True}, timeout=600)
+    assert res.executed.is_file(), f"{path.name}: no executed notebook written"
+    assert res.ok, f"{path.name} failed after {res.seconds:.0f}s: {res.error} (see {res.executed})"
+    return res
+
+
+def test_notebooks_found():
+    assert len(PAPER) >= 9 and len(EXPLORATORY) >= 5, (PAPER, EXPLORATORY)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", PAPER, ids=lambda p: f"paper/{p.stem}")
+def test_paper_notebook_smoke(path: Path, runs_root: Path, tmp_path: Path):
+    _execute(path, tmp_path)
+    specs = sorted(tmp_path.glob("*.json"))
+    assert specs, f"{path.name} saved no figure (no .json in {tmp_path})"
+    for spec in specs:
+        assert spec.with_suffix(".html").is_file(), f"{spec.name} has no .html beside it"
+        fig = json.loads(spec.read_text())
+        assert fig.get("data"), f"{spec.name}: the figure has no traces"
+        assert fig.get("actionlens_meta"), f"{spec.name}: save_figure was given no numbers (meta) for the README"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", EXPLORATORY, ids=lambda p: f"exploratory/{p.stem}")
+def test_exploratory_notebook_smoke(path: Path, runs_root: Path, tmp_path: Path):
+    res = _execute(path, tmp_path)
+    nb = json.loads(res.executed.read_text())
+    shown = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", []) if o.get("output_type") in
+             ("display_data", "execute_result")]  # fmt: skip
+    assert shown, f"{path.name} displayed nothing"
+
+
+def _cell_sources(path: Path) -> list[str]:
+    return re.split(r"^# %%", path.read_text(), flags=re.M)
+
+
+@pytest.mark.parametrize("path", PAPER + EXPLORATORY, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_notebook_opens_with_parameters(path: Path):
+    """The cell tagged ``parameters`` comes before any code and sets dataset, seed and smoke."""
+    cells = _cell_sources(path)
+    first_code = next(c for c in cells[1:] if not c.startswith(" [markdown]"))
+    assert first_code.startswith(' tags=["parameters"]'), f"{path.name}: the first code cell is not tagged parameters"
+    for name in ("dataset", "seed", "smoke", "figures_out"):
+        assert re.search(rf"^{name} = ", first_code, flags=re.M), f"{path.name}: parameters cell does not set {name}"
+
+
+def test_paper_readme_indexes_every_notebook():
+    readme = (NOTEBOOKS_DIR / "paper" / "README.md").read_text()
+    missing = [p.name for p in PAPER if p.name not in readme]
+    assert not missing, f"notebooks/paper/README.md does not list {missing}"
