@@ -77,7 +77,13 @@ def choose_dataset() -> DatasetEntry | None:
         paths = [str(e.path) for e in entries]
         current = st.session_state.get(state.DATASET)
         idx = paths.index(current) if current in paths else 0
-        pick = st.selectbox("Dataset", range(len(entries)), index=idx, format_func=lambda i: labels[i], key="sidebar_dataset")
+        # a widget whose key is already in the session state takes its value from there; passing
+        # `index` as well makes Streamlit warn, so pass it only the first time
+        kept = st.session_state.get("sidebar_dataset")
+        if kept is not None and not (isinstance(kept, int) and 0 <= kept < len(entries)):
+            del st.session_state["sidebar_dataset"]
+        kw = {} if "sidebar_dataset" in st.session_state else {"index": idx}
+        pick = st.selectbox("Dataset", range(len(entries)), format_func=lambda i: labels[i], key="sidebar_dataset", **kw)
         st.session_state[state.DATASET] = paths[pick]
         return entries[pick]
 
