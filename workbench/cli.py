@@ -143,6 +143,17 @@ def _runs_resume(args: argparse.Namespace) -> int:
     return 0
 
 
+def _runs_strip(args: argparse.Namespace) -> int:
+    from workbench.train import resolve_run
+    from workbench.train.checkpoint import strip_optimizer
+
+    rd = resolve_run(args.run, runs_root=args.runs_root)
+    for _, p in rd.checkpoints():
+        strip_optimizer(p)
+        print(f"{p}: {p.stat().st_size // 1024} KB without the optimiser state")
+    return 0
+
+
 def _runs_diff(args: argparse.Namespace) -> int:
     from workbench.train import diff_runs, resolve_run
 
@@ -216,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("--foreground", action="store_true")
     res.add_argument("--nproc", type=int, default=1)
     res.set_defaults(func=_runs_resume)
+    strip = rsub.add_parser("strip", help="drop the optimiser state from a finished run's checkpoints (to ship it)")
+    strip.add_argument("run")
+    strip.set_defaults(func=_runs_strip)
     diff = rsub.add_parser("diff", help="config differences between two runs")
     diff.add_argument("a")
     diff.add_argument("b")

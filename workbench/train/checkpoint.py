@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from workbench.atomic import atomic_path
 
-__all__ = ["CheckpointError", "Checkpoint", "save_checkpoint", "load_checkpoint"]
+__all__ = ["CheckpointError", "Checkpoint", "save_checkpoint", "load_checkpoint", "strip_optimizer"]
 
 _MODEL = "model."
 _OPTIM = "optim."
@@ -97,3 +97,10 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if info.get("optimizer") is not None:
         optim = _unflatten_optimizer({k: v for k, v in tensors.items() if k.startswith(_OPTIM)}, info["optimizer"])
     return Checkpoint(model=model, optimizer=optim, meta=info.get("meta", {}))
+
+
+def strip_optimizer(path: str | Path) -> Path:
+    """Rewrite a checkpoint without its optimiser state (a third of the size; for shipping finished
+    runs — evaluation and analysis need only the model; resuming then starts a fresh optimiser)."""
+    ck = load_checkpoint(path)
+    return save_checkpoint(path, ck.model, None, {**ck.meta, "optimizer_stripped": True})
