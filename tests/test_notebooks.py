@@ -85,3 +85,32 @@ def test_paper_readme_indexes_every_notebook():
     readme = (NOTEBOOKS_DIR / "paper" / "README.md").read_text()
     missing = [p.name for p in PAPER if p.name not in readme]
     assert not missing, f"notebooks/paper/README.md does not list {missing}"
+
+
+# -- workbench.experiments: the glue the paper notebooks share -------------------------------------
+
+
+def test_notebook_config_smoke_and_full():
+    from workbench.experiments import PROJECT_ROOT, notebook_config
+
+    smoke = notebook_config("class", smoke=True, seed=3, method_config={"hard": True})
+    full = notebook_config("class", smoke=False, steps=123, method_config={"hard": True}, overrides=["batch_size=32"])
+    assert smoke.steps == 3 and smoke.data.stride == 4 and smoke.seed == 3 and smoke.method_config["hard"] is True
+    assert full.steps == 123 and full.batch_size == 32 and full.preset == "sample" and full.method_config["hard"] is True
+    # the data path is absolute, so a run finds its data from any working directory
+    assert Path(full.data.path) == PROJECT_ROOT / "data_samples" / "metaworld"
+
+
+def test_train_cached_reuses_a_finished_run_of_the_same_config(tmp_path: Path):
+    from workbench.experiments import notebook_config, smoke_dataset, train_cached
+    from workbench.data import load_dataset
+
+    data = smoke_dataset(tasks=("reach",), per_task=3, root=tmp_path / "data")
+    assert [i.task for i in load_dataset(data).infos] == ["reach"] * 3
+    cfg = notebook_config("random_encoder", smoke=True, dataset=data)
+    first = train_cached(cfg, runs_root=tmp_path / "runs")
+    again = train_cached(cfg, runs_root=tmp_path / "runs")
+    other = train_cached(notebook_config("random_encoder", smoke=True, dataset=data, seed=1), runs_root=tmp_path / "runs")
+    assert not first.reused and again.reused and again.run_dir == first.run_dir
+    assert not other.reused and other.run_dir != first.run_dir
+    assert first.load().step == cfg.steps

@@ -135,7 +135,7 @@ def train_cached(cfg: TrainConfig, *, runs_root: str | Path | None = None, name:
     import shutil
 
     from workbench.train.loop import train
-    from workbench.train.rundir import RunDir, RunState
+    from workbench.train.rundir import JobError, RunDir, RunState
     from workbench.train.runner import create_run
 
     root = Path(runs_root) if runs_root is not None else notebook_runs_root()
@@ -144,6 +144,8 @@ def train_cached(cfg: TrainConfig, *, runs_root: str | Path | None = None, name:
     if rd.exists():
         if rd.read_status().state == RunState.FINISHED.value and rd.latest_checkpoint() is not None:
             return TrainedRun(path, cfg, True)
+        if rd.is_locked():
+            raise JobError(f"{path}: another process is training this config now; wait for it, then run again")
         shutil.rmtree(path)
     create_run(cfg, path)
     state = train(path)
