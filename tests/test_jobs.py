@@ -74,6 +74,14 @@ def test_config_round_trip_and_refusals(tmp_path, tiny_dataset):
         make_config("caip", "smoke", ["data.chunk_kind=joints"])
     with pytest.raises(ConfigError, match="preset"):
         make_config("caip", "huge")
+    # YAML 1.1 reads 3e-3 as text: numbers still come out as numbers, junk is refused by name
+    assert make_config("caip", "smoke", ["optim.lr=3e-3"]).optim.lr == 0.003
+    d = _cfg(tiny_dataset).to_dict()
+    d["optim"]["lr"] = "3e-3"
+    assert TrainConfig.from_dict(d).optim.lr == 0.003
+    d["optim"]["lr"] = "fast"
+    with pytest.raises(ConfigError, match="optim.lr must be a number"):
+        TrainConfig.from_dict(d)
 
 
 def test_same_config_same_metrics(tmp_path, tiny_dataset):

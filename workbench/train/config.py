@@ -151,12 +151,25 @@ def _build(cls, d: dict, prefix: str):
                and f.default_factory is dataclasses.MISSING]  # fmt: skip
     if missing:
         raise ConfigError(f"{prefix or 'config'} is missing required key {missing[0]!r}")
+    d = {k: _coerce(cls, k, v, prefix) for k, v in d.items()}
     try:
         return cls(**d)
     except ConfigError:
         raise
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{prefix + ': ' if prefix else ''}{e}") from e
+
+
+def _coerce(cls, key: str, value: Any, prefix: str) -> Any:
+    """Numbers written as strings (YAML 1.1 reads ``3e-3`` as text) become the field's number type."""
+    kind = str(next(f.type for f in fields(cls) if f.name == key))
+    if not isinstance(value, str) or kind.split("|")[0].strip() not in ("int", "float"):
+        return value
+    try:
+        return int(value) if kind.startswith("int") else float(value)
+    except ValueError:
+        where = f"{prefix}.{key}" if prefix else key
+        raise ConfigError(f"{where} must be a number, got {value!r}") from None
 
 
 #: Train-level settings per preset; the method's own preset supplies ``method_config``.
@@ -209,10 +222,18 @@ def method_preset(method: str, preset: str) -> dict:
 
 
 def _parse_value(text: str) -> Any:
+    """A YAML value, plus the numbers YAML 1.1 leaves as strings (``3e-3`` has no dot)."""
     try:
-        return yaml.safe_load(text)
+        value = yaml.safe_load(text)
     except yaml.YAMLError:
-        return text
+        value = text
+    if isinstance(value, str):
+        for kind in (int, float):
+            try:
+                return kind(value)
+            except ValueError:
+                pass
+    return value
 
 
 def apply_overrides(cfg: TrainConfig, overrides: list[str]) -> TrainConfig:
