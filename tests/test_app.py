@@ -22,6 +22,15 @@ PAGES = ["app_pages/datasets.py", "app_pages/jobs.py"]
 _ENV = {"ACTIONLENS_WARM_UMAP": "0"}
 
 
+@pytest.fixture(autouse=True)
+def _restore_main_module():
+    """Streamlit's script runner leaves ``sys.modules["__main__"]`` pointing at app/main.py; a later
+    test that spawns processes (torch.multiprocessing) would then re-run the app in its children."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
+
 @pytest.fixture(scope="module")
 def roots(tmp_path_factory):
     base = tmp_path_factory.mktemp("app")
@@ -47,7 +56,10 @@ def trained(roots):
 
 @pytest.fixture
 def app(roots, monkeypatch):
+    import streamlit as st
     from streamlit.testing.v1 import AppTest
+
+    st.cache_data.clear()  # each test starts like a fresh server: no run or dataset list from the last one
 
     monkeypatch.setenv("ACTIONLENS_ROOTS", str(roots / "data"))
     monkeypatch.setenv("ACTIONLENS_RUNS", str(roots / "runs"))
@@ -238,7 +250,9 @@ def _robot(app) -> None:
 
 def _pick_run(app, key: str, run_id: str) -> None:
     box = app.selectbox(key=key)
-    box.select_index([i for i, o in enumerate(box.options) if o.startswith(run_id)][0]).run()
+    match = [i for i, o in enumerate(box.options) if o.startswith(run_id)]
+    assert match, box.options
+    box.select_index(match[0]).run()
     _no_errors(app)
 
 
