@@ -335,7 +335,6 @@ def _dtw_lanes(x, yb, radius, euclid, threshold, buf, out):
     """
     n = x.shape[0]
     m = yb.shape[0]
-    D = x.shape[1]
     for j in range(m + 1):
         for l in range(_LANES):
             buf[j, l] = np.inf
@@ -358,35 +357,7 @@ def _dtw_lanes(x, yb, radius, euclid, threshold, buf, out):
                 buf[0, l] = inf
         f0 = f1 = f2 = f3 = f4 = f5 = f6 = f7 = inf
         for j in range(lo, hi + 1):
-            a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
-            yj = yb[j]
-            for d in range(D):
-                xv = x[i, d]
-                t0 = xv - yj[d, 0]
-                t1 = xv - yj[d, 1]
-                t2 = xv - yj[d, 2]
-                t3 = xv - yj[d, 3]
-                t4 = xv - yj[d, 4]
-                t5 = xv - yj[d, 5]
-                t6 = xv - yj[d, 6]
-                t7 = xv - yj[d, 7]
-                a0 += t0 * t0
-                a1 += t1 * t1
-                a2 += t2 * t2
-                a3 += t3 * t3
-                a4 += t4 * t4
-                a5 += t5 * t5
-                a6 += t6 * t6
-                a7 += t7 * t7
-            if euclid:
-                a0 = math.sqrt(a0)
-                a1 = math.sqrt(a1)
-                a2 = math.sqrt(a2)
-                a3 = math.sqrt(a3)
-                a4 = math.sqrt(a4)
-                a5 = math.sqrt(a5)
-                a6 = math.sqrt(a6)
-                a7 = math.sqrt(a7)
+            a0, a1, a2, a3, a4, a5, a6, a7 = _lane_corner(x, i, yb[j], euclid)
             u0 = buf[j + 1, 0]
             u1 = buf[j + 1, 1]
             u2 = buf[j + 1, 2]
