@@ -115,6 +115,16 @@ def prefer_dataset_of(restored) -> None:
         st.toast(f"Switched to `{Path(own).name}`, the dataset this run trained on.")
 
 
+def dataset_or_stop() -> tuple[DatasetEntry, str, float]:
+    """The chosen dataset, its path and modification time (the cache key); stops the page when
+    there is none (``choose_dataset`` has already said why)."""
+    entry = choose_dataset()
+    if entry is None:
+        st.stop()
+    path = str(entry.path)
+    return entry, path, Path(path).stat().st_mtime
+
+
 def analysis_inputs(page: str):
     """The run and dataset an analysis page works on: ``(run, run_path, stamp, data_path, mtime)``,
     or stops the page with a message saying what is missing."""
@@ -131,11 +141,7 @@ def analysis_inputs(page: str):
         st.error(f"Cannot load run `{run.id}`: {e}")
         st.stop()
     prefer_dataset_of(restored)
-    entry = choose_dataset()
-    if entry is None:
-        st.stop()
-    data_path = str(entry.path)
-    mtime = Path(data_path).stat().st_mtime
+    entry, data_path, mtime = dataset_or_stop()
     if not fits(restored, data_path):
         st.warning(f"Run `{run.id}` was trained on camera `{restored.sample_meta.camera}`, which dataset `{entry.name}` "
                    "cannot provide. Pick another dataset or run in the sidebar.")  # fmt: skip

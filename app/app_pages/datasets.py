@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import cache
 import sidebar
@@ -15,12 +14,7 @@ from workbench.viz.episode import episode_streams, plot_episode_streams
 from workbench.viz.images import colorize_depth, colorize_labels
 
 st.title("Datasets")
-entry = sidebar.choose_dataset()
-if entry is None:
-    st.stop()
-
-path = str(entry.path)
-mtime = Path(path).stat().st_mtime
+entry, path, mtime = sidebar.dataset_or_stop()
 try:
     ds = cache.dataset(path, mtime)
     info = ds.info()

@@ -20,11 +20,7 @@ if goto is not None:  # another page asked for an episode and frame: set the wid
     st.session_state[state.DATASET] = goto[0]
     st.session_state["playback_episode"] = int(goto[1])
     st.session_state["playback_frame"] = int(goto[2])
-entry = sidebar.choose_dataset()
-if entry is None:
-    st.stop()
-path = str(entry.path)
-mtime = Path(path).stat().st_mtime
+entry, path, mtime = sidebar.dataset_or_stop()
 try:
     table = cache.episode_table(path, mtime)
 except DataError as e:

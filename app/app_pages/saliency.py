@@ -4,7 +4,6 @@ instruction and the model-parameter randomisation sanity check."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import cache
 import numpy as np
@@ -31,11 +30,7 @@ if chosen_runs:
         sidebar.prefer_dataset_of(cache.restored(chosen_runs[0], cache.checkpoint_stamp(chosen_runs[0])))
     except Exception:  # a damaged run is reported below, per run
         pass
-entry = sidebar.choose_dataset()
-if entry is None:
-    st.stop()
-data_path = str(entry.path)
-mtime = Path(data_path).stat().st_mtime
+entry, data_path, mtime = sidebar.dataset_or_stop()
 table = cache.episode_table(data_path, mtime)
 f1, f2 = st.columns([2, 3])
 episodes = f1.multiselect("Episodes", table["episode"].tolist(), default=table["episode"].tolist()[:2], key="saliency_episodes",
