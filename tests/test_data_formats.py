@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import make_hand_episode, make_robot_episode
+from conftest import make_robot_episode
 
 from workbench.data import (
     HandPoseDataset,

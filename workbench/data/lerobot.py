@@ -254,7 +254,7 @@ class LeRobotDataset(Dataset):
         try:
             idx = int(row["episode_index"])
             length = int(row["length"])
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError):
             self._fail(DataError(self.path / "meta", f"episode row without a valid episode_index/length: {row!r}"))
             return
         try:
