@@ -16,7 +16,7 @@ import numpy as np
 
 from workbench.types import DataError
 
-__all__ = ["VideoWriter", "write_video", "read_video_segment", "probe_video"]
+__all__ = ["VideoWriter", "write_video", "read_video_segment", "probe_video", "video_info"]
 
 
 class VideoWriter:
@@ -42,11 +42,14 @@ class VideoWriter:
             "g": str(gop or max(1, round(fps))),
             "bf": "0",
             "preset": "veryfast",
+            "forced-idr": "1",  # a frame asked to be a key frame is an IDR frame a decoder can start at
         }
         self._n = 0
         self._shape: tuple[int, int] | None = None
 
-    def write(self, frame: np.ndarray) -> None:
+    def write(self, frame: np.ndarray, *, keyframe: bool = False) -> None:
+        """Append one frame; ``keyframe`` makes it a key frame (LeRobot v3.0 starts every episode's
+        segment on one, so a reader can cut the segment out without decoding what precedes it)."""
         frame = np.ascontiguousarray(frame)
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise ValueError(f"{self.path}: frames must be (H, W, 3) uint8, got {frame.shape} {frame.dtype}")
@@ -57,6 +60,8 @@ class VideoWriter:
             raise ValueError(f"{self.path}: frame size changed from {self._shape} to {frame.shape[:2]}")
         vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
         vf.pts = self._n
+        if keyframe:
+            vf.pict_type = av.video.frame.PictureType.I
         for packet in self._stream.encode(vf):
             self._container.mux(packet)
         self._n += 1
@@ -93,6 +98,25 @@ def probe_video(path: str | Path) -> tuple[int, float]:
             if n == 0 and s.duration is not None and s.time_base is not None and fps:
                 n = int(round(float(s.duration * s.time_base) * fps))
             return int(n), fps
+    except (av.error.FFmpegError, IndexError, OSError) as e:
+        raise DataError(path, f"cannot open video: {e}") from e
+
+
+def video_info(path: str | Path) -> dict:
+    """The ``info`` LeRobot keeps for a video feature (``get_video_info`` in lerobot v0.4)."""
+    try:
+        with av.open(str(path)) as c:
+            s = c.streams.video[0]
+            fmt = s.pix_fmt or ""
+            return {
+                "video.height": s.height,
+                "video.width": s.width,
+                "video.codec": s.codec_context.codec.canonical_name,
+                "video.pix_fmt": s.pix_fmt,
+                "video.fps": int(s.base_rate),
+                "video.channels": 1 if "gray" in fmt else 4 if fmt.startswith(("rgba", "yuva", "bgra", "argb")) else 3,
+                "has_audio": bool(c.streams.audio),
+            }
     except (av.error.FFmpegError, IndexError, OSError) as e:
         raise DataError(path, f"cannot open video: {e}") from e
 
