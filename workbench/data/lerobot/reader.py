@@ -110,6 +110,12 @@ def _to_numpy(column) -> np.ndarray:
     return a.to_numpy(zero_copy_only=False).reshape(len(column), *shape)
 
 
+def _cell(row: dict, key: str):
+    """A row's value, None where the row's file has no such column (pandas fills those with NaN)."""
+    v = row.get(key)
+    return None if v is None or (isinstance(v, float) and np.isnan(v)) else v
+
+
 def _unreadable(path: Path, e: Exception) -> DataError:
     """The error for a parquet file that will not load: truncated only if its footer is unreadable."""
     import pyarrow.parquet as pq
@@ -197,6 +203,9 @@ class LeRobotDataset(Dataset):
                 others = "" if len(ep_files) == 1 else f" (its columns differ from the other episode files': {len(names)} columns)"
                 raise DataError(f, f"episode metadata has no column(s) {missing}{others}")
         table = pd.concat(parts, ignore_index=True)
+        if _LEGACY + "task" in table:  # an older dataset that LeRobot appended to: name the new episodes' tasks too
+            known = table.dropna(subset=[_LEGACY + "task", _LEGACY + "instruction"])
+            self._task_of.update(zip(known[_LEGACY + "instruction"], known[_LEGACY + "task"], strict=True))
         data_files = sorted((self.path / "data").glob("chunk-*/file-*.parquet"))
         if not data_files:
             raise DataError(self.path / "data", "no data files (chunk-*/file-*.parquet)")
@@ -254,7 +263,7 @@ class LeRobotDataset(Dataset):
             return
         tasks = row.get("tasks")
         tasks = list(tasks) if tasks is not None else []
-        instruction = str(row.get(_LEGACY + "instruction") or (tasks[0] if tasks else ""))
+        instruction = str(_cell(row, _LEGACY + "instruction") or (tasks[0] if tasks else ""))
         self._rows[idx] = row
         self.infos.append(
             EpisodeInfo(
@@ -270,7 +279,7 @@ class LeRobotDataset(Dataset):
     def _note(self, idx: int, instruction: str, key: str) -> str | None:
         """A per-episode note of ours: the legacy column, else the sidecar's entry if it is still the
         same episode (LeRobot's tools renumber episodes; the instruction tells)."""
-        legacy = self._rows.get(idx, {}).get(_LEGACY + key)
+        legacy = _cell(self._rows.get(idx, {}), _LEGACY + key)
         if legacy:
             return str(legacy)
         note = self.sidecar.get("episodes", {}).get(str(idx))
@@ -278,19 +287,19 @@ class LeRobotDataset(Dataset):
 
     @staticmethod
     def _success(row: dict) -> bool | None:
-        if _LEGACY + "success" in row:
-            v = row[_LEGACY + "success"]
-            return None if v is None or pd.isna(v) else bool(v)
-        v = row.get(_FACTS[0])
-        return None if v is None else SUCCESS_CODES.get(int(np.asarray(v).reshape(-1)[0]))
+        v = _cell(row, _FACTS[0])
+        if v is None:
+            legacy = _cell(row, _LEGACY + "success")
+            return None if legacy is None else bool(legacy)
+        return SUCCESS_CODES.get(int(np.asarray(v).reshape(-1)[0]))
 
     def _setups(self, row: dict, column: np.ndarray | None = None) -> dict[str, str]:
         """The episode's and each camera's setup: from the code column (its first frame, or its
         per-episode stats at listing time), or the legacy columns."""
-        if _LEGACY + "camera_setup" in row:
-            out = json.loads(row.get(_LEGACY + "camera_setups") or "{}")
-            return {"episode": str(row[_LEGACY + "camera_setup"] or CameraSetup.UNKNOWN.value), **out}
-        codes = column[0] if column is not None else row.get(_FACTS[1])
+        if _cell(row, _LEGACY + "camera_setup") is not None:
+            out = json.loads(_cell(row, _LEGACY + "camera_setups") or "{}")
+            return {"episode": str(row[_LEGACY + "camera_setup"]), **out}
+        codes = column[0] if column is not None else _cell(row, _FACTS[1])
         names = self.features.get(EP_SETUP, {}).get("names") or []
         if codes is None or len(names) != len(np.asarray(codes).reshape(-1)):
             return {}
