@@ -71,6 +71,14 @@ def _segment(root: Path, row, key: str) -> np.ndarray:
     return read_video_segment(path, float(row[f"videos/{key}/from_timestamp"]), int(row["length"]))
 
 
+def _add_segment(videos: dict[str, list], key: str, frames: np.ndarray, fps: int, file_index: int) -> dict:
+    """Append an episode's frames to the video being assembled; its ``videos/<key>/*`` columns."""
+    t0 = sum(len(v) for v in videos[key]) / fps
+    videos[key].append(frames)
+    return {f"videos/{key}/chunk_index": 0, f"videos/{key}/file_index": file_index,
+            f"videos/{key}/from_timestamp": t0, f"videos/{key}/to_timestamp": t0 + len(frames) / fps}  # fmt: skip
+
+
 def _video_keys(info: dict) -> list[str]:
     return [k for k, f in info["features"].items() if f["dtype"] == "video"]
 
@@ -140,6 +148,17 @@ def _write_episode_file(root: Path, rows: list[dict], file_index: int) -> None:
     path = root / f"meta/episodes/chunk-000/file-{file_index:03d}.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist(rows), path)
+
+
+def _write_one_file_each(dst: Path, tables: list[pa.Table], videos: dict[str, list], rows: list[dict],
+                         tasks: pd.DataFrame, fps: int) -> None:  # fmt: skip
+    """A new dataset's data, videos, episodes and tasks, one file each (what a small dataset gets)."""
+    (dst / "data/chunk-000").mkdir(parents=True)
+    pq.write_table(pa.concat_tables(tables), dst / "data/chunk-000/file-000.parquet")
+    for k, parts in videos.items():
+        write_video(_video_path(dst, k, 0, 0), np.concatenate(parts), fps, lossless=True)
+    _write_episode_file(dst, rows, 0)
+    tasks.to_parquet(dst / "meta/tasks.parquet")
 
 
 def _write_info(root: Path, info: dict) -> None:
@@ -251,10 +270,7 @@ def append_like_lerobot(root: Path, copies: list[int]) -> None:
         row: dict = {"episode_index": first_ep + n, "tasks": list(src["tasks"]), "length": T, "data/chunk_index": 0,
                      "data/file_index": data_file, "dataset_from_index": start, "dataset_to_index": start + T}  # fmt: skip
         for k in keys:
-            t0 = sum(len(v) for v in videos[k]) / fps
-            row |= {f"videos/{k}/chunk_index": 0, f"videos/{k}/file_index": data_file,
-                    f"videos/{k}/from_timestamp": t0, f"videos/{k}/to_timestamp": t0 + T / fps}  # fmt: skip
-            videos[k].append(segs[k])
+            row |= _add_segment(videos, k, segs[k], fps, data_file)
         stats = _episode_stats(info, frames, segs)
         new_stats.append(stats)
         rows.append(row | _stats_columns(stats) | {"meta/episodes/chunk_index": 0, "meta/episodes/file_index": meta_file})
@@ -298,20 +314,12 @@ def delete_like_lerobot(src: Path, dst: Path, drop: list[int]) -> None:
         row: dict = {"episode_index": new, "tasks": list(r["tasks"]), "length": T, "data/chunk_index": 0, "data/file_index": 0,
                      "dataset_from_index": start, "dataset_to_index": start + T}  # fmt: skip
         for k in keys:
-            t0 = sum(len(v) for v in videos[k]) / info["fps"]
-            row |= {f"videos/{k}/chunk_index": 0, f"videos/{k}/file_index": 0,
-                    f"videos/{k}/from_timestamp": t0, f"videos/{k}/to_timestamp": t0 + T / info["fps"]}  # fmt: skip
-            videos[k].append(_segment(src, r, k))
+            row |= _add_segment(videos, k, _segment(src, r, k), info["fps"], 0)
         ep_stats = _episode_stats_from_row(r)
         stats.append(ep_stats)
         rows.append(row | _stats_columns(ep_stats) | {"meta/episodes/chunk_index": 0, "meta/episodes/file_index": 0})
         start += T
-    (dst / "data/chunk-000").mkdir(parents=True)
-    pq.write_table(pa.concat_tables(tables), dst / "data/chunk-000/file-000.parquet")
-    for k in keys:
-        write_video(_video_path(dst, k, 0, 0), np.concatenate(videos[k]), info["fps"], lossless=True)
-    _write_episode_file(dst, rows, 0)
-    tasks.to_parquet(dst / "meta/tasks.parquet")
+    _write_one_file_each(dst, tables, videos, rows, tasks, info["fps"])
     (dst / "meta/stats.json").write_text(json.dumps({k: v for k, v in _pool(stats).items() if k in info["features"]}))
     new_info = {k: info[k] for k in ("codebase_version", "robot_type")} | {
         "total_episodes": len(keep), "total_frames": start, "total_tasks": len(tasks), "chunks_size": 1000,
@@ -350,20 +358,12 @@ def aggregate_like_lerobot(srcs: list[Path], dst: Path) -> None:
             row["dataset_to_index"] += n_frames
             row |= {"data/chunk_index": 0, "data/file_index": 0, "meta/episodes/chunk_index": 0, "meta/episodes/file_index": 0}
             for k in keys:
-                t0 = sum(len(v) for v in videos[k]) / info["fps"]
-                videos[k].append(_segment(s, r, k))
-                row |= {f"videos/{k}/chunk_index": 0, f"videos/{k}/file_index": 0,
-                        f"videos/{k}/from_timestamp": t0, f"videos/{k}/to_timestamp": t0 + T / info["fps"]}  # fmt: skip
+                row |= _add_segment(videos, k, _segment(s, r, k), info["fps"], 0)
             frames_rows.append(row)
             stats.append(_episode_stats_from_row(r))
         n_eps += len(eps)
         n_frames += sum(r["length"] for r in eps)
-    (dst / "data/chunk-000").mkdir(parents=True)
-    pq.write_table(pa.concat_tables(tables), dst / "data/chunk-000/file-000.parquet")
-    for k in keys:
-        write_video(_video_path(dst, k, 0, 0), np.concatenate(videos[k]), info["fps"], lossless=True)
-    _write_episode_file(dst, frames_rows, 0)
-    tasks.to_parquet(dst / "meta/tasks.parquet")
+    _write_one_file_each(dst, tables, videos, frames_rows, tasks, info["fps"])
     if all(stats):
         (dst / "meta/stats.json").write_text(json.dumps(_pool(stats)))
     new_info = {k: v for k, v in info.items() if k != "workbench"} | {

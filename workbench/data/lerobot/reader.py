@@ -43,6 +43,7 @@ from workbench.data.lerobot.schema import (
     V21,
     V21_DATA_PATH,
     V21_VIDEO_PATH,
+    hf_datasets,
     stored_shape,
 )
 from workbench.data.validate import raise_if_invalid
@@ -54,14 +55,6 @@ __all__ = ["LeRobotDataset", "is_lerobot"]
 # per-episode stats that carry per-episode facts (min == max over a constant column)
 _FACTS = (f"stats/{EP_SUCCESS}/min", f"stats/{EP_SETUP}/min")
 _LEGACY = "workbench/"  # episode columns of datasets written before the facts moved into data columns
-
-
-def _hf():
-    import datasets
-
-    datasets.disable_progress_bars()
-    datasets.logging.set_verbosity_error()
-    return datasets
 
 
 def is_lerobot(path: Path) -> str | None:
@@ -173,7 +166,7 @@ class LeRobotDataset(Dataset):
     # -- listing --------------------------------------------------------------------------------
     def _read_table(self, path: Path):
         try:
-            return _hf().Dataset.from_parquet(str(path))
+            return hf_datasets().Dataset.from_parquet(str(path))
         except Exception as e:  # arrow raises several types for truncated or foreign files
             raise _unreadable(path, e) from e
 
@@ -372,7 +365,7 @@ class LeRobotDataset(Dataset):
         return cols
 
     def _load(self, info: EpisodeInfo) -> Episode:
-        datasets = _hf()
+        datasets = hf_datasets()
         f, table = self._frames_table(info)
         names = table.column_names
         image_cols = [c for c in names if isinstance(table.features[c], datasets.Image)]

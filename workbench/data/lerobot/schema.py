@@ -1,6 +1,6 @@
 """Feature keys, paths and feature specs of the LeRobot datasets the workbench writes and reads.
 
-Everything here is about names and shapes; nothing reads or writes files.
+Names and shapes only; nothing here reads or writes files.
 """
 
 from __future__ import annotations
@@ -120,3 +120,12 @@ def setup_code(setup: str) -> int:
 
 def success_code(success: bool | None) -> int:
     return -1 if success is None else int(bool(success))
+
+
+def hf_datasets():
+    """HF ``datasets``, quiet (it reads and writes the tables, as in LeRobot)."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    return datasets

@@ -49,6 +49,7 @@ from workbench.data.lerobot.schema import (
     V21_VIDEO_PATH,
     bookkeeping_features,
     episode_features,
+    hf_datasets,
     image_feature,
     numeric_feature,
     setup_code,
@@ -64,14 +65,6 @@ __all__ = ["write_lerobot"]
 CHUNKS_SIZE = 1000
 DATA_FILES_SIZE_IN_MB = 100
 VIDEO_FILES_SIZE_IN_MB = 200
-
-
-def _hf():
-    import datasets
-
-    datasets.disable_progress_bars()
-    datasets.logging.set_verbosity_error()
-    return datasets
 
 
 def png_bytes(img: np.ndarray) -> bytes:
@@ -189,7 +182,7 @@ def episode_stats(ep: Episode, cols: dict[str, Any], features: dict[str, dict]) 
 
 def write_table(cols: dict[str, list], features: dict[str, dict], path: Path) -> None:
     """One data parquet with HF ``datasets`` feature types, as LeRobot writes it."""
-    datasets = _hf()
+    datasets = hf_datasets()
 
     def hf_type(spec: dict):
         if spec["dtype"] == "image":
