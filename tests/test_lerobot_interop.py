@@ -230,3 +230,14 @@ def test_episode_files_that_disagree_are_named_as_such(ds_root):
     with pytest.raises(DataError) as e:
         load_dataset(ds_root)
     assert "file-001.parquet" in str(e.value) and "dataset_from_index" in str(e.value) and "truncated" not in str(e.value)
+
+
+def test_episodes_without_cameras_keep_their_facts(tmp_path):
+    import dataclasses
+
+    eps = [dataclasses.replace(make_robot_episode(i, T=6), cameras={}, extras={"seed": np.full((6, 1), 7)}) for i in range(2)]
+    ds = load_dataset(write_lerobot(eps, tmp_path / "ds"))
+    back = ds[1]
+    assert (back.camera_setup.value, back.success, ds.infos[1].camera_setup) == ("dynamic", True, "dynamic")
+    np.testing.assert_array_equal(back.extras["seed"], np.full(6, 7))
+    np.testing.assert_array_equal(back.actions, eps[1].actions)

@@ -151,7 +151,9 @@ def frame_columns(ep: Episode, features: dict[str, dict], *, task_index: int, fi
     cols["episode_index"] = np.full(T, ep.index, dtype=np.int64)
     cols["index"] = np.arange(first_index, first_index + T, dtype=np.int64)
     cols["task_index"] = np.full(T, task_index, dtype=np.int64)
-    return {k: cols[k] for k in features if k in cols}
+    # a one-value feature is a plain column (HF ``Value``), whatever shape the episode gave it
+    return {k: cols[k].reshape(T) if features[k]["shape"] == [1] and features[k]["dtype"] != "image" else cols[k]
+            for k in features if k in cols}  # fmt: skip
 
 
 def _png_as_rgb(cells: list[dict], picks: np.ndarray) -> np.ndarray:
