@@ -2,16 +2,19 @@
 
 Not a pytest module (lerobot is not in our pins): the README's Datasets section says how it was run.
 
-    # 1. in a venv with lerobot (0.4.4) and lerobot-doctor (0.2.0):
+    # 1. in the workbench venv: the same episodes as LeRobot v2.1, OUT/src-v2.1
+    python tests/lerobot_toolchain.py make-v21 SRC OUT
+    # 2. in a venv with lerobot (0.4.4) and lerobot-doctor (0.2.0):
     python tests/lerobot_toolchain.py run SRC OUT
-    # 2. in the workbench venv:
+    # 3. in the workbench venv:
     python tests/lerobot_toolchain.py verify SRC OUT
 
 ``run`` loads SRC with ``lerobot.datasets.lerobot_dataset.LeRobotDataset`` (every frame of two
 episodes, videos decoded), makes ``OUT/deleted`` (``delete_episodes``), ``OUT/aggregated``
 (``aggregate_datasets`` of SRC and a copy of it) and ``OUT/resumed`` (a copy of SRC reopened with
 ``LeRobotDataset``, two episodes recorded with ``add_frame`` + ``save_episode``, then ``finalize``),
-runs ``lerobot-doctor check`` on all four and writes ``OUT/expected.json``: which source episode
+converts ``OUT/src-v2.1`` with LeRobot's ``convert_dataset_v21_to_v30`` into ``OUT/converted``,
+runs ``lerobot-doctor check`` on SRC and the results and writes ``OUT/expected.json``: which source episode
 each output episode holds. ``verify`` loads every output with the workbench reader and compares
 each episode with its source, stream by stream.
 """
@@ -109,10 +112,21 @@ def run(src: Path, out: Path) -> None:
     expected["resumed"] = expected["src"] + copies
     print("resume + save_episode + finalize: ok")
     LeRobotDataset("workbench/resumed", root=out / "resumed")  # lerobot reads its own append back
+
+    if (out / "src-v2.1").is_dir():
+        from lerobot.datasets.v30.convert_dataset_v21_to_v30 import convert_dataset
+
+        shutil.copytree(out / "src-v2.1", out / "v21/workbench/converted")
+        convert_dataset("workbench/converted", root=out / "v21", push_to_hub=False)
+        shutil.move(out / "v21/workbench/converted", out / "converted")
+        LeRobotDataset("workbench/converted", root=out / "converted")
+        expected["converted"] = expected["src"]
+        print("convert_dataset_v21_to_v30: ok")
     (out / "expected.json").write_text(json.dumps(expected))
 
     doctor = Path(sys.executable).with_name("lerobot-doctor")
-    for name, root in (("src", src), ("deleted", out / "deleted"), ("aggregated", out / "aggregated"), ("resumed", out / "resumed")):
+    for name in ("src", *(k for k in expected if k != "src")):
+        root = src if name == "src" else out / name
         report = subprocess.run([str(doctor), "check", str(root)], capture_output=True, text=True).stdout
         (out / f"doctor-{name}.txt").write_text(report)
         missing = [line.strip() for line in report.splitlines() if "not in stats" in line]
@@ -127,7 +141,7 @@ def verify(src: Path, out: Path) -> None:
     expected = json.loads((out / "expected.json").read_text())
     source = load_dataset(src)
     eps = {i: source[i] for i in range(len(source))}
-    for name in ("deleted", "aggregated", "resumed"):
+    for name in (k for k in expected if k != "src"):
         ds = load_dataset(out / name)
         assert len(ds) == len(expected[name]), (name, len(ds), len(expected[name]))
         worst = 0.0
@@ -156,6 +170,14 @@ def verify(src: Path, out: Path) -> None:
         print(f"{name}: {len(ds)} episodes match their sources (rgb mean |Δ| ≤ {worst:.2f}); tasks {tasks}")
 
 
+def make_v21(src: Path, out: Path) -> None:
+    from workbench.data import load_dataset, write_lerobot
+
+    ds = load_dataset(src)
+    write_lerobot(iter(ds), out / "src-v2.1", version="v2.1", robot_type=str(ds.meta.get("robot_type", "unknown")))
+    print(f"wrote {out / 'src-v2.1'}")
+
+
 if __name__ == "__main__":
     mode, src_arg, out_arg = sys.argv[1:4]
-    {"run": run, "verify": verify}[mode](Path(src_arg).resolve(), Path(out_arg).resolve())
+    {"run": run, "verify": verify, "make-v21": make_v21}[mode](Path(src_arg).resolve(), Path(out_arg).resolve())
