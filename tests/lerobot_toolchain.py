@@ -9,8 +9,8 @@ Not a pytest module (lerobot is not in our pins): the README's Datasets section 
     # 3. in the workbench venv:
     python tests/lerobot_toolchain.py verify SRC OUT
 
-``run`` loads SRC with ``lerobot.datasets.lerobot_dataset.LeRobotDataset`` (every frame of two
-episodes, videos decoded), makes ``OUT/deleted`` (``delete_episodes``), ``OUT/aggregated``
+``run`` loads SRC with ``lerobot.datasets.lerobot_dataset.LeRobotDataset`` (its video decoded by
+LeRobot for every frame the resume step copies), makes ``OUT/deleted`` (``delete_episodes``), ``OUT/aggregated``
 (``aggregate_datasets`` of SRC and a copy of it) and ``OUT/resumed`` (a copy of SRC reopened with
 ``LeRobotDataset``, two episodes recorded with ``add_frame`` + ``save_episode``, then ``finalize``),
 converts ``OUT/src-v2.1`` with LeRobot's ``convert_dataset_v21_to_v30`` into ``OUT/converted``,
