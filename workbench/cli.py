@@ -64,6 +64,18 @@ def _data_make_samples(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_generate(args: argparse.Namespace) -> int:
+    from workbench.data.generate import make_metaworld_dataset
+
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    setups = [c.strip() for c in args.camera.split(",") if c.strip()]
+    r = make_metaworld_dataset(args.out, tasks, args.demos, camera_setups=setups, seed=args.seed, image_size=args.image_size,
+                               max_steps=args.max_steps, workers=args.workers, progress=not args.quiet)  # fmt: skip
+    print(f"{r.episodes} episodes, {r.frames} frames in {r.seconds:.1f} s ({r.frames_per_second:.1f} frames/s, "
+          f"{r.workers} worker(s)) -> {r.path}")  # fmt: skip
+    return 0
+
+
 def _train(args: argparse.Namespace) -> int:
     from workbench.train import TrainConfig, create_run, launch, make_config
     from workbench.train.config import apply_overrides
@@ -198,6 +210,17 @@ def build_parser() -> argparse.ArgumentParser:
     ms.add_argument("--force", action="store_true", help="replace existing sample datasets")
     ms.add_argument("--only", action="append", choices=["metaworld", "robomimic", "hands"], help="make only this sample")
     ms.set_defaults(func=_data_make_samples)
+    gen = dsub.add_parser("generate", help="metaworld expert demonstrations at scale, in parallel, into LeRobot v3.0")
+    gen.add_argument("--out", type=Path, required=True, help="the dataset folder to create (must not exist)")
+    gen.add_argument("--tasks", default="reach,push,pick-place", help="comma-separated metaworld tasks")
+    gen.add_argument("--demos", type=int, default=32, help="demonstrations per task (placement seeds 10000·seed + j)")
+    gen.add_argument("--camera", default="dynamic", help="scene-camera setup(s) fixed, random, dynamic (comma: cycled per episode)")
+    gen.add_argument("--workers", type=int, default=2, help="recording processes")
+    gen.add_argument("--image-size", type=int, default=96)
+    gen.add_argument("--max-steps", type=int, default=100, help="step cap per demonstration")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--quiet", action="store_true", help="no progress bar")
+    gen.set_defaults(func=_data_generate)
 
     tr = sub.add_parser("train", help="train a method (a name with --preset, or a config YAML)")
     tr.add_argument("target", help="a method name (caip, class, clamp, clap_actvae, bc, direct_regression, random_encoder) or CONFIG.yaml")

@@ -30,7 +30,7 @@ from workbench.data.lerobot import write_lerobot
 from workbench.data.normalize import compute_stats, save_stats, split_episodes
 from workbench.data.robomimic import write_robomimic
 
-__all__ = ["make_samples", "stats_file", "SAMPLE_TASKS", "CHUNK_HORIZON"]
+__all__ = ["make_samples", "stats_file", "write_dataset_stats", "SAMPLE_TASKS", "CHUNK_HORIZON"]
 
 SAMPLE_TASKS = ("reach", "push", "pick-place", "drawer-open", "button-press", "door-open")
 CHUNK_HORIZON = 16  # CLASS App. B: DTW horizon 16
@@ -44,7 +44,8 @@ def stats_file(ds: Dataset) -> Path:
     return (ds.path.parent if ds.path.is_file() else ds.path) / "workbench_stats.json"
 
 
-def _write_stats(path: Path, kinds: tuple[str, ...], seed: int) -> None:
+def write_dataset_stats(path: Path, kinds: tuple[str, ...], seed: int) -> None:
+    """The seeded train/val split and per-kind chunk statistics on the training split, beside the data."""
     ds = load_dataset(path)
     split = split_episodes(ds.infos, val_fraction=0.25, seed=seed)
     train = [ds.episode(i) for i in split["train"]]
@@ -82,7 +83,7 @@ def _make_metaworld(root: Path, tasks: tuple[str, ...], per_task: int, image: in
         crf=28,
         extra_meta={"generator": {"seed": seed, "tasks": list(tasks), "episodes_per_task": per_task}},
     )
-    _write_stats(root, ("raw", "ee"), seed)
+    write_dataset_stats(root, ("raw", "ee"), seed)
 
 
 def _make_robomimic(metaworld: Path, root: Path, seed: int) -> None:
@@ -92,7 +93,7 @@ def _make_robomimic(metaworld: Path, root: Path, seed: int) -> None:
     infos = [i for i in src.infos if i.index in pick]
     write_robomimic((src.episode(i) for i in pick), root / "metaworld.hdf5", env_name="metaworld-v3",
                     splits=split_episodes(infos, 0.25, seed))  # fmt: skip
-    _write_stats(root / "metaworld.hdf5", ("raw", "ee"), seed)
+    write_dataset_stats(root / "metaworld.hdf5", ("raw", "ee"), seed)
 
 
 def _make_hands(root: Path, image: int, seed: int, quick: bool) -> None:
@@ -104,7 +105,7 @@ def _make_hands(root: Path, image: int, seed: int, quick: bool) -> None:
         root,
         crf=28,
     )
-    _write_stats(root, ("hand",), seed)
+    write_dataset_stats(root, ("hand",), seed)
 
 
 def make_samples(out: str | Path = "data_samples", *, seed: int = 0, quick: bool = False, force: bool = False,
