@@ -1,0 +1,129 @@
+"""Batched chunk policies for :func:`workbench.eval.parallel.run_parallel_rollouts`.
+
+All take ``(images (B, S, S, 3) uint8, obs (B, 39), tasks)`` and return raw action chunks
+``(B, H, 4)``: the environments waiting for a decision are encoded in one forward pass.
+
+* :class:`StateKNN` — k-NN on the standardised 39-D state (the reference protocol's strong,
+  non-visual baseline);
+* :class:`EncoderKNN` — CLASS §4.4's non-parametric policy: the query is
+  ``ẑ = L2-normalise([proprioception, image feature])`` (:func:`class_query`), neighbours by cosine,
+  chunks ensembled with ``softmax(cos / τ_nn)``; ``proprio=None`` is the image-only ablation;
+* :class:`HeadPolicy` — a trained policy head (MLP) on the encoder (CLASS §4.4's parametric setting).
+
+Proprioception in metaworld is the first four numbers of the observation: the hand's xyz and the
+gripper opening (:data:`PROPRIO_DIMS`); the corpus takes them from the recorded state at each
+sample's frame, the rollout from the live observation, so both come from the same source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from workbench.eval.knn import KNNPolicy
+
+__all__ = ["EncoderKNN", "HeadPolicy", "PROPRIO_DIMS", "ProprioNorm", "StateKNN", "class_query", "images_tensor"]
+
+PROPRIO_DIMS = 4  # metaworld observation[:4]: hand xyz, gripper opening
+
+
+def images_tensor(images: npt.NDArray[np.uint8]) -> torch.Tensor:
+    """(B, S, S, 3) uint8 -> (B, 3, S, S) uint8, what ``encode_images`` takes."""
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).contiguous()
+
+
+@dataclass(frozen=True)
+class ProprioNorm:
+    """Per-dimension standardisation of proprioception with the training corpus's statistics."""
+
+    mean: npt.NDArray[np.float64]  # (P,)
+    std: npt.NDArray[np.float64]  # (P,)
+
+    @classmethod
+    def fit(cls, proprio: npt.ArrayLike) -> ProprioNorm:
+        p = np.asarray(proprio, dtype=np.float64)
+        sd = p.std(0)
+        return cls(p.mean(0), np.where(sd > 1e-8, sd, 1.0))
+
+    def __call__(self, proprio: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        return (np.asarray(proprio, dtype=np.float64) - self.mean) / self.std
+
+
+def class_query(image_features: npt.ArrayLike, proprio: npt.ArrayLike | None = None, norm: ProprioNorm | None = None,
+                proprio_weight: float = 1.0) -> npt.NDArray[np.float64]:  # fmt: skip
+    """CLASS §4.4's ẑ: the L2-normalised concatenation of proprioception and the image feature.
+
+    The paper does not say how the two parts are scaled before the concatenation; here the image
+    feature is L2-normalised (unit length, as cosine retrieval sees it) and proprioception is
+    standardised with ``norm`` and divided by √P, so each part weighs about one and
+    ``proprio_weight`` scales proprioception's share. ``proprio=None`` gives the image-only query.
+    """
+    f = np.atleast_2d(np.asarray(image_features, dtype=np.float64))
+    f = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+    if proprio is None:
+        return f
+    p = np.atleast_2d(np.asarray(proprio, dtype=np.float64))
+    p = norm(p) if norm is not None else p
+    z = np.concatenate([proprio_weight * p / np.sqrt(p.shape[1]), f], axis=1)
+    return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+
+
+class StateKNN:
+    """k-NN on the standardised state: the reference protocol's non-visual baseline."""
+
+    def __init__(self, knn: KNNPolicy, norm: ProprioNorm) -> None:
+        self.knn, self.norm = knn, norm
+
+    @classmethod
+    def fit(cls, states: npt.ArrayLike, chunks: npt.ArrayLike, mask: npt.ArrayLike, knn: KNNPolicy) -> StateKNN:
+        norm = ProprioNorm.fit(states)
+        return cls(knn.fit(norm(states), chunks, mask), norm)
+
+    def __call__(self, images: npt.NDArray, obs: npt.NDArray, tasks: Sequence[str]) -> npt.NDArray:
+        return self.knn.predict(self.norm(obs)).chunks
+
+
+def _texts(texts: Mapping[str, str], tasks: Sequence[str]) -> list[str]:
+    return [texts.get(t, "") for t in tasks]
+
+
+class EncoderKNN:
+    """CLASS §4.4 in closed loop: encode the batch of images, query with ẑ, ensemble the chunks."""
+
+    def __init__(self, method: Any, knn: KNNPolicy, texts: Mapping[str, str], norm: ProprioNorm | None = None,
+                 proprio_weight: float = 1.0) -> None:  # fmt: skip
+        self.method, self.knn, self.texts, self.norm, self.proprio_weight = method, knn, dict(texts), norm, proprio_weight
+
+    @classmethod
+    def fit(cls, method: Any, features: npt.ArrayLike, chunks: npt.ArrayLike, mask: npt.ArrayLike, knn: KNNPolicy,
+            texts: Mapping[str, str], proprio: npt.ArrayLike | None = None, proprio_weight: float = 1.0) -> EncoderKNN:  # fmt: skip
+        """A corpus of training samples: image features (N, C), proprioception (N, P) or None for the
+        image-only ablation, raw chunks (N, H, A) and their mask."""
+        norm = ProprioNorm.fit(proprio) if proprio is not None else None
+        z = class_query(features, proprio, norm, proprio_weight)
+        return cls(method, knn.fit(z, chunks, mask), texts, norm, proprio_weight)
+
+    @torch.no_grad()
+    def features(self, images: npt.NDArray[np.uint8], tasks: Sequence[str]) -> npt.NDArray[np.float64]:
+        self.method.eval()
+        return self.method.encode_images(images_tensor(images), _texts(self.texts, tasks)).float().cpu().numpy()
+
+    def __call__(self, images: npt.NDArray, obs: npt.NDArray, tasks: Sequence[str]) -> npt.NDArray:
+        f = self.features(images, tasks)
+        proprio = np.asarray(obs)[:, :PROPRIO_DIMS] if self.norm is not None else None
+        return self.knn.predict(class_query(f, proprio, self.norm, self.proprio_weight)).chunks
+
+
+class HeadPolicy:
+    """A trained MLP head on the encoder (the parametric setting)."""
+
+    def __init__(self, head: Any, texts: Mapping[str, str]) -> None:
+        self.head, self.texts = head, dict(texts)
+
+    def __call__(self, images: npt.NDArray, obs: npt.NDArray, tasks: Sequence[str]) -> npt.NDArray:
+        return self.head.predict(images_tensor(images), _texts(self.texts, tasks))

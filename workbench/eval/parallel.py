@@ -1,0 +1,167 @@
+"""Closed-loop rollouts that match the data: the trained camera setup, parallel environments.
+
+Each episode is a :class:`EpisodeSpec` (task, evaluation seed, scene-camera setup). The camera is
+the one the policy was trained under (CLASS Fig. 3): ``fixed`` (the generator's scene camera),
+``random`` (a pose drawn per episode and held) or ``dynamic`` (a sweep between two random poses
+during the episode), drawn from the episode's own seed — so every policy meets the same cameras —
+with a stream (``[seed, 0xCA]``) that no training episode uses; ``wrist`` is ``gripperPOV``.
+
+Environments live in worker processes (``workers`` ≥ 1; 0 runs them in this process, the serial
+reference). The policy runs in the main process on a **batch**: all environments waiting for a
+decision are encoded in one forward pass. A worker executes a whole chunk (the first ``execute``
+actions) per message, so there is one round trip per decision, not per step. An episode's outcome
+depends only on its spec and the policy, not on which worker ran it or what else was in the batch
+(up to float rounding of a batched forward), so parallel and serial give the same successes.
+
+Protocol (``shared/reference/metaworld-baselines.md``, as :mod:`workbench.eval.rollout`): placement
+from the seed, 200-step cap, success is ``info["success"]`` at any step; evaluation seeds from 2000,
+disjoint from the generator's training placements ``10000·seed + j``.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+from collections import deque  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from typing import Any, Protocol  # noqa: E402
+
+import numpy as np  # noqa: E402
+import numpy.typing as npt  # noqa: E402
+
+from workbench.eval.results import EvalError  # noqa: E402
+from workbench.sim.vector_env import ROLLOUT_SETUPS, EpisodeSpec, WorkerError, episode_cameras, make_slots  # noqa: E402
+
+__all__ = [
+    "BatchPolicy",
+    "EpisodeOutcome",
+    "EpisodeSpec",
+    "ParallelRolloutConfig",
+    "ROLLOUT_SETUPS",
+    "check_disjoint_seeds",
+    "episode_cameras",
+    "make_specs",
+    "run_parallel_rollouts",
+]
+
+
+class BatchPolicy(Protocol):
+    """``(images (B, S, S, 3) uint8, obs (B, 39), tasks) -> chunks (B, H, 4)``; stateless across calls."""
+
+    def __call__(self, images: npt.NDArray[np.uint8], obs: npt.NDArray, tasks: Sequence[str]) -> npt.NDArray: ...
+
+
+@dataclass(frozen=True)
+class EpisodeOutcome:
+    spec: EpisodeSpec
+    success: bool
+    steps: int  # environment steps taken
+    frames: npt.NDArray[np.uint8] | None = field(default=None, repr=False)  # (T+1, S, S, 3) when recorded
+
+
+@dataclass(frozen=True)
+class ParallelRolloutConfig:
+    max_steps: int = 200  # step cap per episode (the reference protocol)
+    execute: int = 8  # actions executed per chunk before re-planning (CLASS Table 4: T_a = 16)
+    image_size: int = 64  # square side the policy sees (the run's image size)
+    workers: int = 2  # environment processes; 0 = in this process (serial)
+
+    def __post_init__(self) -> None:
+        for name in ("max_steps", "execute", "image_size"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"ParallelRolloutConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.workers < 0:
+            raise ValueError(f"ParallelRolloutConfig.workers must be >= 0, got {self.workers}")
+
+
+def make_specs(tasks: Sequence[str], episodes: int, camera_setup: str, *, seed_start: int = 2000,
+               save_episodes: int = 0) -> list[EpisodeSpec]:  # fmt: skip
+    """``episodes`` evaluation episodes per task, seeds ``seed_start …``; the first ``save_episodes``
+    of each task are recorded."""
+    from workbench.sim.metaworld import TASKS
+
+    unknown = [t for t in tasks if t.removesuffix("-v3") not in TASKS]
+    if unknown:
+        raise EvalError(f"unknown metaworld task {unknown[0]!r}; the workbench knows {', '.join(sorted(TASKS))}")
+    if camera_setup not in ROLLOUT_SETUPS:
+        raise EvalError(f"unknown camera setup {camera_setup!r}; rollouts render {', '.join(ROLLOUT_SETUPS)}")
+    if episodes < 1:
+        raise EvalError(f"episodes must be >= 1, got {episodes}")
+    return [EpisodeSpec(t.removesuffix("-v3"), seed_start + i, camera_setup, i < save_episodes) for t in tasks for i in range(episodes)]
+
+
+def check_disjoint_seeds(specs: Sequence[EpisodeSpec], training_seeds: Sequence[int]) -> None:
+    """Refuse an evaluation whose placements were seen in training (the episodes' ``seed`` extras)."""
+    seen = set(int(s) for s in training_seeds) & {s.seed for s in specs}
+    if seen:
+        raise EvalError(f"evaluation seeds {sorted(seen)[:5]} are training placements; start the evaluation seeds elsewhere")
+
+
+def run_parallel_rollouts(
+    policy: BatchPolicy | Callable[..., npt.NDArray],
+    specs: Sequence[EpisodeSpec],
+    config: ParallelRolloutConfig | None = None,
+    *,
+    progress: bool = False,
+    desc: str = "rollouts",
+) -> list[EpisodeOutcome]:
+    """Run every episode of ``specs`` with ``policy``; outcomes in the order of ``specs``."""
+    cfg = config or ParallelRolloutConfig()
+    if not specs:
+        raise EvalError("no episodes to roll out")
+    for s in specs:
+        if s.camera_setup not in ROLLOUT_SETUPS:
+            raise EvalError(f"unknown camera setup {s.camera_setup!r}; rollouts render {', '.join(ROLLOUT_SETUPS)}")
+    n = max(1, min(cfg.workers, len(specs)))
+    slots = make_slots(0 if cfg.workers == 0 else n, cfg.image_size, cfg.max_steps)
+    pending = deque(range(len(specs)))
+    active: dict[int, tuple[int, Any, Any]] = {}  # slot -> (spec index, image, obs)
+    outcomes: dict[int, EpisodeOutcome] = {}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(specs), desc=desc, unit="ep", leave=False)
+
+    def start(k: int) -> None:
+        if pending:
+            i = pending.popleft()
+            slots[k].send(("start", specs[i]))
+            image, obs = slots[k].recv()[1]
+            active[k] = (i, image, obs)
+        else:
+            active.pop(k, None)
+
+    try:
+        for k in range(len(slots)):
+            start(k)
+        while active:
+            ks = sorted(active)
+            images = np.stack([active[k][1] for k in ks])  # (B, S, S, 3)
+            obs = np.stack([active[k][2] for k in ks])  # (B, 39)
+            chunks = np.asarray(policy(images, obs, [specs[active[k][0]].task for k in ks]), dtype=np.float32)
+            if chunks.ndim != 3 or chunks.shape[0] != len(ks) or chunks.shape[2] != 4:
+                raise EvalError(f"the policy returned chunks of shape {chunks.shape}; expected ({len(ks)}, H, 4)")
+            for b, k in enumerate(ks):  # all workers step at once
+                slots[k].send(("run", chunks[b, : cfg.execute]))
+            for k in ks:
+                done, success, steps, image, ob, frames = slots[k].recv()[1]
+                i = active[k][0]
+                if done:
+                    outcomes[i] = EpisodeOutcome(specs[i], bool(success), int(steps), frames)
+                    if bar is not None:
+                        bar.update(1)
+                    start(k)
+                else:
+                    active[k] = (i, image, ob)
+    except WorkerError as e:
+        raise EvalError(str(e)) from e
+    finally:
+        for s in slots:
+            s.close()
+        if bar is not None:
+            bar.close()
+    return [outcomes[i] for i in range(len(specs))]

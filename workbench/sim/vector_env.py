@@ -1,0 +1,187 @@
+"""Metaworld environments behind worker processes: the stepping half of parallel rollouts.
+
+:mod:`workbench.eval.parallel` drives these from the main process (the policy's batched forward
+runs there). This module imports only MuJoCo and metaworld, so a spawned worker starts in about a
+second instead of importing torch and the evaluation stack.
+
+A slot holds one environment per task and one renderer; it starts an episode from an
+:class:`EpisodeSpec` (placement seed, camera setup) and executes a chunk of actions per message.
+The camera of an evaluation episode is drawn from the stream ``[seed, 0xCA]``, which no training
+episode of the generator uses (it draws from ``[seed, k, j]``).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+from dataclasses import dataclass  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+import numpy.typing as npt  # noqa: E402
+
+__all__ = ["EpisodeSpec", "ROLLOUT_SETUPS", "WorkerError", "episode_cameras", "make_slots"]
+
+#: Camera setups a rollout can render: the scene camera's three (CLASS Fig. 3) and the wrist.
+ROLLOUT_SETUPS = ("fixed", "random", "dynamic", "wrist")
+_CAMERA_STREAM = 0xCA
+
+
+class WorkerError(RuntimeError):
+    """A rollout worker failed; the message carries the worker's exception."""
+
+
+@dataclass(frozen=True)
+class EpisodeSpec:
+    task: str
+    seed: int  # placement and camera seed
+    camera_setup: str = "fixed"
+    record: bool = False  # keep every frame (for a video)
+
+
+def episode_cameras(setup: str, seed: int, steps: int) -> list[Any]:
+    """The camera at each step of an evaluation episode under ``setup`` (drawn from ``seed``)."""
+    from workbench.sim.metaworld import scene_camera
+
+    if setup not in ROLLOUT_SETUPS:
+        raise ValueError(f"unknown camera setup {setup!r}; rollouts render {', '.join(ROLLOUT_SETUPS)}")
+    if setup == "wrist":
+        return ["gripperPOV"] * steps
+    return scene_camera(setup, np.random.default_rng([int(seed), _CAMERA_STREAM]), steps)
+
+
+class _Slot:
+    """One environment per task and one renderer, in whichever process runs it."""
+
+    def __init__(self, image_size: int, max_steps: int) -> None:
+        self.image_size, self.max_steps = image_size, max_steps
+        self._envs: dict[str, tuple[Any, Any]] = {}
+        self.spec: EpisodeSpec | None = None
+
+    def _env(self, task: str) -> tuple[Any, Any]:
+        if task not in self._envs:
+            from workbench.sim.metaworld import make_env
+            from workbench.sim.render import SceneRenderer
+
+            env = make_env(task)
+            self._envs[task] = (env, SceneRenderer(env.model, self.image_size, self.image_size))
+        return self._envs[task]
+
+    def start(self, spec: EpisodeSpec) -> tuple[npt.NDArray[np.uint8], npt.NDArray]:
+        env, renderer = self._env(spec.task)
+        env.seed(int(spec.seed))
+        obs, _ = env.reset()
+        self.spec, self.t, self.obs = spec, 0, np.asarray(obs)
+        self.cams = episode_cameras(spec.camera_setup, spec.seed, self.max_steps + 1)
+        self.frames: list[npt.NDArray[np.uint8]] = []
+        image = renderer.render_rgb(env.data, self.cams[0])
+        if spec.record:
+            self.frames.append(image)
+        return image, self.obs
+
+    def run(self, actions: npt.NDArray) -> tuple[bool, bool, int, Any, Any, Any]:
+        """Execute ``actions``; ``(done, success, steps, image, obs, frames)`` (image None when done)."""
+        assert self.spec is not None
+        env, renderer = self._env(self.spec.task)
+        low, high = env.action_space.low, env.action_space.high
+        done = success = False
+        for a in actions:
+            self.obs, _, terminated, truncated, info = env.step(np.clip(a, low, high))
+            self.t += 1
+            if self.spec.record:
+                self.frames.append(renderer.render_rgb(env.data, self.cams[self.t]))
+            if info.get("success", 0.0) > 0.5:
+                done = success = True
+                break
+            if terminated or truncated or self.t >= self.max_steps:
+                done = True
+                break
+        if done:
+            frames = np.stack(self.frames) if self.frames else None
+            self.spec = None
+            return True, success, self.t, None, None, frames
+        return False, False, self.t, renderer.render_rgb(env.data, self.cams[self.t]), np.asarray(self.obs), None
+
+    def close(self) -> None:
+        for env, renderer in self._envs.values():
+            renderer.close()
+            env.close()
+        self._envs = {}
+
+
+def _worker(conn: Any, image_size: int, max_steps: int) -> None:
+    """A worker process: start/run messages in, results out, until ``close``.
+
+    Mesa's software renderer starts one thread per core for each GL context; with one worker per
+    core that oversubscribes the CPU, so a worker renders on one thread (unless told otherwise)."""
+    os.environ.setdefault("LP_NUM_THREADS", "1")
+    slot = _Slot(image_size, max_steps)
+    try:
+        while True:
+            msg = conn.recv()
+            if msg[0] == "start":
+                conn.send(("ok", slot.start(msg[1])))
+            elif msg[0] == "run":
+                conn.send(("ok", slot.run(msg[1])))
+            else:
+                break
+    except Exception as e:  # reported to the main process, which raises it
+        conn.send(("error", f"{type(e).__name__}: {e}"))
+    finally:
+        slot.close()
+        conn.close()
+
+
+class _Local:
+    """The serial path: a slot in this process behind the same send/recv interface as a worker."""
+
+    def __init__(self, image_size: int, max_steps: int) -> None:
+        self.slot = _Slot(image_size, max_steps)
+        self._reply: Any = None
+
+    def send(self, msg: tuple) -> None:
+        self._reply = ("ok", self.slot.start(msg[1]) if msg[0] == "start" else self.slot.run(msg[1]))
+
+    def recv(self) -> Any:
+        return self._reply
+
+    def close(self) -> None:
+        self.slot.close()
+
+
+class _Remote:
+    def __init__(self, image_size: int, max_steps: int) -> None:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")  # a forked child would share the parent's GL and OpenMP state
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker, args=(child, image_size, max_steps), daemon=True)
+        self.proc.start()
+        child.close()
+
+    def send(self, msg: tuple) -> None:
+        self.conn.send(msg)
+
+    def recv(self) -> Any:
+        reply = self.conn.recv()
+        if reply[0] == "error":
+            raise WorkerError(f"rollout worker failed: {reply[1]}")
+        return reply
+
+    def close(self) -> None:
+        try:
+            self.conn.send(("close",))
+        except (BrokenPipeError, OSError):
+            pass
+        self.proc.join(timeout=10)
+        if self.proc.is_alive():
+            self.proc.terminate()
+
+
+def make_slots(workers: int, image_size: int, max_steps: int) -> list[Any]:
+    """``workers`` worker processes, or (0) one in-process slot, behind ``send``/``recv``/``close``."""
+    if workers == 0:
+        return [_Local(image_size, max_steps)]
+    return [_Remote(image_size, max_steps) for _ in range(workers)]
