@@ -21,6 +21,7 @@ __all__ = ["CheckpointError", "Checkpoint", "save_checkpoint", "load_checkpoint"
 
 _MODEL = "model."
 _OPTIM = "optim."
+_EXTRA = "extra."
 
 
 class CheckpointError(Exception):
@@ -32,6 +33,7 @@ class Checkpoint:
     model: dict[str, torch.Tensor]
     optimizer: dict | None
     meta: dict
+    extra: dict[str, torch.Tensor] | None = None  # a second state dict (the live weights beside an EMA)
 
 
 def _flatten_optimizer(state: dict) -> tuple[dict[str, torch.Tensor], dict]:
@@ -56,13 +58,16 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
     return {"state": state, "param_groups": meta["param_groups"]}
 
 
-def save_checkpoint(path: str | Path, model: torch.nn.Module | dict, optimizer: torch.optim.Optimizer | None = None, meta: dict | None = None) -> Path:
-    """Save model (and optimiser) state to ``path`` atomically; ``meta`` must be JSON-serialisable."""
+def save_checkpoint(path: str | Path, model: torch.nn.Module | dict, optimizer: torch.optim.Optimizer | None = None, meta: dict | None = None,
+                    extra: dict[str, torch.Tensor] | None = None) -> Path:  # fmt: skip
+    """Save model (and optimiser) state to ``path`` atomically; ``meta`` must be JSON-serialisable.
+    ``extra`` is a second state dict stored beside the model (the live weights when ``model`` is an EMA)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     sd = model.state_dict() if isinstance(model, torch.nn.Module) else model
     # safetensors refuses shared storage: clone so tied weights are saved as separate tensors
     tensors = {f"{_MODEL}{k}": v.detach().cpu().contiguous().clone() for k, v in sd.items()}
+    tensors.update({f"{_EXTRA}{k}": v.detach().cpu().contiguous().clone() for k, v in (extra or {}).items()})
     optim_meta = None
     if optimizer is not None:
         ot, optim_meta = _flatten_optimizer(optimizer.state_dict())
@@ -96,7 +101,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     optim = None
     if info.get("optimizer") is not None:
         optim = _unflatten_optimizer({k: v for k, v in tensors.items() if k.startswith(_OPTIM)}, info["optimizer"])
-    return Checkpoint(model=model, optimizer=optim, meta=info.get("meta", {}))
+    extra = {k[len(_EXTRA):]: v for k, v in tensors.items() if k.startswith(_EXTRA)} or None
+    return Checkpoint(model=model, optimizer=optim, meta=info.get("meta", {}), extra=extra)
 
 
 def strip_optimizer(path: str | Path) -> Path:

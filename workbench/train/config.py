@@ -22,6 +22,7 @@ class ConfigError(ValueError):
 
 
 CHUNK_KINDS = ("raw", "ee", "hand")
+OPTIMIZERS = ("adamw", "lars")
 
 
 @dataclass
@@ -58,8 +59,16 @@ class OptimConfig:
     eps: float = 1e-6  # CAIP App. C.3
     warmup_steps: int = 10  # linear warm-up, then cosine decay to zero (CAIP App. C.3)
     grad_clip: float = 1.0  # max global gradient norm; 0 disables
+    name: str = "adamw"  # "adamw" (CAIP App. C.3) or "lars" (CLASS App. B; see workbench.train.optim)
+    momentum: float = 0.9  # LARS momentum (CLASS App. B Table 4: 0.9)
+    ema_power: float = 0.0  # EMA of the weights with this power (CLASS App. B Table 3: 0.75); 0 = off
+    accumulate: int = 1  # micro-batches per step (gradient accumulation); batch_size must divide by it
 
     def __post_init__(self) -> None:
+        if self.name not in OPTIMIZERS:
+            raise ConfigError(f"optim.name must be one of {OPTIMIZERS}, got {self.name!r}")
+        if not 0 <= float(self.momentum) < 1 or float(self.ema_power) < 0 or int(self.accumulate) < 1:
+            raise ConfigError("optim.momentum must be in [0, 1), optim.ema_power ≥ 0 and optim.accumulate ≥ 1")
         if not float(self.lr) > 0:
             raise ConfigError(f"optim.lr must be > 0, got {self.lr}")
         if float(self.weight_decay) < 0 or float(self.grad_clip) < 0 or int(self.warmup_steps) < 0:
@@ -97,6 +106,8 @@ class TrainConfig:
         for name in ("steps", "batch_size", "log_every", "ckpt_every", "keep_checkpoints"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be ≥ 1, got {getattr(self, name)}")
+        if int(self.batch_size) % int(self.optim.accumulate):
+            raise ConfigError(f"batch_size {self.batch_size} is not divisible by optim.accumulate {self.optim.accumulate}")
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         self.method_config = dict(self.method_config or {})
@@ -182,6 +193,14 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     "sample": {"steps": 1500, "batch_size": 64, "log_every": 10, "ckpt_every": 250, "num_threads": 1,
                "data": {"image_size": 64, "stride": 1},
                "optim": {"warmup_steps": 30, "lr": 5e-4}},
+    # CLASS App. B Tables 3-4: LARS (lr 0.5, momentum 0.9, weight decay 1e-6) at batch 160, 500
+    # warm-up steps then cosine, clip 0.5, EMA power 0.75; 2,000 steps ≈ 50 epochs of 32 demos on
+    # three tasks. Hours on 2 cores: a GPU preset. optim.accumulate=K splits the batch when memory
+    # requires (note: a contrastive loss then sees 160/K negatives per micro-batch).
+    "class-appb": {"steps": 2000, "batch_size": 160, "log_every": 10, "ckpt_every": 250, "keep_checkpoints": 9,
+                   "data": {"image_size": 64, "stride": 1},
+                   "optim": {"name": "lars", "lr": 0.5, "momentum": 0.9, "weight_decay": 1e-6, "warmup_steps": 500,
+                             "grad_clip": 0.5, "ema_power": 0.75, "accumulate": 1}},
 }  # fmt: skip
 
 

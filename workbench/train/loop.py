@@ -30,6 +30,7 @@ import torch
 
 from workbench.train.checkpoint import load_checkpoint, save_checkpoint
 from workbench.train.config import TrainConfig
+from workbench.train.optim import EMA, make_optimizer
 from workbench.train.rundir import JobError, RunDir, RunState
 
 __all__ = ["train", "lr_at", "batch_indices", "select_device", "build_training", "TrainingSetup"]
@@ -206,15 +207,18 @@ def _train(rd: RunDir, cfg: TrainConfig, *, resume: bool, progress: bool, rank: 
     setup = build_training(cfg, device=device)
     method, data = setup.method, setup.dataset
     params = [p for p in method.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params or [torch.nn.Parameter(torch.zeros(1))], lr=cfg.optim.lr,
-                            betas=(cfg.optim.beta1, cfg.optim.beta2), eps=cfg.optim.eps,
-                            weight_decay=cfg.optim.weight_decay)  # fmt: skip
+    opt = make_optimizer(params, cfg.optim)
+    ema = EMA(method, cfg.optim.ema_power) if cfg.optim.ema_power > 0 else None
     start = 0
     if resume:
         latest = rd.latest_checkpoint()
         if latest is not None:
             ck = load_checkpoint(latest, map_location=device)
-            method.load_state_dict(ck.model)
+            # with an EMA the checkpoint's model is the average (what evaluation loads), the live
+            # weights travel beside it
+            method.load_state_dict(ck.extra if ema is not None and ck.extra else ck.model)
+            if ema is not None:
+                ema.load_state_dict(ck.model)
             if ck.optimizer is not None:
                 opt.load_state_dict(ck.optimizer)
             start = int(ck.meta["step"])
@@ -236,21 +240,26 @@ def _train(rd: RunDir, cfg: TrainConfig, *, resume: bool, progress: bool, rank: 
     for step in range(start, cfg.steps):
         idx = batch_indices(step, len(data), cfg.batch_size, cfg.seed)[rank * per_rank : (rank + 1) * per_rank]
         _seed_step(cfg.seed, step, rank)
-        batch = _to_device(collate([data[int(i)] for i in idx]), device)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
         model.train()
-        with autocast:
-            out = model(batch)
-        loss = out["loss"]
-        if not torch.isfinite(loss):
-            raise JobError(f"loss is {loss.item()} at step {step + 1}; lower optim.lr or check the data")
         opt.zero_grad(set_to_none=True)
+        micro = cfg.optim.accumulate
+        for part in np.array_split(idx, micro):  # gradient accumulation: the mean over micro-batches
+            batch = _to_device(collate([data[int(i)] for i in part]), device)
+            with autocast:
+                out = model(batch)
+            loss = out["loss"]
+            if not torch.isfinite(loss):
+                raise JobError(f"loss is {loss.item()} at step {step + 1}; lower optim.lr or check the data")
+            if loss.requires_grad:
+                (loss / micro).backward()
         if loss.requires_grad:
-            loss.backward()
             if cfg.optim.grad_clip:
                 torch.nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip)
             opt.step()
+            if ema is not None:
+                ema.update(method, step + 1)
         done = step + 1
         if world > 1:  # report the global-batch mean of every metric
             import torch.distributed as dist
@@ -275,7 +284,7 @@ def _train(rd: RunDir, cfg: TrainConfig, *, resume: bool, progress: bool, rank: 
             bar.set_postfix(loss=f"{rec['loss']:.4f}")
         if done % cfg.ckpt_every == 0 or done == cfg.steps or stop["flag"]:
             if lead:
-                _checkpoint(rd, method, opt, setup.meta, done, cfg)
+                _checkpoint(rd, method, opt, setup.meta, done, cfg, ema)
         if stop["flag"]:
             state = RunState.STOPPED
             break
@@ -286,8 +295,12 @@ def _train(rd: RunDir, cfg: TrainConfig, *, resume: bool, progress: bool, rank: 
     return state
 
 
-def _checkpoint(rd: RunDir, method, opt, meta: dict, step: int, cfg: TrainConfig) -> None:
-    path = save_checkpoint(rd.checkpoint_path(step), method, opt, meta={**meta, "step": step})
+def _checkpoint(rd: RunDir, method, opt, meta: dict, step: int, cfg: TrainConfig, ema: EMA | None = None) -> None:
+    if ema is None:
+        path = save_checkpoint(rd.checkpoint_path(step), method, opt, meta={**meta, "step": step})
+    else:  # the average is the model evaluation loads; the live weights are kept to resume
+        path = save_checkpoint(rd.checkpoint_path(step), ema.state_dict(), opt, meta={**meta, "step": step, "ema": True},
+                               extra=method.state_dict())  # fmt: skip
     rd.set_latest(path)
     for _, old in rd.checkpoints()[: -cfg.keep_checkpoints]:
         old.unlink(missing_ok=True)
