@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
 
 from workbench.eval.results import EvalError  # noqa: E402
-from workbench.sim.vector_env import ROLLOUT_SETUPS, EpisodeSpec, WorkerError, episode_cameras, make_slots  # noqa: E402
+from workbench.sim.vector_env import ROLLOUT_SETUPS, EpisodeSpec, RolloutWorkers, WorkerError, episode_cameras  # noqa: E402
 
 __all__ = [
     "BatchPolicy",
@@ -41,6 +41,7 @@ __all__ = [
     "EpisodeSpec",
     "ParallelRolloutConfig",
     "ROLLOUT_SETUPS",
+    "RolloutWorkers",
     "check_disjoint_seeds",
     "episode_cameras",
     "make_specs",
@@ -105,18 +106,26 @@ def run_parallel_rollouts(
     specs: Sequence[EpisodeSpec],
     config: ParallelRolloutConfig | None = None,
     *,
+    pool: RolloutWorkers | None = None,
     progress: bool = False,
     desc: str = "rollouts",
 ) -> list[EpisodeOutcome]:
-    """Run every episode of ``specs`` with ``policy``; outcomes in the order of ``specs``."""
+    """Run every episode of ``specs`` with ``policy``; outcomes in the order of ``specs``.
+
+    ``pool`` reuses open workers (its image size must be ``config.image_size``); without one,
+    ``config.workers`` processes are started for this call and closed after it."""
     cfg = config or ParallelRolloutConfig()
     if not specs:
         raise EvalError("no episodes to roll out")
     for s in specs:
         if s.camera_setup not in ROLLOUT_SETUPS:
             raise EvalError(f"unknown camera setup {s.camera_setup!r}; rollouts render {', '.join(ROLLOUT_SETUPS)}")
-    n = max(1, min(cfg.workers, len(specs)))
-    slots = make_slots(0 if cfg.workers == 0 else n, cfg.image_size, cfg.max_steps)
+    own = pool is None
+    if pool is None:
+        pool = RolloutWorkers(0 if cfg.workers == 0 else max(1, min(cfg.workers, len(specs))), cfg.image_size)
+    elif pool.image_size != cfg.image_size:
+        raise EvalError(f"the workers render {pool.image_size} px, the policy needs {cfg.image_size} px")
+    slots = pool.slots
     pending = deque(range(len(specs)))
     active: dict[int, tuple[int, Any, Any]] = {}  # slot -> (spec index, image, obs)
     outcomes: dict[int, EpisodeOutcome] = {}
@@ -129,7 +138,7 @@ def run_parallel_rollouts(
     def start(k: int) -> None:
         if pending:
             i = pending.popleft()
-            slots[k].send(("start", specs[i]))
+            slots[k].send(("start", specs[i], cfg.max_steps))
             image, obs = slots[k].recv()[1]
             active[k] = (i, image, obs)
         else:
@@ -160,8 +169,8 @@ def run_parallel_rollouts(
     except WorkerError as e:
         raise EvalError(str(e)) from e
     finally:
-        for s in slots:
-            s.close()
+        if own:
+            pool.close()
         if bar is not None:
             bar.close()
     return [outcomes[i] for i in range(len(specs))]

@@ -22,7 +22,7 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
 
-__all__ = ["EpisodeSpec", "ROLLOUT_SETUPS", "WorkerError", "episode_cameras", "make_slots"]
+__all__ = ["EpisodeSpec", "ROLLOUT_SETUPS", "WorkerError", "RolloutWorkers", "episode_cameras"]
 
 #: Camera setups a rollout can render: the scene camera's three (CLASS Fig. 3) and the wrist.
 ROLLOUT_SETUPS = ("fixed", "random", "dynamic", "wrist")
@@ -55,8 +55,8 @@ def episode_cameras(setup: str, seed: int, steps: int) -> list[Any]:
 class _Slot:
     """One environment per task and one renderer, in whichever process runs it."""
 
-    def __init__(self, image_size: int, max_steps: int) -> None:
-        self.image_size, self.max_steps = image_size, max_steps
+    def __init__(self, image_size: int) -> None:
+        self.image_size, self.max_steps = image_size, 0
         self._envs: dict[str, tuple[Any, Any]] = {}
         self.spec: EpisodeSpec | None = None
 
@@ -69,8 +69,9 @@ class _Slot:
             self._envs[task] = (env, SceneRenderer(env.model, self.image_size, self.image_size))
         return self._envs[task]
 
-    def start(self, spec: EpisodeSpec) -> tuple[npt.NDArray[np.uint8], npt.NDArray]:
+    def start(self, spec: EpisodeSpec, max_steps: int) -> tuple[npt.NDArray[np.uint8], npt.NDArray]:
         env, renderer = self._env(spec.task)
+        self.max_steps = int(max_steps)
         env.seed(int(spec.seed))
         obs, _ = env.reset()
         self.spec, self.t, self.obs = spec, 0, np.asarray(obs)
@@ -111,18 +112,18 @@ class _Slot:
         self._envs = {}
 
 
-def _worker(conn: Any, image_size: int, max_steps: int) -> None:
+def _worker(conn: Any, image_size: int) -> None:
     """A worker process: start/run messages in, results out, until ``close``.
 
     Mesa's software renderer starts one thread per core for each GL context; with one worker per
     core that oversubscribes the CPU, so a worker renders on one thread (unless told otherwise)."""
     os.environ.setdefault("LP_NUM_THREADS", "1")
-    slot = _Slot(image_size, max_steps)
+    slot = _Slot(image_size)
     try:
         while True:
             msg = conn.recv()
             if msg[0] == "start":
-                conn.send(("ok", slot.start(msg[1])))
+                conn.send(("ok", slot.start(msg[1], msg[2])))
             elif msg[0] == "run":
                 conn.send(("ok", slot.run(msg[1])))
             else:
@@ -137,12 +138,12 @@ def _worker(conn: Any, image_size: int, max_steps: int) -> None:
 class _Local:
     """The serial path: a slot in this process behind the same send/recv interface as a worker."""
 
-    def __init__(self, image_size: int, max_steps: int) -> None:
-        self.slot = _Slot(image_size, max_steps)
+    def __init__(self, image_size: int) -> None:
+        self.slot = _Slot(image_size)
         self._reply: Any = None
 
     def send(self, msg: tuple) -> None:
-        self._reply = ("ok", self.slot.start(msg[1]) if msg[0] == "start" else self.slot.run(msg[1]))
+        self._reply = ("ok", self.slot.start(msg[1], msg[2]) if msg[0] == "start" else self.slot.run(msg[1]))
 
     def recv(self) -> Any:
         return self._reply
@@ -152,12 +153,12 @@ class _Local:
 
 
 class _Remote:
-    def __init__(self, image_size: int, max_steps: int) -> None:
+    def __init__(self, image_size: int) -> None:
         import multiprocessing as mp
 
         ctx = mp.get_context("spawn")  # a forked child would share the parent's GL and OpenMP state
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker, args=(child, image_size, max_steps), daemon=True)
+        self.proc = ctx.Process(target=_worker, args=(child, image_size), daemon=True)
         self.proc.start()
         child.close()
 
@@ -180,8 +181,25 @@ class _Remote:
             self.proc.terminate()
 
 
-def make_slots(workers: int, image_size: int, max_steps: int) -> list[Any]:
-    """``workers`` worker processes, or (0) one in-process slot, behind ``send``/``recv``/``close``."""
-    if workers == 0:
-        return [_Local(image_size, max_steps)]
-    return [_Remote(image_size, max_steps) for _ in range(workers)]
+class RolloutWorkers:
+    """``workers`` environment processes (0: one slot in this process) rendering at ``image_size``.
+
+    A context manager; reuse one across many evaluations so processes and environments are made
+    once (starting a worker imports metaworld and builds each task's environment: seconds)."""
+
+    def __init__(self, workers: int, image_size: int) -> None:
+        if workers < 0:
+            raise ValueError(f"workers must be >= 0, got {workers}")
+        self.workers, self.image_size = workers, image_size
+        self.slots: list[Any] = [_Local(image_size)] if workers == 0 else [_Remote(image_size) for _ in range(workers)]
+
+    def close(self) -> None:
+        for s in self.slots:
+            s.close()
+        self.slots = []
+
+    def __enter__(self) -> RolloutWorkers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
