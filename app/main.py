@@ -20,5 +20,6 @@ pages = [
     st.Page("app_pages/neighbours.py", title="Neighbours", icon=":material/compare:", url_path="neighbours"),
     st.Page("app_pages/saliency.py", title="Saliency", icon=":material/visibility:", url_path="saliency"),
     st.Page("app_pages/jobs.py", title="Jobs", icon=":material/model_training:"),
+    st.Page("app_pages/compare.py", title="Compare", icon=":material/leaderboard:", url_path="compare"),
 ]
 st.navigation(pages).run()

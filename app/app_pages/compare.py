@@ -1,0 +1,48 @@
+"""Compare: the closed-loop table of representations, its figure and the rollout videos of a cell."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from workbench.compare import compare_table_display, load_compare
+from workbench.viz.compare import plot_compare
+
+st.title("Compare")
+default = next((p for p in ("notebooks/paper/results", "runs/compare") if (Path(p) / "compare.json").exists()), "runs/compare")
+folder = Path(st.text_input("Comparison folder (holds compare.json)", value=default, key="compare_folder"))
+try:
+    doc = load_compare(folder)
+except FileNotFoundError:
+    st.info(f"No comparison in `{folder}` yet: run `workbench compare --smoke --out {folder}` (toy size) or "
+            f"`workbench compare --out {folder}` (the full table, resumable).")  # fmt: skip
+    st.stop()
+except ValueError as e:
+    st.error(f"Cannot read this comparison: {e}")
+    st.stop()
+
+cells = doc["cells"]
+checkpoints = st.multiselect("Checkpoints", ["final", "max"], default=["final", "max"], key="compare_checkpoints",
+                             help="'max' is the best of the evaluations during training: optimistic")  # fmt: skip
+shown = [c for c in cells if c["checkpoint"] in checkpoints]
+if not shown:
+    st.info("No cell matches the filter.")
+    st.stop()
+st.dataframe(compare_table_display(shown), hide_index=True, width="stretch")
+st.caption("successes/episodes and rate with its 95 % Wilson interval; a task's column pools the training seeds. "
+           + doc.get("notes", ""))  # fmt: skip
+st.plotly_chart(plot_compare(shown), width="stretch")
+
+with_videos = [c for c in shown if c.get("videos")]
+if with_videos:
+    labels = [f"{c['method']} · {c['policy']} · {c['task']} · seed {c['seed']} · {c['checkpoint']} (step {c.get('step', '?')})"
+              for c in with_videos]  # fmt: skip
+    pick = st.selectbox("Rollout videos of a cell", range(len(labels)), format_func=labels.__getitem__, key="compare_cell")
+    root = folder if folder.is_dir() else folder.parent
+    for v in with_videos[pick]["videos"]:
+        path = root / v
+        if path.exists():
+            st.video(str(path))
+        else:
+            st.caption(f"`{v}` is not here (videos stay in the comparison's output folder).")

@@ -1,0 +1,286 @@
+"""``run_compare``: data, training, closed-loop evaluation and the table, resumable at every level.
+
+Layout of the output folder (everything a later session needs to continue)::
+
+    OUT/compare_config.json    the settings; a different dataset or evaluation setting is refused
+    OUT/data/                  the demonstrations (LeRobot v3.0), generated once
+    OUT/runs/<method>-s<seed>/ one training run per trained method and seed (resumed if cut short)
+    OUT/evals/<unit>.json      one closed-loop evaluation: method, policy, task, camera, seed, step
+    OUT/videos/<unit>.mp4      its first episode(s)
+    OUT/compare.json           {"cells": [...]}: the final and the max-over-checkpoints cell per unit
+    OUT/compare.md             the table with 95 % Wilson intervals per task and pooled
+    OUT/compare.html           the plotly figure
+
+Every unit is written atomically when its episodes are done; a killed comparison, run again with
+the same settings, skips finished units (and finished runs), resumes unfinished runs from their
+last checkpoint and redoes only the unit that was cut.
+
+Checkpoints: "final" is the run's last checkpoint; "max" is the best of the evaluations at every
+saved checkpoint (every ``ckpt_every`` steps), the papers' "max over evaluations during training"
+— optimistic, since the same episodes pick the checkpoint and score it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.atomic import atomic_write_text
+from workbench.compare.config import CompareConfig
+
+__all__ = ["CompareError", "CompareResult", "assemble_cells", "run_compare", "unit_name"]
+
+STATE_KNN = "state_knn"
+
+
+class CompareError(Exception):
+    """A comparison cannot start or continue here; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    out: Path
+    cells: list[dict[str, Any]]
+    evaluated: int  # units evaluated by this call (0 when everything was already done)
+    skipped: int  # units found finished on disk
+    seconds: float
+
+
+def unit_name(method: str, policy: str, task: str, camera: str, seed: int, step: int) -> str:
+    return f"{method}__{policy}__{task}__{camera}__s{seed}__step{step}"
+
+
+def _log(msg: str, quiet: bool) -> None:
+    if not quiet:
+        print(msg, flush=True)
+
+
+# -- settings ---------------------------------------------------------------------------------------
+def _check_settings(out: Path, cfg: CompareConfig) -> None:
+    path = out / "compare_config.json"
+    if path.exists():
+        try:
+            old = CompareConfig.from_dict(json.loads(path.read_text())["config"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+            raise CompareError(f"{path}: unreadable comparison settings ({e}); remove it or choose another --out") from e
+        for key in ("data_key", "evaluation_key"):
+            a, b = getattr(old, key)(), getattr(cfg, key)()
+            diff = [k for k in a if a[k] != b[k]]
+            if diff:
+                raise CompareError(f"{out} holds a comparison with {diff[0]}={a[diff[0]]!r}, not {b[diff[0]]!r}; "
+                                   "continue it with the same settings or choose another --out")  # fmt: skip
+    atomic_write_text(path, json.dumps({"config": cfg.to_dict()}, indent=2, default=list))
+
+
+# -- data -------------------------------------------------------------------------------------------
+def _ensure_data(out: Path, cfg: CompareConfig, quiet: bool) -> Path:
+    from workbench.data.generate import make_metaworld_dataset
+
+    root = out / "data"
+    if (root / "meta" / "workbench_stats.json").exists():
+        return root
+    _log(f"generating {cfg.demos} demos × {len(cfg.tasks)} tasks ({cfg.camera_setup} camera) into {root}", quiet)
+    r = make_metaworld_dataset(root, cfg.tasks, cfg.demos, camera_setups=[cfg.camera_setup], seed=cfg.data_seed,
+                               image_size=cfg.image_size, action_noise=cfg.action_noise, max_steps=cfg.demo_max_steps,
+                               workers=cfg.workers, progress=not quiet)  # fmt: skip
+    _log(f"  {r.frames} frames in {r.seconds:.0f} s ({r.frames_per_second:.0f} frames/s)", quiet)
+    return root
+
+
+# -- training ---------------------------------------------------------------------------------------
+def _ensure_run(out: Path, data: Path, cfg: CompareConfig, method: str, seed: int, quiet: bool) -> Path:
+    from workbench.train import RunDir, create_run, make_config
+    from workbench.train.loop import train
+    from workbench.train.rundir import RunState
+
+    path = out / "runs" / f"{method}-s{seed}"
+    rd = RunDir(path)
+    if rd.exists():
+        if rd.read_status().state == RunState.FINISHED.value:
+            return path
+        _log(f"resuming {path.name}", quiet)
+        state = train(path, resume=True, progress=not quiet)
+    else:
+        sets = [f"data.path={data.resolve()}", "data.camera=scene", f"data.image_size={cfg.image_size}", "data.val_fraction=0.0",
+                f"seed={seed}", f"ckpt_every={cfg.ckpt_every}", "keep_checkpoints=1000", *cfg.train_overrides]  # fmt: skip
+        rc = make_config(method, cfg.preset, sets)
+        create_run(rc, path)
+        _log(f"training {path.name} ({rc.steps} steps, preset {cfg.preset})", quiet)
+        state = train(path, progress=not quiet)
+    if state != RunState.FINISHED:
+        raise CompareError(f"{path}: training ended {state.value}; run the comparison again to resume it")
+    return path
+
+
+# -- policies ---------------------------------------------------------------------------------------
+def _state_corpus(data: Path, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
+    from workbench.data import load_dataset
+    from workbench.data.chunks import action_chunks
+    from workbench.data.normalize import split_episodes
+
+    ds = load_dataset(data)
+    eps = [ds.episode(i) for i in split_episodes(ds.infos, 0.0, seed)["train"]]
+    ch = [action_chunks(ep.actions, 16) for ep in eps]
+    seeds = sorted({int(ep.extras["seed"][0]) for ep in eps if "seed" in ep.extras})
+    return np.concatenate([ep.state for ep in eps]), np.concatenate([c[0] for c in ch]), np.concatenate([c[1] for c in ch]), seeds
+
+
+def _make_policies(run_dir: Path, checkpoint: Path, policies: Sequence[str], cfg: CompareConfig, seed: int) -> dict[str, Any]:
+    """Every asked policy on one checkpoint: the corpus is embedded once, the head trained once."""
+    from workbench.eval.batch_policies import PROPRIO_DIMS, EncoderKNN, HeadPolicy
+    from workbench.eval.features import embed_split, load_split
+    from workbench.eval.heads import HeadConfig, HeadKind, train_head
+    from workbench.eval.knn import KNNConfig, KNNPolicy
+    from workbench.train.restore import load_run
+
+    restored = load_run(run_dir, checkpoint=checkpoint)
+    train = load_split(restored, "train", stride=1)
+    if train.state is None:
+        raise CompareError(f"{run_dir}: the training data records no state; the k-NN query needs proprioception")
+    feats = embed_split(restored.method, train)
+    texts: dict[str, str] = {}
+    for task, text in zip(train.task, train.dataset.texts):
+        texts.setdefault(task, text)
+    knn = KNNConfig(k=cfg.knn_k, temperature=cfg.knn_tau)
+    out: dict[str, Any] = {}
+    if "knn" in policies:
+        out["knn"] = EncoderKNN.fit(restored.method, feats.image, train.raw, train.raw_mask, KNNPolicy(knn), texts,
+                                    proprio=train.state[:, :PROPRIO_DIMS])  # fmt: skip
+    if "knn_image" in policies:
+        out["knn_image"] = EncoderKNN.fit(restored.method, feats.image, train.raw, train.raw_mask, KNNPolicy(knn), texts)
+    if "mlp" in policies:
+        head = train_head(restored.method, train, HeadConfig(kind=HeadKind.MLP, steps=cfg.head_steps, seed=seed),
+                          embeddings=feats.image, method_name=restored.method_name)  # fmt: skip
+        out["mlp"] = HeadPolicy(head, texts)
+    return out
+
+
+# -- evaluation -------------------------------------------------------------------------------------
+def _evaluate(out: Path, name: str, policy: Any, cfg: CompareConfig, pool: Any, key: dict[str, Any], execute: int,
+              record: bool, training_seeds: Sequence[int]) -> None:  # fmt: skip
+    from workbench.data.video import write_video
+    from workbench.eval.parallel import ParallelRolloutConfig, check_disjoint_seeds, make_specs, run_parallel_rollouts
+
+    specs = make_specs([key["task"]], cfg.episodes, cfg.camera_setup, seed_start=cfg.seed_start,
+                       save_episodes=cfg.save_videos if record else 0)  # fmt: skip
+    check_disjoint_seeds(specs, training_seeds)
+    t0 = time.perf_counter()
+    rcfg = ParallelRolloutConfig(max_steps=cfg.max_steps, execute=execute, image_size=cfg.image_size, workers=cfg.workers)
+    outcomes = run_parallel_rollouts(policy, specs, rcfg, pool=pool)
+    videos = []
+    for o in outcomes:
+        if o.frames is not None:
+            rel = Path("videos") / f"{name}__ep{o.spec.seed}.mp4"
+            write_video(out / rel, o.frames, 20.0)
+            videos.append(str(rel))
+    unit = {**key, "episodes": len(outcomes), "successes": int(sum(o.success for o in outcomes)),
+            "mean_steps": float(np.mean([o.steps for o in outcomes])), "eval_seeds": [specs[0].seed, specs[-1].seed],
+            "execute": execute, "outcomes": [bool(o.success) for o in outcomes], "videos": videos,
+            "seconds": round(time.perf_counter() - t0, 2)}  # fmt: skip
+    atomic_write_text(out / "evals" / f"{name}.json", json.dumps(unit, indent=1))
+
+
+def _load_units(out: Path) -> list[dict[str, Any]]:
+    units = []
+    for p in sorted((out / "evals").glob("*.json")):
+        try:
+            units.append(json.loads(p.read_text()))
+        except json.JSONDecodeError as e:  # atomic writes make this a foreign file, not a cut one
+            raise CompareError(f"{p}: not a readable evaluation ({e}); remove it and run again") from e
+    return units
+
+
+def assemble_cells(units: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One "final" (last step) and one "max" (most successes over steps; earliest on ties) cell per
+    (method, policy, task, camera, seed)."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for u in units:
+        groups.setdefault((u["method"], u["policy"], u["task"], u["camera_setup"], u["seed"]), []).append(u)
+    cells = []
+    for _, us in sorted(groups.items()):
+        us = sorted(us, key=lambda u: u["step"])
+        final = us[-1]
+        best = max(us, key=lambda u: (u["successes"], -u["step"]))
+        for kind, u in (("final", final), ("max", best)):
+            cells.append({k: u[k] for k in ("method", "policy", "task", "camera_setup", "seed", "episodes", "successes", "step")}
+                         | {"checkpoint": kind, "steps_evaluated": [x["step"] for x in us], "videos": u.get("videos", [])})  # fmt: skip
+    return cells
+
+
+def _write_results(out: Path, cfg: CompareConfig, cells: list[dict[str, Any]]) -> None:
+    from workbench.compare.table import compare_table_markdown
+    from workbench.viz.compare import plot_compare
+
+    doc = {"config": cfg.to_dict(), "cells": cells,
+           "notes": ("'max' is the best of the evaluations at every saved checkpoint, chosen on the same episodes it "
+                     "is scored on: optimistic. No ImageNet weights exist here: every encoder starts from scratch.")}  # fmt: skip
+    atomic_write_text(out / "compare.json", json.dumps(doc, indent=1, default=list))
+    atomic_write_text(out / "compare.md", compare_table_markdown(cells))
+    if cells:
+        atomic_write_text(out / "compare.html", plot_compare(cells).to_html(include_plotlyjs="cdn"))
+
+
+def run_compare(out: str | Path, cfg: CompareConfig, *, quiet: bool = False,
+                on_unit: Callable[[str], None] | None = None) -> CompareResult:  # fmt: skip
+    """Run (or continue) the comparison ``cfg`` in ``out``; see the module docstring.
+
+    ``on_unit(name)`` is called after each evaluation unit is saved (tests stop a run there).
+    """
+    from workbench.sim.vector_env import RolloutWorkers
+
+    t0 = time.perf_counter()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    _check_settings(out, cfg)
+    data = _ensure_data(out, cfg, quiet)
+    state, chunks, mask, training_seeds = _state_corpus(data, cfg.seeds[0])
+    done = {p.stem for p in (out / "evals").glob("*.json")} if (out / "evals").exists() else set()
+    evaluated = skipped = 0
+    with RolloutWorkers(cfg.workers, cfg.image_size) as pool:
+        for seed in cfg.seeds:
+            for method in cfg.methods:
+                if method == STATE_KNN and seed != cfg.seeds[0]:
+                    continue  # nothing trained: every seed would repeat the same episodes exactly
+                if method == STATE_KNN:
+                    steps_ckpts: list[tuple[int, Path | None]] = [(0, None)]
+                    run_dir = None
+                    policies = ("knn",)
+                else:
+                    run_dir = _ensure_run(out, data, cfg, method, seed, quiet)
+                    from workbench.train import RunDir
+
+                    steps_ckpts = [(s, p) for s, p in RunDir(run_dir).checkpoints()]
+                    policies = cfg.policies
+                final_step = steps_ckpts[-1][0]
+                for step, ckpt in steps_ckpts:
+                    todo = [(pol, task) for pol in policies for task in cfg.tasks
+                            if unit_name(method, pol, task, cfg.camera_setup, seed, step) not in done]  # fmt: skip
+                    skipped += len(policies) * len(cfg.tasks) - len(todo)
+                    if not todo:
+                        continue
+                    if method == STATE_KNN:
+                        from workbench.eval.batch_policies import StateKNN
+                        from workbench.eval.knn import KNNConfig, KNNPolicy
+
+                        # the reference protocol's state k-NN: standardised 39-D state, cosine
+                        made = {"knn": StateKNN.fit(state, chunks, mask, KNNPolicy(KNNConfig(k=cfg.knn_k, temperature=cfg.knn_tau)))}
+                    else:
+                        made = _make_policies(run_dir, ckpt, sorted({p for p, _ in todo}), cfg, seed)  # type: ignore[arg-type]
+                    for pol, task in todo:
+                        name = unit_name(method, pol, task, cfg.camera_setup, seed, step)
+                        key = {"method": method, "policy": pol, "task": task, "camera_setup": cfg.camera_setup, "seed": seed, "step": step}
+                        execute = cfg.mlp_execute if pol == "mlp" else cfg.knn_execute
+                        _log(f"evaluating {name} ({cfg.episodes} episodes)", quiet)
+                        _evaluate(out, name, made[pol], cfg, pool, key, execute, step == final_step, training_seeds)
+                        evaluated += 1
+                        if on_unit is not None:
+                            on_unit(name)
+    cells = assemble_cells(_load_units(out))
+    _write_results(out, cfg, cells)
+    return CompareResult(out, cells, evaluated, skipped, time.perf_counter() - t0)
