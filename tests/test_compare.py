@@ -31,6 +31,13 @@ def test_assemble_final_and_max_cells_and_the_table():
     pooled = wilson_interval(4 + 5 + 1, 30)
     assert final["pooled"].estimate == pytest.approx(pooled.estimate) and final["pooled"].low == pytest.approx(pooled.low)
     assert final["seeds"] == {0: pytest.approx(5 / 20), 1: pytest.approx(5 / 10)}
+    from workbench.viz.compare import plot_compare
+
+    fig = plot_compare(t)
+    bars = {tr.xaxis: tr for tr in fig.data}  # one method/policy: one bar trace per checkpoint panel
+    assert len(fig.data) == 2 and list(bars["x"].x) == ["push", "reach", "pooled"]
+    assert bars["x"].error_y.array[1] == pytest.approx(ref.high - ref.estimate)
+    assert bars["x"].error_y.arrayminus[1] == pytest.approx(ref.estimate - ref.low)
 
 
 def test_config_refuses_bad_names_and_overlapping_seeds():
@@ -80,7 +87,7 @@ def test_killed_comparison_resumes_without_redoing_cells(tmp_path):
         assert c["episodes"] == 2 and 0 <= c["successes"] <= 2 and c["camera_setup"] == "dynamic" and c["seed"] == 0
     final = [c for c in cells if c["checkpoint"] == "final" and c["method"] == "random_encoder"]
     assert all(c["step"] == 12 and c["videos"] and (out / c["videos"][0]).exists() for c in final)
-    assert "Wilson" in (out / "compare.md").read_text() and (out / "compare.html").exists()
+    assert "Wilson" in (out / "compare.md").read_text() and (out / "compare_figure.html").exists()
     # a third call finds everything done
     again = run_compare(out, cfg, quiet=True)
     assert again.evaluated == 0 and again.skipped == 5

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from workbench.compare import compare_table_display, load_compare
+from workbench.compare import compare_table, compare_table_display, load_compare
 from workbench.viz.compare import plot_compare
 
 st.title("Compare")
@@ -32,7 +32,7 @@ if not shown:
 st.dataframe(compare_table_display(shown), hide_index=True, width="stretch")
 st.caption("successes/episodes and rate with its 95 % Wilson interval; a task's column pools the training seeds. "
            + doc.get("notes", ""))  # fmt: skip
-st.plotly_chart(plot_compare(shown), width="stretch")
+st.plotly_chart(plot_compare(compare_table(shown)), width="stretch")
 
 with_videos = [c for c in shown if c.get("videos")]
 if with_videos:

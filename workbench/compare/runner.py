@@ -9,7 +9,7 @@ Layout of the output folder (everything a later session needs to continue)::
     OUT/videos/<unit>.mp4      its first episode(s)
     OUT/compare.json           {"cells": [...]}: the final and the max-over-checkpoints cell per unit
     OUT/compare.md             the table with 95 % Wilson intervals per task and pooled
-    OUT/compare.html           the plotly figure
+    OUT/compare_figure.html    the plotly figure (its spec in compare_figure.json)
 
 Every unit is written atomically when its episodes are done; a killed comparison, run again with
 the same settings, skips finished units (and finished runs), resumes unfinished runs from their
@@ -214,8 +214,9 @@ def assemble_cells(units: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _write_results(out: Path, cfg: CompareConfig, cells: list[dict[str, Any]]) -> None:
-    from workbench.compare.table import compare_table_markdown
+    from workbench.compare.table import compare_table, compare_table_markdown
     from workbench.viz.compare import plot_compare
+    from workbench.viz.save import save_figure
 
     doc = {"config": cfg.to_dict(), "cells": cells,
            "notes": ("'max' is the best of the evaluations at every saved checkpoint, chosen on the same episodes it "
@@ -223,7 +224,7 @@ def _write_results(out: Path, cfg: CompareConfig, cells: list[dict[str, Any]]) -
     atomic_write_text(out / "compare.json", json.dumps(doc, indent=1, default=list))
     atomic_write_text(out / "compare.md", compare_table_markdown(cells))
     if cells:
-        atomic_write_text(out / "compare.html", plot_compare(cells).to_html(include_plotlyjs="cdn"))
+        save_figure(plot_compare(compare_table(cells)), "compare_figure", out)  # .html (+ plotly.js beside it) and .json
 
 
 def run_compare(out: str | Path, cfg: CompareConfig, *, quiet: bool = False,

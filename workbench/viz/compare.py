@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 __all__ = ["plot_compare"]
 
 
-def plot_compare(cells: Sequence[dict[str, Any]], level: float = 0.95):
+def plot_compare(table: Any, level: float = 0.95):
     """Grouped bars: x = task (and "pooled"), one bar per method/policy, one panel per checkpoint
-    ("final", "max"); error bars are the Wilson intervals of :func:`workbench.compare.compare_table`."""
+    ("final", "max"); ``table`` is :func:`workbench.compare.compare_table`'s, whose Wilson
+    intervals (at ``level``) are the error bars."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from workbench.compare.table import compare_table
-
-    t = compare_table(cells, level)
+    t = table
     ckpts = [c for c in ("final", "max") if c in set(t["checkpoint"])] if not t.empty else ["final"]
     fig = make_subplots(rows=1, cols=len(ckpts), shared_yaxes=True,
                         subplot_titles=[f"{c} checkpoint" + (" (optimistic)" if c == "max" else "") for c in ckpts])  # fmt: skip
