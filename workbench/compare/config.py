@@ -34,7 +34,7 @@ class CompareConfig:
     max_steps: int = 200  # episode cap (the reference protocol)
     preset: str = "sample"  # training preset of every method (workbench.train.config.TRAIN_PRESETS)
     train_overrides: tuple[str, ...] = ()  # key=value overrides applied to every run
-    ckpt_every: int = 250  # a checkpoint (and a "max" evaluation) every N steps
+    ckpt_every: int = 500  # a checkpoint (and a "max" evaluation) every N steps; = the preset's steps: final only
     image_size: int = 64  # rendered = trained image side (no resize between data and policy)
     data_seed: int = 0
     action_noise: float = 0.1  # of the expert demonstrations (the reference protocol)
