@@ -19,7 +19,6 @@ CELL_METHODS = ("state_knn", "random_encoder", "bc", "caip", "class", "clamp", "
 #: Policies per representation: CLASS §4.4's k-NN on ẑ = [proprio, image], its image-only
 #: ablation, and an MLP head on the frozen image feature (the parametric setting).
 POLICIES = ("knn", "knn_image", "mlp")
-CHECKPOINTS = ("final", "max")
 
 
 @dataclass(frozen=True)
