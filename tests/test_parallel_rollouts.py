@@ -41,6 +41,23 @@ def test_class_query_by_hand():
     np.testing.assert_allclose(z2, [[1 / 2, 1 / 2, 1 / np.sqrt(2), 0.0]], atol=1e-12)
 
 
+def test_per_task_corpus_retrieves_only_the_tasks_samples():
+    from workbench.eval.batch_policies import TaskCorpus
+
+    z = [[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]]
+    chunks = np.array([[[1.0]], [[2.0]], [[3.0]]])
+    mask = np.ones((3, 1), bool)
+    labels = ["push", "pick-place", "pick-place"]
+    knn = KNNPolicy(KNNConfig(k=1, temperature=0.01))
+    query = np.array([[1.0, 0.0], [1.0, 0.0]])
+    pooled = TaskCorpus(knn, z, chunks, mask).predict(query, ["pick-place", "push"])
+    per_task = TaskCorpus(knn, z, chunks, mask, labels).predict(query, ["pick-place", "push"])
+    np.testing.assert_allclose(pooled[:, 0, 0], [1.0, 1.0])  # pooled: push's sample for both
+    np.testing.assert_allclose(per_task[:, 0, 0], [2.0, 1.0])  # per task: pick-place's nearest for pick-place
+    with pytest.raises(ValueError, match="no corpus samples of task 'reach'"):
+        TaskCorpus(knn, z, chunks, mask, labels).predict(query[:1], ["reach"])
+
+
 def test_specs_refuse_unknown_names_and_training_seeds():
     with pytest.raises(EvalError, match="unknown camera setup 'orbit'"):
         make_specs(["reach"], 2, "orbit")

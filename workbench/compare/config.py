@@ -40,6 +40,7 @@ class CompareConfig:
     demo_max_steps: int = 100  # step cap of a demonstration
     knn_k: int = 64  # CLASS App. B Table 4: k_nn = 64
     knn_tau: float = 0.01  # CLASS App. B Table 5: τ_nn = 0.01 (homogeneous)
+    per_task_corpus: bool = True  # k-NN retrieves among the evaluated task's samples (the reference protocol's per-task k-NN)
     knn_execute: int = 16  # CLASS App. B Table 4: T_a = 16 (the whole chunk)
     mlp_execute: int = 12  # CLASS App. B Table 7: T_a = 12
     head_steps: int = 1000  # MLP-head training steps on the frozen encoder
@@ -95,7 +96,7 @@ class CompareConfig:
     def evaluation_key(self) -> dict[str, Any]:
         """What a cell's counts depend on beyond its own fields (a changed value must not reuse cells)."""
         return {k: getattr(self, k) for k in ("max_steps", "preset", "train_overrides", "ckpt_every", "knn_k", "knn_tau",
-                                             "knn_execute", "mlp_execute", "head_steps", "seed_start")}  # fmt: skip
+                                             "knn_execute", "mlp_execute", "head_steps", "seed_start", "per_task_corpus")}  # fmt: skip
 
 
 def smoke_config(**kw: Any) -> CompareConfig:

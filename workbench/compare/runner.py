@@ -119,7 +119,7 @@ def _ensure_run(out: Path, data: Path, cfg: CompareConfig, method: str, seed: in
 
 
 # -- policies ---------------------------------------------------------------------------------------
-def _state_corpus(data: Path, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
+def _state_corpus(data: Path, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int], list[str]]:
     from workbench.data import load_dataset
     from workbench.data.chunks import action_chunks
     from workbench.data.normalize import split_episodes
@@ -128,7 +128,9 @@ def _state_corpus(data: Path, seed: int) -> tuple[np.ndarray, np.ndarray, np.nda
     eps = [ds.episode(i) for i in split_episodes(ds.infos, 0.0, seed)["train"]]
     ch = [action_chunks(ep.actions, 16) for ep in eps]
     seeds = sorted({int(ep.extras["seed"][0]) for ep in eps if "seed" in ep.extras})
-    return np.concatenate([ep.state for ep in eps]), np.concatenate([c[0] for c in ch]), np.concatenate([c[1] for c in ch]), seeds
+    tasks = [ep.task for ep in eps for _ in range(len(ep))]
+    return (np.concatenate([ep.state for ep in eps]), np.concatenate([c[0] for c in ch]), np.concatenate([c[1] for c in ch]),
+            seeds, tasks)  # fmt: skip
 
 
 def _make_policies(run_dir: Path, checkpoint: Path, policies: Sequence[str], cfg: CompareConfig, seed: int) -> dict[str, Any]:
@@ -148,12 +150,14 @@ def _make_policies(run_dir: Path, checkpoint: Path, policies: Sequence[str], cfg
     for task, text in zip(train.task, train.dataset.texts):
         texts.setdefault(task, text)
     knn = KNNConfig(k=cfg.knn_k, temperature=cfg.knn_tau)
+    labels = list(train.task) if cfg.per_task_corpus else None
     out: dict[str, Any] = {}
     if "knn" in policies:
         out["knn"] = EncoderKNN.fit(restored.method, feats.image, train.raw, train.raw_mask, KNNPolicy(knn), texts,
-                                    proprio=train.state[:, :PROPRIO_DIMS])  # fmt: skip
+                                    proprio=train.state[:, :PROPRIO_DIMS], sample_tasks=labels)  # fmt: skip
     if "knn_image" in policies:
-        out["knn_image"] = EncoderKNN.fit(restored.method, feats.image, train.raw, train.raw_mask, KNNPolicy(knn), texts)
+        out["knn_image"] = EncoderKNN.fit(restored.method, feats.image, train.raw, train.raw_mask, KNNPolicy(knn), texts,
+                                          sample_tasks=labels)  # fmt: skip
     if "mlp" in policies:
         head = train_head(restored.method, train, HeadConfig(kind=HeadKind.MLP, steps=cfg.head_steps, seed=seed),
                           embeddings=feats.image, method_name=restored.method_name)  # fmt: skip
@@ -240,7 +244,7 @@ def run_compare(out: str | Path, cfg: CompareConfig, *, quiet: bool = False,
     out.mkdir(parents=True, exist_ok=True)
     _check_settings(out, cfg)
     data = _ensure_data(out, cfg, quiet)
-    state, chunks, mask, training_seeds = _state_corpus(data, cfg.seeds[0])
+    state, chunks, mask, training_seeds, state_tasks = _state_corpus(data, cfg.seeds[0])
     done = {p.stem for p in (out / "evals").glob("*.json")} if (out / "evals").exists() else set()
     evaluated = skipped = 0
     with RolloutWorkers(cfg.workers, cfg.image_size) as pool:
@@ -270,7 +274,8 @@ def run_compare(out: str | Path, cfg: CompareConfig, *, quiet: bool = False,
                         from workbench.eval.knn import KNNConfig, KNNPolicy
 
                         # the reference protocol's state k-NN: standardised 39-D state, cosine
-                        made = {"knn": StateKNN.fit(state, chunks, mask, KNNPolicy(KNNConfig(k=cfg.knn_k, temperature=cfg.knn_tau)))}
+                        knn = KNNPolicy(KNNConfig(k=cfg.knn_k, temperature=cfg.knn_tau))
+                        made = {"knn": StateKNN.fit(state, chunks, mask, knn, state_tasks if cfg.per_task_corpus else None)}
                     else:
                         made = _make_policies(run_dir, ckpt, sorted({p for p, _ in todo}), cfg, seed)  # type: ignore[arg-type]
                     for pol, task in todo:

@@ -27,7 +27,7 @@ import torch
 
 from workbench.eval.knn import KNNPolicy
 
-__all__ = ["EncoderKNN", "HeadPolicy", "PROPRIO_DIMS", "ProprioNorm", "StateKNN", "class_query", "images_tensor"]
+__all__ = ["EncoderKNN", "HeadPolicy", "PROPRIO_DIMS", "ProprioNorm", "StateKNN", "TaskCorpus", "class_query", "images_tensor"]
 
 PROPRIO_DIMS = 4  # metaworld observation[:4]: hand xyz, gripper opening
 
@@ -73,19 +73,54 @@ def class_query(image_features: npt.ArrayLike, proprio: npt.ArrayLike | None = N
     return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
 
 
+class TaskCorpus:
+    """One k-NN corpus, or one per task: with ``sample_tasks`` a query of task ``t`` retrieves only
+    among task ``t``'s samples (the task is known at evaluation: it is the instruction). Pooled
+    retrieval also tests that the representation tells tasks apart, but in metaworld it sends
+    pick-place to push's neighbours (same puck layout) whatever the representation (reference
+    protocol), which hides the differences a comparison looks for."""
+
+    def __init__(self, knn: KNNPolicy, z: npt.ArrayLike, chunks: npt.ArrayLike, mask: npt.ArrayLike,
+                 sample_tasks: Sequence[str] | None = None) -> None:  # fmt: skip
+        import copy
+
+        z, chunks, mask = np.asarray(z), np.asarray(chunks), np.asarray(mask)
+        if sample_tasks is None:
+            self.pooled: KNNPolicy | None = knn.fit(z, chunks, mask)
+            self.by_task: dict[str, KNNPolicy] = {}
+        else:
+            labels = np.asarray(sample_tasks)
+            self.pooled = None
+            self.by_task = {t: copy.deepcopy(knn).fit(z[labels == t], chunks[labels == t], mask[labels == t])
+                            for t in sorted(set(labels.tolist()))}  # fmt: skip
+
+    def predict(self, z: npt.NDArray, tasks: Sequence[str]) -> npt.NDArray[np.float32]:
+        if self.pooled is not None:
+            return self.pooled.predict(z).chunks
+        out: list[Any] = [None] * len(z)
+        for t in sorted(set(tasks)):
+            if t not in self.by_task:
+                raise ValueError(f"no corpus samples of task {t!r}; the corpus has {sorted(self.by_task)}")
+            rows = [i for i, x in enumerate(tasks) if x == t]
+            for i, c in zip(rows, self.by_task[t].predict(z[rows]).chunks):
+                out[i] = c
+        return np.stack(out)
+
+
 class StateKNN:
     """k-NN on the standardised state: the reference protocol's non-visual baseline."""
 
-    def __init__(self, knn: KNNPolicy, norm: ProprioNorm) -> None:
-        self.knn, self.norm = knn, norm
+    def __init__(self, corpus: TaskCorpus, norm: ProprioNorm) -> None:
+        self.corpus, self.norm = corpus, norm
 
     @classmethod
-    def fit(cls, states: npt.ArrayLike, chunks: npt.ArrayLike, mask: npt.ArrayLike, knn: KNNPolicy) -> StateKNN:
+    def fit(cls, states: npt.ArrayLike, chunks: npt.ArrayLike, mask: npt.ArrayLike, knn: KNNPolicy,
+            sample_tasks: Sequence[str] | None = None) -> StateKNN:  # fmt: skip
         norm = ProprioNorm.fit(states)
-        return cls(knn.fit(norm(states), chunks, mask), norm)
+        return cls(TaskCorpus(knn, norm(states), chunks, mask, sample_tasks), norm)
 
     def __call__(self, images: npt.NDArray, obs: npt.NDArray, tasks: Sequence[str]) -> npt.NDArray:
-        return self.knn.predict(self.norm(obs)).chunks
+        return self.corpus.predict(self.norm(obs), tasks)
 
 
 def _texts(texts: Mapping[str, str], tasks: Sequence[str]) -> list[str]:
@@ -95,18 +130,20 @@ def _texts(texts: Mapping[str, str], tasks: Sequence[str]) -> list[str]:
 class EncoderKNN:
     """CLASS §4.4 in closed loop: encode the batch of images, query with ẑ, ensemble the chunks."""
 
-    def __init__(self, method: Any, knn: KNNPolicy, texts: Mapping[str, str], norm: ProprioNorm | None = None,
+    def __init__(self, method: Any, corpus: TaskCorpus, texts: Mapping[str, str], norm: ProprioNorm | None = None,
                  proprio_weight: float = 1.0) -> None:  # fmt: skip
-        self.method, self.knn, self.texts, self.norm, self.proprio_weight = method, knn, dict(texts), norm, proprio_weight
+        self.method, self.corpus, self.texts, self.norm, self.proprio_weight = method, corpus, dict(texts), norm, proprio_weight
 
     @classmethod
     def fit(cls, method: Any, features: npt.ArrayLike, chunks: npt.ArrayLike, mask: npt.ArrayLike, knn: KNNPolicy,
-            texts: Mapping[str, str], proprio: npt.ArrayLike | None = None, proprio_weight: float = 1.0) -> EncoderKNN:  # fmt: skip
+            texts: Mapping[str, str], proprio: npt.ArrayLike | None = None, proprio_weight: float = 1.0,
+            sample_tasks: Sequence[str] | None = None) -> EncoderKNN:  # fmt: skip
         """A corpus of training samples: image features (N, C), proprioception (N, P) or None for the
-        image-only ablation, raw chunks (N, H, A) and their mask."""
+        image-only ablation, raw chunks (N, H, A) and their mask; ``sample_tasks`` (N,) splits it
+        per task (:class:`TaskCorpus`)."""
         norm = ProprioNorm.fit(proprio) if proprio is not None else None
         z = class_query(features, proprio, norm, proprio_weight)
-        return cls(method, knn.fit(z, chunks, mask), texts, norm, proprio_weight)
+        return cls(method, TaskCorpus(knn, z, chunks, mask, sample_tasks), texts, norm, proprio_weight)
 
     @torch.no_grad()
     def features(self, images: npt.NDArray[np.uint8], tasks: Sequence[str]) -> npt.NDArray[np.float64]:
@@ -116,7 +153,7 @@ class EncoderKNN:
     def __call__(self, images: npt.NDArray, obs: npt.NDArray, tasks: Sequence[str]) -> npt.NDArray:
         f = self.features(images, tasks)
         proprio = np.asarray(obs)[:, :PROPRIO_DIMS] if self.norm is not None else None
-        return self.knn.predict(class_query(f, proprio, self.norm, self.proprio_weight)).chunks
+        return self.corpus.predict(class_query(f, proprio, self.norm, self.proprio_weight), tasks)
 
 
 class HeadPolicy:
