@@ -8,7 +8,7 @@ with a stream (``[seed, 0xCA]``) that no training episode uses; ``wrist`` is ``g
 
 Environments live in worker processes (``workers`` ≥ 1; 0 runs them in this process, the serial
 reference). The policy runs in the main process on a **batch**: all environments waiting for a
-decision are encoded in one forward pass. A worker executes a whole chunk (the first ``execute``
+decision are encoded in one forward pass, without waiting for the ones still stepping. A worker executes a whole chunk (the first ``execute``
 actions) per message, so there is one round trip per decision, not per step. An episode's outcome
 depends only on its spec and the policy, not on which worker ran it or what else was in the batch
 (up to float rounding of a batched forward), so parallel and serial give the same successes.
@@ -127,7 +127,8 @@ def run_parallel_rollouts(
         raise EvalError(f"the workers render {pool.image_size} px, the policy needs {cfg.image_size} px")
     slots = pool.slots
     pending = deque(range(len(specs)))
-    active: dict[int, tuple[int, Any, Any]] = {}  # slot -> (spec index, image, obs)
+    busy: dict[int, tuple[int, str]] = {}  # slot -> (spec index, "start" | "run"): a reply is due
+    ready: dict[int, tuple[int, Any, Any]] = {}  # slot -> (spec index, image, obs): a decision is due
     outcomes: dict[int, EpisodeOutcome] = {}
     bar = None
     if progress:
@@ -139,33 +140,39 @@ def run_parallel_rollouts(
         if pending:
             i = pending.popleft()
             slots[k].send(("start", specs[i], cfg.max_steps))
-            image, obs = slots[k].recv()[1]
-            active[k] = (i, image, obs)
-        else:
-            active.pop(k, None)
+            busy[k] = (i, "start")
 
+    # No lock-step: whichever environments have answered are batched through the policy at once,
+    # while the others are still stepping their chunks.
     try:
         for k in range(len(slots)):
             start(k)
-        while active:
-            ks = sorted(active)
-            images = np.stack([active[k][1] for k in ks])  # (B, S, S, 3)
-            obs = np.stack([active[k][2] for k in ks])  # (B, 39)
-            chunks = np.asarray(policy(images, obs, [specs[active[k][0]].task for k in ks]), dtype=np.float32)
-            if chunks.ndim != 3 or chunks.shape[0] != len(ks) or chunks.shape[2] != 4:
-                raise EvalError(f"the policy returned chunks of shape {chunks.shape}; expected ({len(ks)}, H, 4)")
-            for b, k in enumerate(ks):  # all workers step at once
-                slots[k].send(("run", chunks[b, : cfg.execute]))
-            for k in ks:
-                done, success, steps, image, ob, frames = slots[k].recv()[1]
-                i = active[k][0]
+        while busy or ready:
+            for k in pool.ready(sorted(busy), block=not ready):
+                i, kind = busy.pop(k)
+                reply = slots[k].recv()[1]
+                if kind == "start":
+                    ready[k] = (i, reply[0], reply[1])
+                    continue
+                done, success, steps, image, ob, frames = reply
                 if done:
                     outcomes[i] = EpisodeOutcome(specs[i], bool(success), int(steps), frames)
                     if bar is not None:
                         bar.update(1)
                     start(k)
                 else:
-                    active[k] = (i, image, ob)
+                    ready[k] = (i, image, ob)
+            if not ready:
+                continue
+            ks = sorted(ready)
+            images = np.stack([ready[k][1] for k in ks])  # (B, S, S, 3)
+            obs = np.stack([ready[k][2] for k in ks])  # (B, 39)
+            chunks = np.asarray(policy(images, obs, [specs[ready[k][0]].task for k in ks]), dtype=np.float32)
+            if chunks.ndim != 3 or chunks.shape[0] != len(ks) or chunks.shape[2] != 4:
+                raise EvalError(f"the policy returned chunks of shape {chunks.shape}; expected ({len(ks)}, H, 4)")
+            for b, k in enumerate(ks):
+                slots[k].send(("run", chunks[b, : cfg.execute]))
+                busy[k] = (ready.pop(k)[0], "run")
     except WorkerError as e:
         raise EvalError(str(e)) from e
     finally:

@@ -166,7 +166,10 @@ class _Remote:
         self.conn.send(msg)
 
     def recv(self) -> Any:
-        reply = self.conn.recv()
+        try:
+            reply = self.conn.recv()
+        except EOFError as e:
+            raise WorkerError(f"rollout worker {self.proc.pid} exited (status {self.proc.exitcode})") from e
         if reply[0] == "error":
             raise WorkerError(f"rollout worker failed: {reply[1]}")
         return reply
@@ -197,6 +200,15 @@ class RolloutWorkers:
         for s in self.slots:
             s.close()
         self.slots = []
+
+    def ready(self, busy: list[int], block: bool) -> list[int]:
+        """The slots among ``busy`` whose reply has arrived (waits for one when ``block``)."""
+        if self.workers == 0:
+            return list(busy)  # an in-process slot has answered by the time send returns
+        from multiprocessing.connection import wait
+
+        by_conn = {self.slots[k].conn: k for k in busy}
+        return sorted(by_conn[c] for c in wait(list(by_conn), timeout=None if block else 0))
 
     def __enter__(self) -> RolloutWorkers:
         return self
