@@ -249,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     tr = sub.add_parser("train", help="train a method (a name with --preset, or a config YAML)")
     tr.add_argument("target", help="a method name (caip, class, clamp, clap_actvae, bc, direct_regression, random_encoder) or CONFIG.yaml")
-    tr.add_argument("--preset", default=None, help="smoke (under a minute) or sample (a useful model in ≤ 10 min)")
+    tr.add_argument("--preset", default=None, help="smoke (under a minute), sample (a useful model in ≤ 10 min) or class-appb (CLASS App. B: LARS, batch 160, EMA)")
     tr.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. optim.lr=1e-3")
     tr.add_argument("--run-dir", type=Path, default=None, help="where the run lives (default: runs/<id>)")
     tr.add_argument("--runs-root", type=Path, default=Path("runs"))
