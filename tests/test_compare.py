@@ -95,3 +95,38 @@ def test_killed_comparison_resumes_without_redoing_cells(tmp_path):
     with pytest.raises(CompareError, match="max_steps=20"):
         run_compare(out, _tiny(max_steps=30), quiet=True)
     json.loads((out / "compare_config.json").read_text())
+
+
+def test_sigkilled_command_resumes(tmp_path):
+    """The real thing: `workbench compare` SIGKILLed as soon as its first evaluation is saved."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "cmp"
+    cmd = [sys.executable, "-W", "ignore", "-m", "workbench.cli", "compare", "--smoke", "--out", str(out), "--quiet",
+           "--demos", "2", "--episodes", "2", "--max-steps", "20", "--seeds", "0", "--methods", "state_knn,random_encoder",
+           "--policies", "knn"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and not list((out / "evals").glob("*.json")) and proc.poll() is None:
+            time.sleep(0.2)
+        assert proc.poll() is None, "the comparison ended before it could be killed"
+        os.killpg(proc.pid, signal.SIGKILL)  # the command and its rollout workers
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    first = {p.name: p.stat().st_mtime_ns for p in (out / "evals").glob("*.json")}
+    assert 1 <= len(first) < 3 and not (out / "compare.json").exists()
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert f"{len(first)} found done" in r.stdout
+    for name, mtime in first.items():
+        assert (out / "evals" / name).stat().st_mtime_ns == mtime
+    assert len(list((out / "evals").glob("*.json"))) == 3  # state k-NN + the random encoder at steps 6 and 12
+    cells = load_compare(out)["cells"]
+    assert len(cells) == 4  # two (method, policy, task, seed) groups x final / max

@@ -82,8 +82,13 @@ def _check_settings(out: Path, cfg: CompareConfig) -> None:
 def _ensure_data(out: Path, cfg: CompareConfig, quiet: bool) -> Path:
     from workbench.data.generate import make_metaworld_dataset
 
+    from workbench.data.samples import write_dataset_stats
+
     root = out / "data"
     if (root / "meta" / "workbench_stats.json").exists():
+        return root
+    if (root / "meta" / "info.json").exists():  # the dataset landed (atomically), its statistics did not
+        write_dataset_stats(root, ("raw", "ee"), cfg.data_seed)
         return root
     _log(f"generating {cfg.demos} demos × {len(cfg.tasks)} tasks ({cfg.camera_setup} camera) into {root}", quiet)
     r = make_metaworld_dataset(root, cfg.tasks, cfg.demos, camera_setups=[cfg.camera_setup], seed=cfg.data_seed,
