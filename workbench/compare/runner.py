@@ -37,6 +37,7 @@ from workbench.compare.config import CompareConfig
 __all__ = ["CompareError", "CompareResult", "assemble_cells", "run_compare", "unit_name"]
 
 STATE_KNN = "state_knn"
+UNTRAINED = ("random_encoder",)  # methods whose weights never change: "max" over checkpoints is "final"
 
 
 class CompareError(Exception):
@@ -266,6 +267,8 @@ def run_compare(out: str | Path, cfg: CompareConfig, *, quiet: bool = False,
                     from workbench.train import RunDir
 
                     steps_ckpts = [(s, p) for s, p in RunDir(run_dir).checkpoints()]
+                    if method in UNTRAINED:  # its checkpoints are all the initial weights: evaluate one
+                        steps_ckpts = steps_ckpts[-1:]
                     policies = cfg.policies
                 final_step = steps_ckpts[-1][0]
                 for step, ckpt in steps_ckpts:
