@@ -134,7 +134,8 @@ def checkpoint_stamp(run_path: str) -> float:
 
 @st.cache_resource(show_spinner=False, max_entries=6)
 def restored(run_path: str, stamp: float):
-    from workbench.train.restore import load_run
+    """The :class:`~workbench.train.run.TrainedRun` at ``run_path`` (``stamp``: its latest checkpoint's time)."""
+    from workbench.train.run import load_run
 
     return load_run(run_path)
 

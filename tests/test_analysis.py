@@ -501,7 +501,7 @@ def trained_class(request, tmp_path_factory):
     from workbench.data import load_dataset
     from workbench.train import create_run, make_config
     from workbench.train.loop import train
-    from workbench.train.restore import load_run
+    from workbench.train.run import load_run
 
     tmp = tmp_path_factory.mktemp(f"trained-{request.param}")
     if request.param == "toy":

@@ -104,7 +104,7 @@ def caip_run(pattern_data, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def restored(caip_run):
-    from workbench.train.restore import load_run
+    from workbench.train.run import load_run
 
     return load_run(caip_run)
 

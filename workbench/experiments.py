@@ -18,11 +18,14 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.train.config import TrainConfig, make_config
 
-__all__ = ["SAMPLE_RESNET", "SMOKE_OVERRIDES", "TrainedRun", "notebook_config", "notebook_runs_root", "notebook_dataset", "resolve_dataset", "smoke_dataset",
+if TYPE_CHECKING:
+    from workbench.train.run import TrainedRun
+
+__all__ = ["SAMPLE_RESNET", "SMOKE_OVERRIDES", "CachedRun", "notebook_config", "notebook_runs_root", "notebook_dataset", "resolve_dataset", "smoke_dataset",
            "train_cached"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -104,7 +107,10 @@ def _yaml_value(v: Any) -> str:
 
 
 @dataclass(frozen=True)
-class TrainedRun:
+class CachedRun:
+    """A run :func:`train_cached` trained or found; :meth:`load` gives its
+    :class:`~workbench.train.run.TrainedRun`."""
+
     run_dir: Path
     config: TrainConfig
     reused: bool  # True when a finished run of this config was found
@@ -113,9 +119,9 @@ class TrainedRun:
     def method(self) -> str:
         return self.config.method
 
-    def load(self, map_location: str = "cpu"):
-        """The restored run (:class:`workbench.train.restore.RestoredRun`), method in eval mode."""
-        from workbench.train.restore import load_run
+    def load(self, map_location: str = "cpu") -> TrainedRun:
+        """The trained run (:class:`workbench.train.run.TrainedRun`), method in eval mode."""
+        from workbench.train.run import load_run
 
         return load_run(self.run_dir, map_location=map_location)
 
@@ -128,7 +134,7 @@ def config_hash(cfg: TrainConfig) -> str:
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def train_cached(cfg: TrainConfig, *, runs_root: str | Path | None = None, name: str | None = None) -> TrainedRun:
+def train_cached(cfg: TrainConfig, *, runs_root: str | Path | None = None, name: str | None = None) -> CachedRun:
     """Train ``cfg`` in this process under ``runs_root/<name or method>-<config hash>``, or reuse
     that directory when a run of the same config already finished there. A run left unfinished
     (interrupted) is deleted and trained again."""
@@ -143,7 +149,7 @@ def train_cached(cfg: TrainConfig, *, runs_root: str | Path | None = None, name:
     rd = RunDir(path)
     if rd.exists():
         if rd.read_status().state == RunState.FINISHED.value and rd.latest_checkpoint() is not None:
-            return TrainedRun(path, cfg, True)
+            return CachedRun(path, cfg, True)
         if rd.is_locked():
             raise JobError(f"{path}: another process is training this config now; wait for it, then run again")
         shutil.rmtree(path)
@@ -151,4 +157,4 @@ def train_cached(cfg: TrainConfig, *, runs_root: str | Path | None = None, name:
     state = train(path)
     if state != RunState.FINISHED:
         raise RuntimeError(f"{path}: training ended in state {state}; see {path}/stdout.txt and status.json")
-    return TrainedRun(path, cfg, False)
+    return CachedRun(path, cfg, False)

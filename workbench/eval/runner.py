@@ -27,6 +27,7 @@ from workbench.eval.knn import KNNConfig, KNNPolicy, mean_chunk_prediction, offl
 from workbench.eval.probe import ProbeConfig, run_probe
 from workbench.eval.results import EvalError, EvalReport, HeadResult, KNNResult, OfflineError, save_result
 from workbench.eval.retrieval import run_retrieval
+from workbench.train.run import load_run
 
 __all__ = ["evaluate_run", "offline_baselines"]
 
@@ -91,8 +92,6 @@ def evaluate_run(
     representation finds the right task). ``stride`` samples every n-th step of the episodes
     (1 = all, as the reference's corpus stores every step).
     """
-    from workbench.train.restore import load_run
-
     if head is not None:
         HeadKind(head)  # refuse a bad name before any work
     dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -103,9 +102,7 @@ def evaluate_run(
     name = (lambda part: f"{out}-{part}") if out else (lambda part: part)  # noqa: E731
     knn_cfg = knn_config or KNNConfig()
     method = restored.method
-    from workbench.data import load_dataset
-
-    ds = load_dataset(restored.data["path"])
+    ds = restored.open_dataset()
     train = load_split(restored, "train", dataset=ds, stride=stride)
     val = load_split(restored, "val", dataset=ds, stride=stride)
     if rollouts:
@@ -119,7 +116,8 @@ def evaluate_run(
         # the run's chunk kind, normalised with its statistics: what its action encoder saw
         values = val.dataset.chunks.values
         chunks = restored.norm_stats.normalize(values) if restored.norm_stats is not None else values
-        parts["probe"] = run_probe(restored.method_name, f_val.image, chunks, val.episode, f_val.action, probe_config)
+        parts["probe"] = run_probe(restored.method_name, f_val.image, chunks, val.episode, f_val.action, probe_config,
+                                   action_source=f_val.action_source)
         save_result(rd, name("probe"), parts["probe"])
     if retrieval:
         parts["retrieval"] = run_retrieval(restored.method_name, method, f_val)

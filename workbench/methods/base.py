@@ -102,6 +102,13 @@ class Method(nn.Module):
         self.build()
 
     # -- subclass hooks -------------------------------------------------------------------------
+    @classmethod
+    def loader_kwargs(cls, config: MethodConfig) -> dict[str, Any]:
+        """Extra :class:`~workbench.data.loader.FrameChunkDataset` arguments this method's samples
+        need (CLAMP: its text function); the training loop and
+        :meth:`workbench.train.run.TrainedRun.samples` both pass them, so the samples agree."""
+        return {}
+
     def build(self) -> None:
         """Create the networks from ``self.config`` and ``self.meta``."""
         raise NotImplementedError

@@ -110,7 +110,7 @@ def build_training(cfg: TrainConfig, *, device: torch.device | None = None, prog
     ch = dataset_chunks(train_eps, cfg.data.chunk_kind, cfg.data.horizon)
     stats = compute_stats(ch.values, ch.mask)
     method_cls = METHODS[cfg.method][1]
-    extra = method_cls.loader_kwargs(cfg.method_config_object()) if hasattr(method_cls, "loader_kwargs") else {}
+    extra = method_cls.loader_kwargs(cfg.method_config_object())
     data = FrameChunkDataset(
         train_eps,
         camera=cfg.data.camera,
