@@ -37,7 +37,7 @@ from workbench.analysis.saliency import (
 )
 from workbench.analysis.trajectories import latent_trajectories, trajectory_alignment
 from workbench.data.lerobot import write_lerobot
-from workbench.data.loader import FrameChunkDataset, collate
+from workbench.data.training_samples import FrameChunkDataset, collate
 from workbench.methods import build_method
 
 REPO = Path(__file__).resolve().parents[1]

@@ -110,7 +110,7 @@ def test_fits_names_the_missing_camera(clamp_run, tmp_path):
 
 
 def test_capabilities_are_types_not_names(robot_data):
-    from workbench.data.loader import FrameChunkDataset
+    from workbench.data.training_samples import FrameChunkDataset
 
     meta = FrameChunkDataset([make_robot_episode(0, T=8)], camera="scene", chunk_kind="raw", horizon=4, history=2,
                              image_size=64).meta()  # fmt: skip

@@ -57,7 +57,7 @@ def _data_validate(args: argparse.Namespace) -> int:
 
 
 def _data_make_samples(args: argparse.Namespace) -> int:
-    from workbench.data.samples import make_samples
+    from workbench.data.shipped import make_samples
 
     out = make_samples(args.out, seed=args.seed, quick=args.quick, force=args.force, only=args.only)
     print(f"samples written to {out}")

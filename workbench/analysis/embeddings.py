@@ -1,7 +1,7 @@
 """Image embeddings of every frame of a dataset under a trained method, cached on disk.
 
 :func:`compute_embeddings` runs ``Method.encode_images`` over the frames of a dataset (the same
-image + following-chunk samples the method trained on, :class:`~workbench.data.loader.FrameChunkDataset`)
+image + following-chunk samples the method trained on, :class:`~workbench.data.training_samples.FrameChunkDataset`)
 in batches on the method's device, and returns an :class:`Embeddings`: the vectors plus, per row,
 the episode, the image step, the task, the camera setup and the action chunk that follows the
 frame — everything the latent-trajectory (CLASS App. J.1) and neighbour (CLASS App. J.2) views need
@@ -28,8 +28,8 @@ import torch
 
 from workbench.atomic import atomic_path
 from workbench.data.dataset import Dataset
-from workbench.data.io import load_dataset
-from workbench.data.loader import FrameChunkDataset, collate
+from workbench.data.layouts import load_dataset
+from workbench.data.training_samples import FrameChunkDataset, collate
 from workbench.methods.base import Method
 from workbench.train.run import TrainedRun, load_run, model_hash
 from workbench.types import Episode

@@ -39,7 +39,7 @@ from workbench.analysis.saliency import (
     text_target,
 )
 from workbench.data.dataset import Dataset
-from workbench.data.loader import collate
+from workbench.data.training_samples import collate
 from workbench.methods.capabilities import ActionEmbedder, TextEmbedder
 from workbench.train.run import TrainedRun
 from workbench.types import Episode

@@ -1,7 +1,7 @@
 """Generators of simulated episodes: metaworld's scripted experts and the Shadow hand.
 
 Both are deterministic from ``seed``; frames are rendered with MuJoCo on the CPU (EGL) and kept in
-memory as :class:`~workbench.types.ArrayFrames`. :mod:`workbench.data.samples` writes them to disk.
+memory as :class:`~workbench.types.ArrayFrames`. :mod:`workbench.data.shipped` writes them to disk.
 """
 
 from __future__ import annotations

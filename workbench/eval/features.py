@@ -20,7 +20,7 @@ import numpy.typing as npt
 import torch
 
 from workbench.data.chunks import action_chunks
-from workbench.data.loader import FrameChunkDataset, collate
+from workbench.data.training_samples import FrameChunkDataset, collate
 from workbench.data.normalize import NormStats, compute_stats
 from workbench.data.dataset import Dataset
 from workbench.eval.results import EvalError

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from workbench.atomic import atomic_path
-from workbench.data.loader import collate
+from workbench.data.training_samples import collate
 from workbench.data.normalize import NormStats
 from workbench.eval.features import SplitData, raw_stats
 from workbench.methods.base import masked_regression_loss

@@ -182,7 +182,7 @@ def evaluate_run(
 
 
 def _batch(data: SplitData, start: int, size: int = 64) -> tuple[torch.Tensor, list[str]]:
-    from workbench.data.loader import collate
+    from workbench.data.training_samples import collate
 
     b = collate([data.dataset[i] for i in range(start, min(start + size, len(data)))])
     return b["image"], b["text"]

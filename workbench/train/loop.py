@@ -98,7 +98,7 @@ def build_training(cfg: TrainConfig, *, device: torch.device | None = None, prog
     """Load the dataset, split it, compute chunk statistics on the training split, build the method."""
     from workbench.data import load_dataset
     from workbench.data.chunks import dataset_chunks
-    from workbench.data.loader import FrameChunkDataset
+    from workbench.data.training_samples import FrameChunkDataset
     from workbench.data.normalize import compute_stats, split_episodes
     from workbench.methods import METHODS, build_method
 
@@ -189,7 +189,7 @@ def train(run_dir: str | Path, *, resume: bool = False, progress: bool = False) 
 def _train(rd: RunDir, cfg: TrainConfig, *, resume: bool, progress: bool, rank: int, world: int, local_rank: int, stop: dict) -> RunState:
     from tqdm.auto import tqdm
 
-    from workbench.data.loader import collate
+    from workbench.data.training_samples import collate
 
     lead = rank == 0
     if cfg.num_threads:

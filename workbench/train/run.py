@@ -13,7 +13,7 @@ file written by :meth:`workbench.methods.Method.save` into a :class:`TrainedRun`
 * ``image_encoder`` / ``action_encoder`` / ``history_encoder`` / ``text_encoder`` — the method
   typed by what it can embed (:mod:`workbench.methods.capabilities`), or None.
 
-The settings of the samples come from the run's :class:`~workbench.data.loader.SampleMeta` — the
+The settings of the samples come from the run's :class:`~workbench.data.training_samples.SampleMeta` — the
 camera, image size, chunk kind, horizon and history training actually resolved (a config's
 ``camera: null`` becomes the first camera's name there) — and the data config only where the
 meta is silent. One order, used by every consumer.
@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from workbench.data.dataset import Dataset
-from workbench.data.loader import FrameChunkDataset, SampleMeta
+from workbench.data.training_samples import FrameChunkDataset, SampleMeta
 from workbench.data.normalize import NormStats
 from workbench.methods.base import Method
 from workbench.methods.capabilities import (
@@ -149,7 +149,7 @@ class TrainedRun:
     def open_dataset(self) -> Dataset:
         """The dataset the run trained on (its path resolved from anywhere, as training did)."""
         from workbench.data.catalog import resolve_dataset_path
-        from workbench.data.io import load_dataset
+        from workbench.data.layouts import load_dataset
 
         if not self.data.path:
             raise JobError(f"run {self.id}: the checkpoint does not say which dataset it trained on; pass a dataset")
@@ -213,7 +213,7 @@ class TrainedRun:
         if dataset is None:
             dataset = self.open_dataset()
         elif isinstance(dataset, (str, Path)):
-            from workbench.data.io import load_dataset
+            from workbench.data.layouts import load_dataset
 
             dataset = load_dataset(dataset)
         meta = self.sample_meta
@@ -275,7 +275,7 @@ def _device(map_location: str | torch.device) -> torch.device:
 def load_run(run: str | Path, *, checkpoint: str | Path | None = None, map_location: str | torch.device = "auto") -> TrainedRun:
     """The trained run at ``run`` (a run directory, or a checkpoint file), method in eval mode on
     ``map_location`` ("auto" = CUDA when present)."""
-    from workbench.methods import build_method
+    from workbench.methods import build_method, load_method
     from workbench.methods.base import read_checkpoint_header
 
     device = _device(map_location)
@@ -286,7 +286,7 @@ def load_run(run: str | Path, *, checkpoint: str | Path | None = None, map_locat
         except ValueError:
             header = None
         if header is not None:  # a Method.save file
-            m = Method.load(p, device).eval()
+            m = load_method(p, device).eval()
             return TrainedRun(m, _config_from_meta(m), m.meta, None, {}, 0, p, None)
         ckpt_path, rd = p, None
     else:

@@ -25,7 +25,7 @@ from pathlib import Path
 from workbench.data.chunks import dataset_chunks
 from workbench.data.dataset import Dataset
 from workbench.data.hand_pose import write_hand_pose
-from workbench.data.io import load_dataset
+from workbench.data.layouts import load_dataset
 from workbench.data.lerobot import write_lerobot
 from workbench.data.normalize import compute_stats, save_stats, split_episodes
 from workbench.data.robomimic import write_robomimic
