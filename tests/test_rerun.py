@@ -33,7 +33,7 @@ from workbench.viz.rerun import (
     serve_episode,
     show_in_notebook,
 )
-from workbench.viz.rerun_cli import main as rerun_main
+from workbench.cli.rerun import main as rerun_main
 
 KNN = "/world/worms/" + rr.escape_entity_path_part("knn policy")  # a name with a space
 SAMPLES = Path(__file__).resolve().parents[1] / "data_samples"

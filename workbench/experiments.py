@@ -142,7 +142,7 @@ def train_cached(cfg: TrainConfig, *, runs_root: str | Path | None = None, name:
 
     from workbench.train.loop import train
     from workbench.train.rundir import JobError, RunDir, RunState
-    from workbench.train.runner import create_run
+    from workbench.train.jobs import create_run
 
     root = Path(runs_root) if runs_root is not None else notebook_runs_root()
     path = root / f"{name or cfg.method}-{config_hash(cfg)}"

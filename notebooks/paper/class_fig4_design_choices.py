@@ -26,7 +26,7 @@ figures_out = None
 # %%
 import plotly.graph_objects as go
 
-from workbench.eval import KNNConfig, evaluate_run
+from workbench.eval import EvalConfig, KNNConfig, evaluate_run
 from workbench.experiments import SAMPLE_RESNET, notebook_config, notebook_dataset, train_cached
 from workbench.viz.save import save_figure
 
@@ -49,9 +49,9 @@ for panel, group in variants.items():
     for label, change in group.items():
         run = train_cached(notebook_config("class", smoke=smoke, seed=seed, dataset=data, steps=steps,
                                            method_config={**encoder, **change}, overrides=class_overrides), name="class")
-        rep = evaluate_run(run.run_dir, probe=False, retrieval=False, knn=True, knn_config=KNNConfig(k=64),
+        rep = evaluate_run(run.run_dir, EvalConfig(probe=False, retrieval=False, knn=True, knn_config=KNNConfig(k=64),
                            rollouts=0 if smoke else rollouts, tasks=rollout_tasks, per_task_corpus=False,
-                           save_episodes=0, stride=4 if smoke else 1, out="fig4")
+                           save_episodes=0, stride=4 if smoke else 1, out="fig4"))
         row = {"panel": panel, "variant": label, "knn_mse": rep.knn.policy.mse, "knn_l1": rep.knn.policy.l1,
                **{f"{k}_mse": v.mse for k, v in rep.knn.baselines.items()}}
         if rep.rollouts:

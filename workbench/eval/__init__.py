@@ -1,7 +1,7 @@
 """Evaluation of trained runs: probes and zero-shot classification, cross-modal retrieval, the
 k-NN retrieval policy, policy heads, and closed-loop metaworld rollouts.
 
-``evaluate_run(run_dir, ...)`` runs any of them and saves each result as ``RUN/eval/<name>.json``;
+``evaluate_run(run_dir, EvalConfig(...))`` runs any of them and saves each result as ``RUN/eval/<name>.json``;
 ``load_eval_results(run_dir)`` reads them back for the app.
 """
 
@@ -25,9 +25,10 @@ from workbench.eval.results import (
     save_result,
 )
 from workbench.eval.retrieval import matching_probabilities, recall_at_k, run_retrieval
-from workbench.eval.runner import evaluate_run
+from workbench.eval.evaluate import EvalConfig, evaluate_run
 
 __all__ = [
+    "EvalConfig",
     "EvalError",
     "EvalReport",
     "HeadConfig",

@@ -1,67 +1,11 @@
-"""The ``workbench`` command: thin entry points over the library.
-
-Errors the user can fix (a bad path, a malformed dataset) end the command with one line on stderr
-and a non-zero exit status, never a traceback.
-"""
+"""``workbench train`` and ``workbench runs list | show | stop | resume | strip | diff``."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 
-from workbench.types import DataError
-
-EXIT_PROBLEM = 2
-
-
-def _data_info(args: argparse.Namespace) -> int:
-    from workbench.data import load_dataset
-
-    ds = load_dataset(args.path)
-    info = ds.info()
-    if args.json:
-        print(json.dumps(info.to_dict(), indent=2))
-        return 0
-    rows = [
-        ("path", info.path),
-        ("layout", info.layout),
-        ("episodes", info.episodes),
-        ("frames", info.frames),
-        ("fps", f"{info.fps:g}"),
-        ("action_dim", info.action_dim),
-        ("tasks", ", ".join(info.tasks) or "-"),
-        ("cameras", ", ".join(info.cameras) or "-"),
-        ("camera_setups", ", ".join(info.camera_setups) or "-"),
-        ("modalities", ", ".join(info.modalities) or "-"),
-    ]
-    width = max(len(k) for k, _ in rows)
-    for k, v in rows:
-        print(f"{k:<{width}}  {v}")
-    return 0
-
-
-def _data_validate(args: argparse.Namespace) -> int:
-    from workbench.data import validate_dataset
-
-    problems = validate_dataset(args.path, progress=not args.quiet)
-    for p in problems:
-        print(p)
-    if problems:
-        print(f"{len(problems)} problem(s) found in {args.path}", file=sys.stderr)
-        return 1
-    print(f"{args.path}: no problems found")
-    return 0
-
-
-def _data_make_samples(args: argparse.Namespace) -> int:
-    from workbench.data.shipped import make_samples
-
-    out = make_samples(args.out, seed=args.seed, quick=args.quick, force=args.force, only=args.only)
-    print(f"samples written to {out}")
-    return 0
+from workbench.cli.exit import EXIT_OK
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -79,13 +23,13 @@ def _train(args: argparse.Namespace) -> int:
     if args.detach:
         proc = launch(rd, nproc=args.nproc)
         print(f"started in the background (pid {proc.pid}); watch it with `workbench runs show {rd.path}`")
-        return 0
+        return EXIT_OK
     if args.nproc > 1:
         proc = launch(rd, nproc=args.nproc)
         return proc.wait()
     state = train(rd.path, progress=True)
     print(f"{state.value}: {rd.path}")
-    return 0
+    return EXIT_OK
 
 
 def _runs_list(args: argparse.Namespace) -> int:
@@ -94,12 +38,12 @@ def _runs_list(args: argparse.Namespace) -> int:
     runs = list_runs(args.runs_root)
     if not runs:
         print(f"no runs under {args.runs_root}")
-        return 0
+        return EXIT_OK
     print(f"{'id':<40} {'method':<10} {'preset':<8} {'state':<9} {'step':>11}  loss")
     for r in runs:
         loss = f"{r.last_loss:.4f}" if r.last_loss is not None else "-"
         print(f"{r.id:<40} {r.method:<10} {r.preset or '-':<8} {r.status.state:<9} {r.status.step:>5}/{r.status.total_steps:<5}  {loss}")
-    return 0
+    return EXIT_OK
 
 
 def _runs_show(args: argparse.Namespace) -> int:
@@ -114,7 +58,7 @@ def _runs_show(args: argparse.Namespace) -> int:
     print(f"latest   {latest.name if latest else '-'}")
     for m in rd.read_metrics()[-args.tail:]:
         print("  " + "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in m.items()))
-    return 0
+    return EXIT_OK
 
 
 def _runs_stop(args: argparse.Namespace) -> int:
@@ -122,7 +66,7 @@ def _runs_stop(args: argparse.Namespace) -> int:
 
     st = stop_run(resolve_run(args.run, runs_root=args.runs_root), timeout=args.timeout, kill=args.kill)
     print(f"{st.state} at step {st.step}")
-    return 0
+    return EXIT_OK
 
 
 def _runs_resume(args: argparse.Namespace) -> int:
@@ -137,10 +81,10 @@ def _runs_resume(args: argparse.Namespace) -> int:
 
             raise JobError(f"{rd.path}: the job is still running; stop it first")
         print(f"{train(rd.path, resume=True, progress=True).value}: {rd.path}")
-        return 0
+        return EXIT_OK
     proc = resume_run(rd, nproc=args.nproc)
     print(f"resumed {rd.id} in the background (pid {proc.pid})")
-    return 0
+    return EXIT_OK
 
 
 def _runs_strip(args: argparse.Namespace) -> int:
@@ -151,7 +95,7 @@ def _runs_strip(args: argparse.Namespace) -> int:
     for _, p in rd.checkpoints():
         strip_optimizer(p)
         print(f"{p}: {p.stat().st_size // 1024} KB without the optimiser state")
-    return 0
+    return EXIT_OK
 
 
 def _runs_diff(args: argparse.Namespace) -> int:
@@ -163,42 +107,10 @@ def _runs_diff(args: argparse.Namespace) -> int:
         print("the two configs are identical")
     for key, va, vb in rows:
         print(f"{key}: {va!r} -> {vb!r}")
-    return 0
+    return EXIT_OK
 
 
-def _figures(args: argparse.Namespace) -> int:
-    from workbench.reproduce import reproduce_figures
-
-    results = reproduce_figures(args.out, smoke=args.smoke, only=args.only)
-    failed = [r for r in results if not r.ok]
-    for r in results:
-        print(f"{'ok  ' if r.ok else 'FAIL'} {r.path.name:<40} {r.seconds:6.1f}s" + (f"  {r.error}" if r.error else ""))
-    print(f"{len(results) - len(failed)} of {len(results)} notebooks ran; figures in {args.out}")
-    return 1 if failed else 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="workbench", description="actionlens workbench: datasets, training, analysis.")
-    sub = p.add_subparsers(dest="command", required=True)
-
-    data = sub.add_parser("data", help="inspect, validate and generate datasets")
-    dsub = data.add_subparsers(dest="data_command", required=True)
-    info = dsub.add_parser("info", help="summarise a dataset (episodes, frames, tasks, cameras, modalities)")
-    info.add_argument("path", type=Path)
-    info.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
-    info.set_defaults(func=_data_info)
-    val = dsub.add_parser("validate", help="decode every episode and list every problem; exit 1 if any")
-    val.add_argument("path", type=Path)
-    val.add_argument("--quiet", action="store_true", help="no progress bar")
-    val.set_defaults(func=_data_validate)
-    ms = dsub.add_parser("make-samples", help="generate the shipped sample datasets (MuJoCo, CPU)")
-    ms.add_argument("--out", type=Path, default=Path("data_samples"))
-    ms.add_argument("--seed", type=int, default=0)
-    ms.add_argument("--quick", action="store_true", help="a tiny version for tests")
-    ms.add_argument("--force", action="store_true", help="replace existing sample datasets")
-    ms.add_argument("--only", action="append", choices=["metaworld", "robomimic", "hands"], help="make only this sample")
-    ms.set_defaults(func=_data_make_samples)
-
+def add_parser(sub: argparse._SubParsersAction) -> None:
     tr = sub.add_parser("train", help="train a method (a name with --preset, or a config YAML)")
     tr.add_argument("target", help="a method name (caip, class, clamp, clap_actvae, bc, direct_regression, random_encoder) or CONFIG.yaml")
     tr.add_argument("--preset", default=None, help="smoke (under a minute) or sample (a useful model in ≤ 10 min)")
@@ -234,42 +146,3 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("a")
     diff.add_argument("b")
     diff.set_defaults(func=_runs_diff)
-
-    fig = sub.add_parser("figures", help="execute every paper notebook and write the figures to one folder")
-    fig.add_argument("--out", type=Path, default=Path("figures"))
-    fig.add_argument("--smoke", action="store_true", help="tiny settings (what the tests run)")
-    fig.add_argument("--only", action="append", help="only notebooks whose name contains this")
-    fig.set_defaults(func=_figures)
-
-    from workbench.eval.cli import add_eval_parser
-    from workbench.viz.rerun_cli import add_rerun_parser
-
-    add_rerun_parser(sub)
-    add_eval_parser(sub)
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_PROBLEM
-    except (FileExistsError, FileNotFoundError, ValueError) as e:  # ConfigError is a ValueError
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_PROBLEM
-    except Exception as e:
-        from workbench.train import CheckpointError, JobError
-
-        if not isinstance(e, (JobError, CheckpointError)):
-            raise
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_PROBLEM
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())
