@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import make_robot_episode
 from sklearn.base import clone
 
-from conftest import make_robot_episode
 from workbench.analysis.embeddings import Embeddings, compute_embeddings, load_frames
 from workbench.analysis.neighbours import compare_neighbours
 from workbench.analysis.projection import PCAProjector, TSNEProjector, UMAPProjector, project_cached, warm_umap

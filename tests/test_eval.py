@@ -8,7 +8,6 @@ within the segment, and the next class is always (class + 1) mod 4, so the image
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import make_hand_episode, make_robot_episode
 from torch.utils.data import DataLoader
 
-from conftest import make_hand_episode, make_robot_episode
 from workbench.data import load_dataset, write_lerobot
 from workbench.data.chunks import action_chunks, ee_chunks, hand_chunks
-from workbench.data.training_samples import FrameChunkDataset, SampleMeta, collate
 from workbench.data.normalize import compute_stats
+from workbench.data.training_samples import FrameChunkDataset, SampleMeta, collate
 
 
 @pytest.fixture

@@ -24,8 +24,9 @@ if not numba.np.ufunc.parallel._is_initialized:
     numba.config.THREADING_LAYER = "workqueue"
 
 from conftest import make_hand_episode, make_robot_episode
-from workbench.data.training_samples import FrameChunkDataset, collate
+
 from workbench.data.normalize import compute_stats
+from workbench.data.training_samples import FrameChunkDataset, collate
 from workbench.dtw import pairwise_dtw
 from workbench.geometry import make_pose, quat_to_matrix
 from workbench.methods import (

@@ -140,9 +140,9 @@ def train_cached(cfg: TrainConfig, *, runs_root: str | Path | None = None, name:
     (interrupted) is deleted and trained again."""
     import shutil
 
+    from workbench.train.jobs import create_run
     from workbench.train.loop import train
     from workbench.train.rundir import JobError, RunDir, RunState
-    from workbench.train.jobs import create_run
 
     root = Path(runs_root) if runs_root is not None else notebook_runs_root()
     path = root / f"{name or cfg.method}-{config_hash(cfg)}"

@@ -7,6 +7,7 @@ k-NN retrieval policy, policy heads, and closed-loop metaworld rollouts.
 
 from __future__ import annotations
 
+from workbench.eval.evaluate import EvalConfig, evaluate_run
 from workbench.eval.heads import HeadConfig, HeadKind, TrainedHead, load_head, train_head
 from workbench.eval.knn import KNNConfig, KNNPolicy, KNNPrediction, mean_chunk_prediction, offline_error
 from workbench.eval.probe import ProbeConfig, cluster_chunks, linear_probe_sweep, run_probe, zero_shot_accuracy
@@ -25,7 +26,6 @@ from workbench.eval.results import (
     save_result,
 )
 from workbench.eval.retrieval import matching_probabilities, recall_at_k, run_retrieval
-from workbench.eval.evaluate import EvalConfig, evaluate_run
 
 __all__ = [
     "EvalConfig",

@@ -20,13 +20,13 @@ import numpy.typing as npt
 import torch
 
 from workbench.data.chunks import action_chunks
-from workbench.data.training_samples import FrameChunkDataset, collate
-from workbench.data.normalize import NormStats, compute_stats
 from workbench.data.dataset import Dataset
+from workbench.data.normalize import NormStats, compute_stats
+from workbench.data.training_samples import FrameChunkDataset, collate
 from workbench.eval.results import EvalError
 from workbench.methods.capabilities import ActionEmbedder, ActionSource, HistoryEmbedder, TextEmbedder, action_source
-from workbench.train.rundir import JobError
 from workbench.train.run import TrainedRun
+from workbench.train.rundir import JobError
 
 __all__ = ["Features", "SplitData", "embed_split", "has_action_encoder", "has_text_encoder", "load_split", "raw_stats"]
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from workbench.analysis.similarity import top_k
 from workbench.eval.results import OfflineError
 
 __all__ = ["KNNConfig", "KNNPolicy", "KNNPrediction", "mean_chunk_prediction", "offline_error", "standardize_state"]
@@ -69,10 +70,7 @@ class KNNPolicy:
         q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
         sim = q @ self.embeddings_.T  # (B, N)
         k = self.k_
-        top = np.argpartition(-sim, k - 1, axis=1)[:, :k] if k < sim.shape[1] else np.tile(np.arange(sim.shape[1]), (len(q), 1))
-        top_sim = np.take_along_axis(sim, top, axis=1)
-        order = np.argsort(-top_sim, axis=1, kind="stable")
-        top, top_sim = np.take_along_axis(top, order, axis=1), np.take_along_axis(top_sim, order, axis=1)
+        top, top_sim = top_k(sim, k)  # most similar first; ties to the lower corpus index
         logits = top_sim / self.config.temperature
         w = np.exp(logits - logits.max(1, keepdims=True))
         w /= w.sum(1, keepdims=True)  # (B, k)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from workbench.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from workbench.train.config import ConfigError, DataConfig, OptimConfig, TrainConfig, make_config
-from workbench.train.rundir import JobError, RunDir, RunState, RunStatus
 from workbench.train.jobs import create_run, diff_runs, launch, list_runs, resolve_run, resume_run, stop_run, wait_for
+from workbench.train.rundir import JobError, RunDir, RunState, RunStatus
 
 __all__ = [
     "CheckpointError",

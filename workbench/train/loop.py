@@ -97,12 +97,11 @@ class TrainingSetup:
 def build_training(cfg: TrainConfig, *, device: torch.device | None = None, progress: bool = False) -> TrainingSetup:
     """Load the dataset, split it, compute chunk statistics on the training split, build the method."""
     from workbench.data import load_dataset
-    from workbench.data.chunks import dataset_chunks
-    from workbench.data.training_samples import FrameChunkDataset
-    from workbench.data.normalize import compute_stats, split_episodes
-    from workbench.methods import METHODS, build_method
-
     from workbench.data.catalog import resolve_dataset_path
+    from workbench.data.chunks import dataset_chunks
+    from workbench.data.normalize import compute_stats, split_episodes
+    from workbench.data.training_samples import FrameChunkDataset
+    from workbench.methods import METHODS, build_method
 
     ds = load_dataset(resolve_dataset_path(cfg.data.path))
     split = split_episodes(ds.infos, cfg.data.val_fraction, cfg.seed)

@@ -32,8 +32,8 @@ from typing import Any
 import torch
 
 from workbench.data.dataset import Dataset
-from workbench.data.training_samples import FrameChunkDataset, SampleMeta
 from workbench.data.normalize import NormStats
+from workbench.data.training_samples import FrameChunkDataset, SampleMeta
 from workbench.methods.base import Method
 from workbench.methods.capabilities import (
     ActionEmbedder,
