@@ -114,3 +114,47 @@ def test_each_rule_fails_on_a_package_that_breaks_it(broken, tmp_path, monkeypat
     rc = _lint(_config("fakewb", tmp_path / "contracts.ini"), broken)
     out = capsys.readouterr().out
     assert rc == 1 and "BROKEN" in out, out
+
+
+# -- every file writer through workbench/atomic.py ------------------------------------------------
+
+#: files allowed to write without the helper, and why
+WRITER_EXCEPTIONS = {
+    "workbench/atomic.py": "the helper itself",
+    "workbench/data/lerobot.py": "swaps a whole dataset folder into place (os.replace of a directory); owned by the lerobot work",
+}
+_RAW_WRITES = {"write_text", "write_bytes", "mkstemp", "replace", "savez", "save"}
+
+
+def _raw_writes(path: Path) -> list[str]:
+    import ast
+
+    hits = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _RAW_WRITES:
+            owner = ast.unparse(node.func.value)
+            if node.func.attr in ("replace", "save", "savez") and owner not in ("os", "np", "numpy", "torch"):
+                continue  # str.replace, Method.save, … are not raw file writes
+            hits.append(f"{path.relative_to(ROOT)}:{node.lineno} {owner}.{node.func.attr}")
+    return hits
+
+
+def test_every_file_writer_goes_through_the_atomic_helper():
+    hits = [h for p in sorted((ROOT / "workbench").rglob("*.py")) if str(p.relative_to(ROOT)) not in WRITER_EXCEPTIONS
+            for h in _raw_writes(p)]  # fmt: skip
+    # np.save / np.savez onto a path from atomic_path are fine: the check is that the call sits in a `with atomic_path`
+    bad = [h for h in hits if not _inside_atomic_path(h)]
+    assert not bad, "write through workbench.atomic (atomic_path / atomic_write_text):\n" + "\n".join(bad)
+
+
+def _inside_atomic_path(hit: str) -> bool:
+    import ast
+
+    rel, rest = hit.split(":", 1)
+    line = int(rest.split()[0])
+    tree = ast.parse((ROOT / rel).read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.With) and any("atomic_path" in ast.unparse(i.context_expr) for i in node.items):
+            if node.lineno <= line <= (node.end_lineno or node.lineno):
+                return True
+    return False

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from workbench.atomic import atomic_write_text
 from workbench.types import EpisodeInfo
 
 __all__ = ["NormStats", "compute_stats", "split_episodes", "save_stats", "load_stats", "STATS_FILE"]
@@ -82,9 +83,7 @@ def split_episodes(infos: Sequence[EpisodeInfo], val_fraction: float = 0.25, see
 def save_stats(path: str | Path, stats: dict[str, NormStats], meta: dict | None = None) -> Path:
     """Write named statistics (e.g. ``"ee/h16"``) to a JSON file, atomically."""
     path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps({"meta": meta or {}, "stats": {k: v.to_dict() for k, v in stats.items()}}, indent=1))
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps({"meta": meta or {}, "stats": {k: v.to_dict() for k, v in stats.items()}}, indent=1))
     return path
 
 

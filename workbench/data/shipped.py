@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from workbench.atomic import atomic_write_text
 from workbench.data.chunks import dataset_chunks
 from workbench.data.dataset import Dataset
 from workbench.data.hand_pose import write_hand_pose
@@ -138,5 +139,5 @@ def make_samples(out: str | Path = "data_samples", *, seed: int = 0, quick: bool
     present = [n for n in SAMPLE_NAMES if (out / n).exists()]
     manifest = {"seed": seed, "quick": quick, "seconds": round(time.time() - t0, 1),
                 "datasets": {n: {**load_dataset(out / n).info().to_dict(), "path": n} for n in present}}  # fmt: skip
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2))
     return out
