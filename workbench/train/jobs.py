@@ -80,14 +80,15 @@ def resolve_run(run: str | Path, *, runs_root: str | Path = DEFAULT_RUNS_ROOT) -
     raise JobError(f"no run {str(run)!r} (looked for {p}/config.yaml and {Path(runs_root) / str(run)}/config.yaml)")
 
 
-def list_runs(runs_root: str | Path = DEFAULT_RUNS_ROOT) -> list[RunSummary]:
+def list_runs(runs_root: str | Path = DEFAULT_RUNS_ROOT, *, trained_only: bool = False) -> list[RunSummary]:
+    """Every run under ``runs_root``, sorted by id; ``trained_only`` keeps those with a checkpoint."""
     root = Path(runs_root)
     if not root.is_dir():
         return []
     out = []
     for d in sorted(root.iterdir()):
         rd = RunDir(d)
-        if not rd.exists():
+        if not rd.exists() or (trained_only and rd.latest_checkpoint() is None):
             continue
         try:
             cfg = TrainConfig.from_yaml(rd.config_path)
