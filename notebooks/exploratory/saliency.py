@@ -29,7 +29,7 @@ from workbench.analysis.saliency import (
 )
 from workbench.data.training_samples import collate
 from workbench.eval.features import load_split
-from workbench.experiments import notebook_config, notebook_dataset, train_cached
+from workbench.figures import notebook_config, notebook_dataset, train_cached
 from workbench.viz.saliency import plot_saliency_overlays
 
 data = notebook_dataset(dataset, smoke)

@@ -19,7 +19,7 @@ figures_out = None
 
 # %%
 from workbench.eval import EvalConfig, ProbeConfig, evaluate_run
-from workbench.experiments import notebook_config, notebook_dataset, train_cached
+from workbench.figures import notebook_config, notebook_dataset, train_cached
 from workbench.viz.curves import plot_probe_curves
 from workbench.viz.save import save_figure
 

@@ -16,7 +16,7 @@ figures_out = None
 
 # %%
 from workbench.eval import EvalConfig, evaluate_run
-from workbench.experiments import notebook_config, notebook_dataset, train_cached
+from workbench.figures import notebook_config, notebook_dataset, train_cached
 from workbench.viz.curves import plot_recall_at_k
 from workbench.viz.save import save_figure
 

@@ -18,7 +18,7 @@ figures_out = None
 import numpy as np
 
 from workbench.eval import EvalConfig, evaluate_run
-from workbench.experiments import notebook_config, notebook_dataset, train_cached
+from workbench.figures import notebook_config, notebook_dataset, train_cached
 from workbench.viz.matrices import plot_matching_matrix
 from workbench.viz.save import save_figure
 

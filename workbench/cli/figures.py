@@ -9,7 +9,7 @@ from workbench.cli.exit import EXIT_FAILED, EXIT_OK
 
 
 def _figures(args: argparse.Namespace) -> int:
-    from workbench.reproduce import reproduce_figures
+    from workbench.figures import reproduce_figures
 
     results = reproduce_figures(args.out, smoke=args.smoke, only=args.only)
     failed = [r for r in results if not r.ok]

@@ -1,4 +1,6 @@
-"""Datasets: readers and writers per format, validation, chunking, normalisation, samples."""
+"""Datasets: one entry point for every layout (:mod:`.layouts`), readers and writers per format,
+validation, chunking, normalisation, the text vocabulary, the training samples
+(:mod:`.training_samples`) and the shipped sample datasets (:mod:`.shipped`). Data knows no model."""
 
 from __future__ import annotations
 

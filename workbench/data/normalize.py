@@ -18,7 +18,7 @@ import numpy as np
 from workbench.atomic import atomic_write_text
 from workbench.types import EpisodeInfo
 
-__all__ = ["NormStats", "compute_stats", "split_episodes", "save_stats", "load_stats", "STATS_FILE"]
+__all__ = ["NormStats", "compute_norm_stats", "split_episodes", "save_stats", "load_stats", "STATS_FILE"]
 
 STATS_FILE = "workbench_stats.json"
 
@@ -46,7 +46,7 @@ class NormStats:
         return cls(np.asarray(d["mean"], dtype=np.float64), np.asarray(d["std"], dtype=np.float64), int(d["count"]), float(d.get("eps", 1e-6)))
 
 
-def compute_stats(values: np.ndarray, mask: np.ndarray | None = None) -> NormStats:
+def compute_norm_stats(values: np.ndarray, mask: np.ndarray | None = None) -> NormStats:
     """Statistics over every valid step of ``values`` ``(N, H, D)`` (or ``(N, D)``), per dimension."""
     v = np.asarray(values, dtype=np.float64)
     flat = v.reshape(-1, v.shape[-1])
@@ -55,6 +55,10 @@ def compute_stats(values: np.ndarray, mask: np.ndarray | None = None) -> NormSta
     if len(flat) == 0:
         raise ValueError("no valid steps to compute statistics on")
     return NormStats(flat.mean(0), flat.std(0), int(len(flat)))
+
+
+#: the former name, kept for notebooks and branches written before the rename
+compute_stats = compute_norm_stats
 
 
 def split_episodes(infos: Sequence[EpisodeInfo], val_fraction: float = 0.25, seed: int = 0) -> dict[str, list[int]]:

@@ -28,7 +28,7 @@ from workbench.data.dataset import Dataset
 from workbench.data.hand_pose import write_hand_pose
 from workbench.data.layouts import load_dataset
 from workbench.data.lerobot import write_lerobot
-from workbench.data.normalize import compute_stats, save_stats, split_episodes
+from workbench.data.normalize import compute_norm_stats, save_stats, split_episodes
 from workbench.data.robomimic import write_robomimic
 
 __all__ = ["make_samples", "stats_file", "SAMPLE_TASKS", "CHUNK_HORIZON"]
@@ -52,7 +52,7 @@ def _write_stats(path: Path, kinds: tuple[str, ...], seed: int) -> None:
     stats = {}
     for kind in kinds:
         ch = dataset_chunks(train, kind, CHUNK_HORIZON)
-        stats[f"{kind}/h{CHUNK_HORIZON}"] = compute_stats(ch.values, ch.mask)
+        stats[f"{kind}/h{CHUNK_HORIZON}"] = compute_norm_stats(ch.values, ch.mask)
     save_stats(stats_file(ds), stats, meta={"splits": split, "seed": seed, "horizon": CHUNK_HORIZON})
 
 

@@ -93,6 +93,32 @@ def _resize(frames: np.ndarray, size: int | None, mode: str) -> torch.Tensor:
     return y.to(dtype)
 
 
+def _check_sizes(*, horizon: int, stride: int, history: int, future_offset: int, image_size: int | None) -> None:
+    if horizon < 1:
+        raise ValueError(f"horizon must be >= 1, got {horizon}")
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    if history < 0:
+        raise ValueError(f"history must be >= 0, got {history}")
+    if future_offset < 0:
+        raise ValueError(f"future_offset must be >= 0, got {future_offset}")
+    if image_size is not None and image_size < 1:
+        raise ValueError(f"image_size must be >= 1 or None, got {image_size}")
+
+
+@dataclass(frozen=True)
+class _EpisodeSamples:
+    """One episode's samples before they are concatenated."""
+
+    pos: int  # position of the episode among the selected ones
+    episode: int  # its Episode.index
+    starts: np.ndarray  # (n,) image steps
+    values: np.ndarray  # (n, H, D) raw chunks
+    mask: np.ndarray  # (n, H)
+    texts: list[str]
+    progress: np.ndarray  # (n,) round(100 t / T)
+
+
 class FrameChunkDataset(TorchDataset):
     """Image + following action chunk samples from a workbench dataset or a list of episodes.
 
@@ -137,20 +163,10 @@ class FrameChunkDataset(TorchDataset):
         chunk_kwargs: dict[str, Any] | None = None,
     ) -> None:
         self.chunk_kind = ChunkKind(chunk_kind)
-        if horizon < 1:
-            raise ValueError(f"horizon must be >= 1, got {horizon}")
-        if stride < 1:
-            raise ValueError(f"stride must be >= 1, got {stride}")
-        if history < 0:
-            raise ValueError(f"history must be >= 0, got {history}")
-        if future_offset < 0:
-            raise ValueError(f"future_offset must be >= 0, got {future_offset}")
-        if image_size is not None and image_size < 1:
-            raise ValueError(f"image_size must be >= 1 or None, got {image_size}")
+        _check_sizes(horizon=horizon, stride=stride, history=history, future_offset=future_offset, image_size=image_size)
         self.horizon, self.stride, self.history = horizon, stride, history
         self.image_size, self.with_depth, self.future_offset = image_size, with_depth, future_offset
         self.norm_stats, self.history_stats = norm_stats, history_stats
-        text_fn = text_fn or default_text
 
         eps = self._select(source, episodes)
         if not eps:
@@ -158,62 +174,69 @@ class FrameChunkDataset(TorchDataset):
         self.tasks: tuple[str, ...] = tuple(sorted({ep.task for ep in eps}))
         task_ids = {t: i for i, t in enumerate(self.tasks)}
 
-        frames, depths, actions = [], [], []
-        vals, masks, ep_pos, ep_idx, times, texts, progress = [], [], [], [], [], [], []
-        cam_name = camera
+        self._frames, self._depths, self._actions = [], [], []
+        parts, cam_name = [], camera
         for pos, ep in enumerate(eps):
-            cam = self._camera(ep, camera)
-            cam_name = cam.name
-            rgb = cam.rgb.load()
-            if len(rgb) != len(ep):
-                raise ValueError(f"episode {ep.index}: camera {cam.name!r} has {len(rgb)} frames for {len(ep)} steps")
-            frames.append(_resize(rgb, image_size, "bilinear"))  # (T, 3, S, S) uint8
-            if with_depth:
-                if cam.depth is None:
-                    raise ValueError(f"episode {ep.index}: camera {cam.name!r} has no depth (with_depth=True)")
-                d = _resize(cam.depth.load().astype(np.float32) / 1000.0, image_size, "nearest")
-                depths.append(d)  # (T, 1, S, S) float32 metres
-            acts = np.array(ep.actions, dtype=np.float32, copy=True)
-            if actions and acts.shape[1] != actions[0].shape[1]:
-                raise ValueError(f"episode {ep.index}: action size {acts.shape[1]} differs from the first episode's {actions[0].shape[1]}")
-            if history_stats is not None:
-                acts = history_stats.normalize(acts)
-            actions.append(torch.from_numpy(acts))
-
-            T = len(ep)
-            offset = 1 if self.chunk_kind is ChunkKind.EE else 0
-            # ee: chunk base t+1 for image t, i.e. compute on the stream shifted by one step
-            c, m = episode_chunks(ep, self.chunk_kind, horizon, 1, **(chunk_kwargs or {}))  # (T, H, D)
-            starts = np.arange(0, T, stride)
-            base = starts + offset
-            keep = base < T
-            starts, base = starts[keep], base[keep]
-            c, m = c[base], m[base]
-            has_valid = m.any(axis=1)
-            starts, c, m = starts[has_valid], c[has_valid], m[has_valid]
-            vals.append(c)
-            masks.append(m)
-            ep_pos.append(np.full(len(starts), pos))
-            ep_idx.append(np.full(len(starts), ep.index))
-            times.append(starts)
-            texts += [text_fn(ep, int(t)) for t in starts]
-            progress.append(np.round(100.0 * starts / T).astype(np.int64))
-
+            cam_name = self._load_streams(ep, camera)
+            parts.append(self._episode_samples(pos, ep, text_fn or default_text, chunk_kwargs or {}))
         self.camera = cam_name or ""
-        self._frames, self._depths, self._actions = frames, depths, actions
         self._task_of = [task_ids[ep.task] for ep in eps]
         self._episode_lengths = [len(ep) for ep in eps]
-        raw = np.concatenate(vals).astype(np.float32)  # (N, H, D)
-        mask = np.concatenate(masks)
-        self._ep_pos = np.concatenate(ep_pos)
-        times_all = np.concatenate(times).astype(np.int64)
+        self._assemble(parts)
+
+    # -- construction steps -----------------------------------------------------------------
+    def _load_streams(self, ep: Episode, camera: str | None) -> str:
+        """Decode one episode's frames (resized), depth and actions into memory; the camera's name."""
+        cam = self._camera(ep, camera)
+        rgb = cam.rgb.load()
+        if len(rgb) != len(ep):
+            raise ValueError(f"episode {ep.index}: camera {cam.name!r} has {len(rgb)} frames for {len(ep)} steps")
+        self._frames.append(_resize(rgb, self.image_size, "bilinear"))  # (T, 3, S, S) uint8
+        if self.with_depth:
+            if cam.depth is None:
+                raise ValueError(f"episode {ep.index}: camera {cam.name!r} has no depth (with_depth=True)")
+            d = _resize(cam.depth.load().astype(np.float32) / 1000.0, self.image_size, "nearest")
+            self._depths.append(d)  # (T, 1, S, S) float32 metres
+        acts = np.array(ep.actions, dtype=np.float32, copy=True)
+        if self._actions and acts.shape[1] != self._actions[0].shape[1]:
+            raise ValueError(f"episode {ep.index}: action size {acts.shape[1]} differs from the first episode's {self._actions[0].shape[1]}")
+        if self.history_stats is not None:
+            acts = self.history_stats.normalize(acts)
+        self._actions.append(torch.from_numpy(acts))
+        return cam.name
+
+    def _episode_samples(self, pos: int, ep: Episode, text_fn: Callable[[Episode, int], str],
+                         chunk_kwargs: dict[str, Any]) -> _EpisodeSamples:  # fmt: skip
+        """One sample every ``stride`` steps: the image step, its chunk (see the module docstring
+        for the pairing), its text and progress; samples whose chunk has no valid step are dropped."""
+        T = len(ep)
+        offset = 1 if self.chunk_kind is ChunkKind.EE else 0
+        # ee: chunk base t+1 for image t, i.e. compute on the stream shifted by one step
+        c, m = episode_chunks(ep, self.chunk_kind, self.horizon, 1, **chunk_kwargs)  # (T, H, D)
+        starts = np.arange(0, T, self.stride)
+        base = starts + offset
+        keep = base < T
+        starts, base = starts[keep], base[keep]
+        c, m = c[base], m[base]
+        has_valid = m.any(axis=1)
+        starts, c, m = starts[has_valid], c[has_valid], m[has_valid]
+        return _EpisodeSamples(pos, ep.index, starts, c, m, [text_fn(ep, int(t)) for t in starts],
+                               np.round(100.0 * starts / T).astype(np.int64))  # fmt: skip
+
+    def _assemble(self, parts: list[_EpisodeSamples]) -> None:
+        """Concatenate the episodes' samples; chunks stay raw in :attr:`chunks`, normalised in the items."""
+        raw = np.concatenate([p.values for p in parts]).astype(np.float32)  # (N, H, D)
+        mask = np.concatenate([p.mask for p in parts])
+        self._ep_pos = np.concatenate([np.full(len(p.starts), p.pos) for p in parts])
+        times_all = np.concatenate([p.starts for p in parts]).astype(np.int64)
+        ep_idx = np.concatenate([np.full(len(p.starts), p.episode) for p in parts]).astype(np.int64)
         #: every sample's chunk, un-normalised, with its episode and image step — what DTW sees
-        self.chunks = Chunks(raw, mask, np.concatenate(ep_idx).astype(np.int64), times_all, self.chunk_kind.value)
-        normed = norm_stats.normalize(raw) if norm_stats is not None else raw
+        self.chunks = Chunks(raw, mask, ep_idx, times_all, self.chunk_kind.value)
+        normed = self.norm_stats.normalize(raw) if self.norm_stats is not None else raw
         self._chunk_t = torch.from_numpy(np.ascontiguousarray(normed, dtype=np.float32))
         self._mask_t = torch.from_numpy(mask)
-        self._progress = np.concatenate(progress)
-        self.texts: list[str] = texts
+        self._progress = np.concatenate([p.progress for p in parts])
+        self.texts: list[str] = [t for p in parts for t in p.texts]
 
     # -- construction helpers ---------------------------------------------------------------
     @staticmethod

@@ -8,7 +8,7 @@ k-NN retrieval policy, policy heads, and closed-loop metaworld rollouts.
 from __future__ import annotations
 
 from workbench.eval.evaluate import EvalConfig, evaluate_run
-from workbench.eval.heads import HeadConfig, HeadKind, TrainedHead, load_head, train_head
+from workbench.eval.head_training import HeadConfig, HeadKind, TrainedHead, load_head, train_head
 from workbench.eval.knn import KNNConfig, KNNPolicy, KNNPrediction, mean_chunk_prediction, offline_error
 from workbench.eval.probe import ProbeConfig, cluster_chunks, linear_probe_sweep, run_probe, zero_shot_accuracy
 from workbench.eval.results import (

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from workbench.eval.features import Features, SplitData, embed_split, load_split
-from workbench.eval.heads import HeadConfig, HeadKind, TrainedHead, train_head
+from workbench.eval.head_training import HeadConfig, HeadKind, TrainedHead, train_head
 from workbench.eval.knn import KNNConfig, KNNPolicy, mean_chunk_prediction, offline_error, standardize_state
 from workbench.eval.probe import ProbeConfig, run_probe
 from workbench.eval.results import EvalError, EvalReport, HeadResult, KNNResult, OfflineError, save_result
@@ -224,7 +224,7 @@ def _head(ev: _Evaluation, baselines: dict[str, OfflineError], progress: bool) -
 
 
 def _rollouts(ev: _Evaluation, knn_policy: KNNPolicy, trained: TrainedHead | None, progress: bool) -> list:
-    from workbench.eval.policies import HeadChunkPolicy, KNNChunkPolicy
+    from workbench.eval.policies import HeadChunkPolicy
     from workbench.eval.rollout import RolloutConfig, run_rollouts
 
     cfg, run, train = ev.config, ev.run, ev.train
@@ -234,12 +234,12 @@ def _rollouts(ev: _Evaluation, knn_policy: KNNPolicy, trained: TrainedHead | Non
     texts = _task_texts(train)
     policies: list[tuple[str, Any]] = []
     if cfg.knn or cfg.head is None:
-        def make_knn(task: str) -> KNNChunkPolicy:
+        def make_knn(task: str) -> KNNPolicy:
             pol = knn_policy
             if cfg.per_task_corpus:
                 sel = np.array([t == task for t in train.task])
                 pol = KNNPolicy(cfg.knn_config).fit(ev.f_train.image[sel], train.raw[sel], train.raw_mask[sel])
-            return KNNChunkPolicy(run.method, pol, texts.get(task, ""))
+            return pol.bind(run.method, texts.get(task, ""))
 
         policies.append(("knn", make_knn))
     if trained is not None:

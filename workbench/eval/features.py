@@ -21,7 +21,7 @@ import torch
 
 from workbench.data.chunks import action_chunks
 from workbench.data.dataset import Dataset
-from workbench.data.normalize import NormStats, compute_stats
+from workbench.data.normalize import NormStats, compute_norm_stats
 from workbench.data.training_samples import FrameChunkDataset, collate
 from workbench.eval.results import EvalError
 from workbench.methods.capabilities import ActionEmbedder, ActionSource, HistoryEmbedder, TextEmbedder, action_source
@@ -83,7 +83,7 @@ def load_split(run: TrainedRun, split: str, *, dataset: Dataset | None = None, s
 
 def raw_stats(data: SplitData) -> NormStats:
     """Per-dimension statistics of the raw action chunks (what the heads predict, normalised)."""
-    return compute_stats(data.raw, data.raw_mask)
+    return compute_norm_stats(data.raw, data.raw_mask)
 
 
 def has_action_encoder(method: Any) -> bool:

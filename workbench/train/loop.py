@@ -99,7 +99,7 @@ def build_training(cfg: TrainConfig, *, device: torch.device | None = None, prog
     from workbench.data import load_dataset
     from workbench.data.catalog import resolve_dataset_path
     from workbench.data.chunks import dataset_chunks
-    from workbench.data.normalize import compute_stats, split_episodes
+    from workbench.data.normalize import compute_norm_stats, split_episodes
     from workbench.data.training_samples import FrameChunkDataset
     from workbench.methods import METHODS, build_method
 
@@ -107,7 +107,7 @@ def build_training(cfg: TrainConfig, *, device: torch.device | None = None, prog
     split = split_episodes(ds.infos, cfg.data.val_fraction, cfg.seed)
     train_eps = [ds.episode(i) for i in split["train"]]
     ch = dataset_chunks(train_eps, cfg.data.chunk_kind, cfg.data.horizon)
-    stats = compute_stats(ch.values, ch.mask)
+    stats = compute_norm_stats(ch.values, ch.mask)
     method_cls = METHODS[cfg.method][1]
     extra = method_cls.loader_kwargs(cfg.method_config_object())
     data = FrameChunkDataset(
