@@ -24,6 +24,7 @@ from typing import Any
 from workbench.atomic import atomic_write_text
 from workbench.eval.evaluate import EvalConfig, evaluate_run
 from workbench.eval.results import EvalError
+from workbench.train.rundir import pid_alive
 
 __all__ = ["EvalJob", "EvalJobState", "launch_eval", "read_eval_job"]
 
@@ -76,22 +77,6 @@ def _write(job: EvalJob) -> EvalJob:
     return job
 
 
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a finished child of this process stays a zombie until reaped: reap it, it is not running
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        return done == 0
-    except ChildProcessError:
-        return True  # not our child: alive as far as kill(0) can tell
-
-
 def read_eval_job(run_dir: str | Path) -> EvalJob | None:
     """The run's evaluation job (None when none was launched); a job whose process is gone
     without recording an end is reported ``failed``."""
@@ -105,7 +90,7 @@ def read_eval_job(run_dir: str | Path) -> EvalJob | None:
                       d.get("started"), d.get("finished"), d.get("error"))  # fmt: skip
     except (ValueError, KeyError, TypeError) as e:
         raise EvalError(f"{p}: not an evaluation job record ({e}); delete it to launch again") from e
-    if job.active and job.pid and not _alive(job.pid):
+    if job.active and job.pid and not pid_alive(job.pid):
         job = replace(job, state=EvalJobState.FAILED, error=job.error or "the evaluation process ended without a result")
     return job
 
