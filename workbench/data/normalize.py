@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from workbench.atomic import atomic_write_text
 from workbench.types import EpisodeInfo
 
-__all__ = ["NormStats", "compute_stats", "split_episodes", "save_stats", "load_stats", "STATS_FILE"]
+__all__ = ["NormStats", "compute_norm_stats", "split_episodes", "save_stats", "load_stats", "STATS_FILE"]
 
 STATS_FILE = "workbench_stats.json"
 
@@ -45,7 +46,7 @@ class NormStats:
         return cls(np.asarray(d["mean"], dtype=np.float64), np.asarray(d["std"], dtype=np.float64), int(d["count"]), float(d.get("eps", 1e-6)))
 
 
-def compute_stats(values: np.ndarray, mask: np.ndarray | None = None) -> NormStats:
+def compute_norm_stats(values: np.ndarray, mask: np.ndarray | None = None) -> NormStats:
     """Statistics over every valid step of ``values`` ``(N, H, D)`` (or ``(N, D)``), per dimension."""
     v = np.asarray(values, dtype=np.float64)
     flat = v.reshape(-1, v.shape[-1])
@@ -54,6 +55,10 @@ def compute_stats(values: np.ndarray, mask: np.ndarray | None = None) -> NormSta
     if len(flat) == 0:
         raise ValueError("no valid steps to compute statistics on")
     return NormStats(flat.mean(0), flat.std(0), int(len(flat)))
+
+
+#: the former name, kept for notebooks and branches written before the rename
+compute_stats = compute_norm_stats
 
 
 def split_episodes(infos: Sequence[EpisodeInfo], val_fraction: float = 0.25, seed: int = 0) -> dict[str, list[int]]:
@@ -82,9 +87,7 @@ def split_episodes(infos: Sequence[EpisodeInfo], val_fraction: float = 0.25, see
 def save_stats(path: str | Path, stats: dict[str, NormStats], meta: dict | None = None) -> Path:
     """Write named statistics (e.g. ``"ee/h16"``) to a JSON file, atomically."""
     path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps({"meta": meta or {}, "stats": {k: v.to_dict() for k, v in stats.items()}}, indent=1))
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps({"meta": meta or {}, "stats": {k: v.to_dict() for k, v in stats.items()}}, indent=1))
     return path
 
 

@@ -133,9 +133,12 @@ def zero_shot_accuracy(image: npt.NDArray, action: npt.NDArray, labels: npt.NDAr
 
 def run_probe(
     method_name: str, image: npt.NDArray, chunks_normalised: npt.NDArray, episode: npt.NDArray,
-    action: npt.NDArray | None = None, config: ProbeConfig | None = None,
+    action: npt.NDArray | None = None, config: ProbeConfig | None = None, *, action_source: str = "chunk",
 ) -> ProbeResult:
-    """The whole CAIP §3.2 protocol on one held-out set: cluster, split, probe sweep, zero-shot."""
+    """The whole CAIP §3.2 protocol on one held-out set: cluster, split, probe sweep, zero-shot.
+
+    ``action_source`` says what ``action`` embeds ("chunk": the following chunk; "history": the
+    past actions, CLAMP's action tower), for the notes."""
     cfg = config or ProbeConfig()
     n = len(image)
     k = cfg.num_clusters or default_num_clusters(n)
@@ -148,8 +151,8 @@ def run_probe(
     zs = zero_shot_accuracy(image, action, labels, test, k) if action is not None else None
     _, test_counts = np.unique(labels[test], return_counts=True)
     notes = "" if action is not None else "zero-shot N/A: the method has no action encoder"
-    if action is not None and method_name == "clamp":
-        notes = "zero-shot prototypes are CLAMP action-history embeddings (its action tower encodes the past actions)"
+    if action is not None and action_source == "history":
+        notes = f"zero-shot prototypes are {method_name} action-history embeddings (its action tower encodes the past actions)"
     return ProbeResult(method=method_name, num_clusters=k, shots=shots, accuracy=acc, accuracy_std=std, zero_shot=zs,
                        chance=float(test_counts.max() / test.sum()), uniform_chance=1.0 / k, num_train=int(train.sum()),
                        num_test=int(test.sum()), repeats=cfg.repeats, split=how, notes=notes)  # fmt: skip

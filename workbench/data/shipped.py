@@ -22,12 +22,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from workbench.atomic import atomic_write_text
 from workbench.data.chunks import dataset_chunks
 from workbench.data.dataset import Dataset
 from workbench.data.hand_pose import write_hand_pose
-from workbench.data.io import load_dataset
+from workbench.data.layouts import load_dataset
 from workbench.data.lerobot import write_lerobot
-from workbench.data.normalize import compute_stats, save_stats, split_episodes
+from workbench.data.normalize import compute_norm_stats, save_stats, split_episodes
 from workbench.data.robomimic import write_robomimic
 
 __all__ = ["make_samples", "stats_file", "write_dataset_stats", "SAMPLE_TASKS", "CHUNK_HORIZON"]
@@ -52,7 +53,7 @@ def write_dataset_stats(path: Path, kinds: tuple[str, ...], seed: int) -> None:
     stats = {}
     for kind in kinds:
         ch = dataset_chunks(train, kind, CHUNK_HORIZON)
-        stats[f"{kind}/h{CHUNK_HORIZON}"] = compute_stats(ch.values, ch.mask)
+        stats[f"{kind}/h{CHUNK_HORIZON}"] = compute_norm_stats(ch.values, ch.mask)
     save_stats(stats_file(ds), stats, meta={"splits": split, "seed": seed, "horizon": CHUNK_HORIZON})
 
 
@@ -139,5 +140,5 @@ def make_samples(out: str | Path = "data_samples", *, seed: int = 0, quick: bool
     present = [n for n in SAMPLE_NAMES if (out / n).exists()]
     manifest = {"seed": seed, "quick": quick, "seconds": round(time.time() - t0, 1),
                 "datasets": {n: {**load_dataset(out / n).info().to_dict(), "path": n} for n in present}}  # fmt: skip
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2))
     return out
