@@ -83,7 +83,7 @@ def _check_settings(out: Path, cfg: CompareConfig) -> None:
 def _ensure_data(out: Path, cfg: CompareConfig, quiet: bool) -> Path:
     from workbench.data.generate import make_metaworld_dataset
 
-    from workbench.data.shipped import write_dataset_stats
+    from workbench.data.normalize import write_dataset_stats
 
     root = out / "data"
     if (root / "meta" / "workbench_stats.json").exists():

@@ -172,7 +172,7 @@ def make_metaworld_dataset(
     import time
 
     from workbench.data.lerobot import write_lerobot
-    from workbench.data.shipped import write_dataset_stats
+    from workbench.data.normalize import write_dataset_stats
 
     check_generation(tasks, episodes_per_task, camera_setups)
     setups = tuple(str(getattr(s, "value", s)) for s in camera_setups)

@@ -18,7 +18,10 @@ import numpy as np
 from workbench.atomic import atomic_write_text
 from workbench.types import EpisodeInfo
 
-__all__ = ["NormStats", "compute_norm_stats", "split_episodes", "save_stats", "load_stats", "STATS_FILE"]
+__all__ = ["CHUNK_HORIZON", "NormStats", "compute_norm_stats", "split_episodes", "save_stats", "load_stats", "STATS_FILE",
+           "stats_file", "write_dataset_stats"]
+
+CHUNK_HORIZON = 16  # CLASS App. B: DTW horizon 16; the horizon of the statistics written beside a dataset
 
 STATS_FILE = "workbench_stats.json"
 
@@ -102,3 +105,25 @@ def load_stats(path: str | Path) -> dict[str, NormStats]:
         return {}
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise DataError(path, f"statistics file is malformed: {e}") from e
+
+
+def stats_file(ds) -> Path:
+    """Where the workbench keeps a dataset's split and chunk statistics (a file of ours)."""
+    if ds.layout.startswith("lerobot"):
+        return ds.path / "meta" / "workbench_stats.json"
+    return (ds.path.parent if ds.path.is_file() else ds.path) / "workbench_stats.json"
+
+
+def write_dataset_stats(path: Path, kinds: tuple[str, ...], seed: int) -> None:
+    """The seeded train/val split and per-kind chunk statistics on the training split, beside the data."""
+    from workbench.data.chunks import dataset_chunks
+    from workbench.data.layouts import load_dataset
+
+    ds = load_dataset(path)
+    split = split_episodes(ds.infos, val_fraction=0.25, seed=seed)
+    train = [ds.episode(i) for i in split["train"]]
+    stats = {}
+    for kind in kinds:
+        ch = dataset_chunks(train, kind, CHUNK_HORIZON)
+        stats[f"{kind}/h{CHUNK_HORIZON}"] = compute_norm_stats(ch.values, ch.mask)
+    save_stats(stats_file(ds), stats, meta={"splits": split, "seed": seed, "horizon": CHUNK_HORIZON})
