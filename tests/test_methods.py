@@ -392,3 +392,22 @@ def test_actvae_contrastive_variant_trains_the_image_tower() -> None:
         has_grad = m.vision_proj.weight.grad is not None and bool(m.vision_proj.weight.grad.abs().sum() > 0)
         assert has_grad == (weight > 0) and ("contrastive" in out) == (weight > 0)
         assert torch.equal(before, m.vision_proj.weight)
+
+
+def test_class_dtw_horizon_compares_only_the_first_steps():
+    """Fig. 4b varies the DTW horizon h: positives are computed from the first h steps alone."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(0)
+    chunks = rng.normal(size=(40, 16, 3)).astype(np.float32)
+
+    def positives(chunks, **change):
+        return CLASS.compute_positives(SimpleNamespace(config=CLASSConfig.preset("smoke", **change)), chunks)
+
+    short, first4, full = positives(chunks, dtw_horizon=4), positives(chunks[:, :4]), positives(chunks)
+    np.testing.assert_array_equal(short.anchors, first4.anchors)
+    np.testing.assert_array_equal(short.positives, first4.positives)
+    np.testing.assert_allclose(short.weights, first4.weights)
+    assert not (len(full.anchors) == len(short.anchors) and np.array_equal(full.positives, short.positives))
+    with pytest.raises(ValueError, match="dtw_horizon"):
+        CLASSConfig(dtw_horizon=0)
