@@ -142,6 +142,7 @@ def _falls(losses: list[float], factor: float = 0.9) -> None:
 CASES = [
     ("caip", "ee", {}),
     ("caip", "hand", {}),
+    ("caip", "relative", {}),
     ("class", "ee", {}),
     ("clamp", "raw", {"history": 4}),
     ("clap_actvae", "ee", {}),
@@ -167,6 +168,25 @@ def test_loss_falls(name: str, kind: str, kw: dict) -> None:
         p = 1.0 / BATCH
         bias_only = -BATCH * (p * math.log(p) + (1 - p) * math.log(1 - p))
         assert np.mean(losses[-5:]) < 0.95 * bias_only
+
+
+def test_direct_regression_from_patch_tokens_learns() -> None:
+    """CAIP App. E (ii): a transformer decoder over the full patch sequence regresses the chunk."""
+    from workbench.methods.baselines import DirectRegressionConfig
+    from workbench.models.chunk_decoder import PatchChunkDecoder
+
+    ds = _dataset("raw")
+    torch.manual_seed(0)
+    cfg = DirectRegressionConfig.preset("smoke", variant="patches", decoder_depth=1)
+    method = build_method("direct_regression", cfg, ds.meta(), dataset=ds)
+    assert isinstance(method.head, PatchChunkDecoder)
+    batch = collate([ds[i] for i in range(4)])
+    assert method.predict(batch["image"]).shape == (4, HORIZON, ds.meta().chunk_dim)
+    z = method.encode_images(batch["image"])
+    assert torch.allclose(z.norm(dim=1), torch.ones(4), atol=1e-5)
+    _falls(_train(method, ds))
+    with pytest.raises(ValueError, match="variant"):
+        DirectRegressionConfig(variant="decoder")
 
 
 def test_training_is_deterministic_on_cpu() -> None:
