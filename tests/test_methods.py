@@ -148,6 +148,8 @@ CASES = [
     ("clap_actvae", "ee", {}),
     ("bc", "ee", {}),
     ("direct_regression", "raw", {}),
+    ("siglip", "ee", {}),
+    ("simclr", "ee", {}),
 ]
 
 
