@@ -196,14 +196,26 @@ def make_metaworld_dataset(
 
 
 def generate_hand_episodes(
-    n_episodes: int = 8, *, seed: int = 0, image_size: int = 96, steps: int = 60, progress: bool = True
+    n_episodes: int = 8, *, seed: int = 0, image_size: int = 96, steps: int = 60, progress: bool = True,
+    motions: Sequence[str] | None = None, camera_setups: Sequence[str] = ("random",),
 ) -> Iterator[Episode]:
-    """Shadow-hand episodes cycling through the motion families (grasp, pinch, wave), 30 fps."""
+    """Shadow-hand episodes cycling through the motion families and camera setups, 30 fps.
+
+    Episode ``i`` has motion ``motions[i % M]`` and camera setup ``camera_setups[(i // M) % C]``
+    (so every family meets every setup), with parameters drawn from ``seed`` and ``i``.
+    """
     from tqdm.auto import tqdm
 
-    from workbench.sim.shadow_hand import MOTIONS, HandRecorder
+    from workbench.sim.shadow_hand import HAND_CAMERA_SETUPS, MOTIONS, HandRecorder
 
-    motions = sorted(MOTIONS)
+    motions = sorted(MOTIONS) if motions is None else list(motions)
+    for m in motions:
+        if m not in MOTIONS:
+            raise ValueError(f"unknown hand motion {m!r}; known: {', '.join(sorted(MOTIONS))}")
+    for c in camera_setups:
+        if c not in HAND_CAMERA_SETUPS:
+            raise ValueError(f"unknown hand camera setup {c!r}; known: {', '.join(HAND_CAMERA_SETUPS)}")
     with HandRecorder(image_size) as rec:
         for i in tqdm(range(n_episodes), desc="hands", disable=not progress):
-            yield rec.record(motions[i % len(motions)], i, T=steps, rng=np.random.default_rng([seed, i]))
+            setup = camera_setups[(i // len(motions)) % len(camera_setups)]
+            yield rec.record(motions[i % len(motions)], i, T=steps, rng=np.random.default_rng([seed, i]), setup=setup)
