@@ -206,10 +206,20 @@ def test_hand_motion_families_parameters_and_camera_setups(tmp_path):
 
 def test_make_hand_dataset_writes_a_loadable_set(tmp_path):
     from workbench.data import load_dataset
-    from workbench.data.samples import make_hand_dataset
+    from workbench.data.shipped import make_hand_dataset
 
     out = make_hand_dataset(tmp_path / "hands", 3, steps=8, image_size=16, progress=False)
     ds = load_dataset(out)
     assert len(ds) == 3 and ds[0].hand_keypoints.shape == (8, 42, 4, 4)
     with pytest.raises(FileExistsError, match="exists"):
         make_hand_dataset(tmp_path / "hands", 3, steps=8, image_size=16, progress=False)
+
+
+def test_make_hands_command_refuses_an_unknown_camera_setup(tmp_path):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "workbench.cli", "data", "make-hands", "--out", str(tmp_path / "h"),
+                        "--episodes", "2", "--camera", "orbit"], capture_output=True, text=True)  # fmt: skip
+    assert r.returncode == 2 and "orbit" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "h").exists()
