@@ -43,6 +43,7 @@ __all__ = [
     "ViewConfig",
     "VirtualViews",
     "WristCamera",
+    "episode_view_images",
     "episode_views",
     "scene_point_cloud",
     "tile_views",
@@ -322,3 +323,12 @@ def episode_views(
             np.savez(tmp, names=np.asarray(out.names), dxyz=out.dxyz, valid=out.valid,
                      intrinsics=out.intrinsics, cam_to_world=out.cam_to_world)  # fmt: skip
     return out
+
+
+def episode_view_images(
+    ep: Episode, *, size: int = 32, wrist: bool = True, config: ViewConfig = DEFAULT_VIEWS, cache: bool = True
+) -> npt.NDArray[np.float16]:
+    """``(T, 4, S, V·S)`` float16: every step's views tiled side by side, channels first — what the
+    CLAMP image encoder reads (App. C); empty pixels are 0 in all four channels."""
+    views = episode_views(ep, size=size, wrist=wrist, config=config, cache=cache)
+    return np.ascontiguousarray(np.moveaxis(tile_views(views.dxyz), -1, 1))
