@@ -72,8 +72,8 @@ def box_episodes(n: int = 8, T: int = 20, size: int = 32) -> list[Episode]:
         eps.append(Episode(index=i, actions=actions, cameras=cams, ee_pos=ee,
                            ee_quat=np.tile([0.0, 0.7071, 0.0, 0.7071], (T, 1)), instruction="push the box",
                            task=("push", "reach")[i % 2], source="synthetic boxes",
-                           extras={"object.0.box": np.repeat(box[None], T, 0),
-                                   "object.1.goal": np.repeat([[0.0, 0.9, 0.0]], T, 0)}))  # fmt: skip
+                           objects=("box", "goal"), extras={"object.0": np.repeat(box[None], T, 0),
+                                                            "object.1": np.repeat([[0.0, 0.9, 0.0]], T, 0)}))  # fmt: skip
     return eps
 
 

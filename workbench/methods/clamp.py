@@ -54,8 +54,8 @@ __all__ = ["CLAMP", "CLAMPConfig", "ImageInput", "METAWORLD_OBJECT_DIMS", "OBJEC
 #: object's position (4:7) and quaternion (7:11), a second object (11:18), a frame stack of the
 #: same 18 numbers for the previous step (18:36) and the goal (36:39).
 METAWORLD_OBJECT_DIMS = (4, 7)
-#: Episode extras ``object.<i>.<name>`` hold object ``i``'s world position ``(T, 3)`` per step
-#: (recorded by the metaworld generator); object 0 is the one the task manipulates.
+#: Episode extras ``object.<i>`` hold object ``i``'s world position ``(T, 3)`` per step, named by
+#: ``Episode.objects`` (recorded by the metaworld generator); object 0 is the one the task manipulates.
 OBJECT_PREFIX = "object."
 
 
@@ -65,13 +65,15 @@ class ImageInput(str, Enum):
 
 
 def _objects(ep: Episode) -> list[tuple[str, np.ndarray]]:
-    """``(name, (T, 3) positions)`` of the objects the episode records, object 0 first."""
+    """``(name, (T, 3) positions)`` of the objects the episode records, object 0 first; an object
+    without a name in ``ep.objects`` is called "object"."""
     found = []
     for key, value in ep.extras.items():
-        if key.startswith(OBJECT_PREFIX):
-            index, _, name = key[len(OBJECT_PREFIX):].partition(".")
-            if index.isdigit() and name:
-                found.append((int(index), name, np.asarray(value, dtype=np.float64).reshape(len(ep), -1)[:, :3]))
+        index = key[len(OBJECT_PREFIX):]
+        if key.startswith(OBJECT_PREFIX) and index.isdigit():
+            i = int(index)
+            name = ep.objects[i] if i < len(ep.objects) else "object"
+            found.append((i, name, np.asarray(value, dtype=np.float64).reshape(len(ep), -1)[:, :3]))
     return [(name, pos) for _, name, pos in sorted(found, key=lambda f: f[0])]
 
 
@@ -98,7 +100,7 @@ def make_clamp_text(
     """CLAMP's text for step ``t`` of ``ep`` (§III-B): task description, each object's name and
     position, and progress = round(100 t / T).
 
-    Objects come from the episode's ``object.<i>.<name>`` extras, each position normalised to the
+    Objects come from the episode's ``object.<i>`` extras named by ``ep.objects``, each position normalised to the
     workspace box of :data:`workbench.data.views.DEFAULT_VIEWS` as whole percentages per axis
     ("puck at x 45 y 62 z 3"). Episodes recorded before those extras existed fall back to one
     object read from ``ep.state[t, object_dims[0]:object_dims[1]]`` (metaworld's object position,
