@@ -162,3 +162,61 @@ def test_cli_smoke_trains_the_3d_variant(tmp_path):
                "--set", "method_config.patch_size=4", "--set", "data.horizon=4", "--set", "data.history=4"])  # fmt: skip
     assert rc == 0
     assert list((tmp_path / "cache" / "views").glob("*.npz"))  # the views were cached by content
+
+
+# --- App. B example selection and intervals ------------------------------------------------------
+
+
+def test_app_b_selection_keeps_one_example_per_task_step_and_cell():
+    from workbench.eval.appb import select_app_b
+
+    lo, hi = (0.0, 0.0, 0.0), (0.9, 0.9, 1.0)
+    tasks = ["a", "a", "a", "a", "b", "a", "a"]
+    times = [0, 10, 0, 0, 0, 5, 20]
+    pos = np.array([[0.1, 0.1], [0.1, 0.1], [0.2, 0.2], [0.5, 0.1], [0.1, 0.1], [0.5, 0.5], [np.nan, 0.1]])
+    # 0: kept; 1: other step, kept; 2: same task, step and cell as 0; 3: new cell; 4: other task;
+    # 5: step not a multiple of 10; 6: no position
+    np.testing.assert_array_equal(select_app_b(tasks, times, pos, lo=lo, hi=hi), [0, 1, 3, 4])
+    # positions outside the box fall in the border cells
+    assert len(select_app_b(["a", "a"], [0, 0], np.array([[-5.0, 0.1], [0.05, 0.1]]), lo=lo, hi=hi)) == 1
+
+
+def test_recall_interval_is_wilson():
+    from workbench.eval.appb import _wilson, recall_with_intervals
+
+    # Newcombe (1998) Table I: 81/263 → 0.2553–0.3662; 0/10 → 0–0.2775; 1/29 → 0.0061–0.1718
+    for (s, n), (lo, hi) in {(81, 263): (0.2553, 0.3662), (0, 10): (0.0, 0.2775), (1, 29): (0.0061, 0.1718)}.items():
+        a, b = _wilson(s, n)
+        assert a == pytest.approx(lo, abs=1e-4) and b == pytest.approx(hi, abs=1e-4)
+    x = np.eye(8)
+    r = recall_with_intervals(x, x, k=5)
+    assert r.recall == 1.0 and r.n == 8 and r.chance == 5 / 8 and r.low == pytest.approx(_wilson(8, 8)[0])
+
+
+# --- the generator records what CLAMP needs -------------------------------------------------------
+
+
+def test_generator_records_second_scene_camera_and_objects(tmp_path):
+    from workbench.data import load_dataset
+    from workbench.data.lerobot import write_lerobot
+    from workbench.data.views import scene_point_cloud
+    from workbench.sim.metaworld import MetaworldRecorder, expert_policy
+
+    with MetaworldRecorder("push", 32, second_scene_size=24) as rec:
+        ep = rec.record(expert_policy("push"), 10_000, max_steps=4)
+    assert list(ep.cameras) == ["scene", "wrist", "scene2"]
+    s2 = ep.cameras["scene2"]
+    assert s2.depth.load().shape == (4, 24, 24) and s2.segmentation is None and s2.extrinsics.shape == (4, 4, 4)
+    assert ep.objects == ("puck", "goal")
+    np.testing.assert_allclose(ep.extras["object.0"], ep.state[:, 4:7], atol=1e-6)
+    np.testing.assert_allclose(ep.extras["object.1"], ep.state[:, 36:39], atol=1e-6)
+    # the two scene cameras look from opposite corners: together they cover more of the table
+    from workbench.data.views import ViewConfig
+
+    one = scene_point_cloud(ep, 0, ViewConfig(source_cameras=("scene",)))
+    both = scene_point_cloud(ep, 0, ViewConfig(source_cameras=("scene", "scene2")))
+    assert len(both) > 1.2 * len(one)
+    write_lerobot([ep], tmp_path / "ds", robot_type="sawyer")
+    back = load_dataset(tmp_path / "ds").episode(0)
+    assert back.objects == ("puck", "goal") and back.cameras["scene2"].depth.load().shape == (4, 24, 24)
+    assert make_clamp_text(back, 2).startswith("push the puck to the goal. puck at x ")
