@@ -182,15 +182,15 @@ def test_app_b_selection_keeps_one_example_per_task_step_and_cell():
 
 
 def test_recall_interval_is_wilson():
-    from workbench.eval.appb import _wilson, recall_with_intervals
+    from workbench.eval.appb import recall_with_intervals
+    from workbench.stats import wilson_interval
 
-    # Newcombe (1998) Table I: 81/263 → 0.2553–0.3662; 0/10 → 0–0.2775; 1/29 → 0.0061–0.1718
-    for (s, n), (lo, hi) in {(81, 263): (0.2553, 0.3662), (0, 10): (0.0, 0.2775), (1, 29): (0.0061, 0.1718)}.items():
-        a, b = _wilson(s, n)
-        assert a == pytest.approx(lo, abs=1e-4) and b == pytest.approx(hi, abs=1e-4)
     x = np.eye(8)
-    r = recall_with_intervals(x, x, k=5)
-    assert r.recall == 1.0 and r.n == 8 and r.chance == 5 / 8 and r.low == pytest.approx(_wilson(8, 8)[0])
+    y = x.copy()
+    y[[0, 1]] = y[[1, 0]]  # queries 0 and 1 now find each other's key first: 6 of 8 hit at k = 1
+    r = recall_with_intervals(x, y, k=1)
+    assert r.estimate == 6 / 8 and r.n == 8
+    assert (r.low, r.high) == (wilson_interval(6, 8).low, wilson_interval(6, 8).high)
 
 
 # --- the generator records what CLAMP needs -------------------------------------------------------

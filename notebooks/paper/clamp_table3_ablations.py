@@ -64,21 +64,21 @@ for s in seed_list:
 for label, per_pair in results.items():
     print(label, f"({n_examples[label]} App. B examples)")
     for pair, rs in per_pair.items():
-        print(f"  {pair:14s} R@5 " + ", ".join(f"{r.recall:.3f} [{r.low:.3f}, {r.high:.3f}]" for r in rs) + f"  chance {rs[0].chance:.3f}")
+        print(f"  {pair:14s} R@5 " + ", ".join(f"{r.estimate:.3f} [{r.low:.3f}, {r.high:.3f}]" for r in rs) + f"  chance {5 / rs[0].n:.3f}")
 
 # %%
 fig = go.Figure()
 for label, per_pair in results.items():
     pairs = list(per_pair)
     first = [per_pair[p][0] for p in pairs]  # the first seed's run, with its Wilson interval
-    fig.add_trace(go.Bar(x=pairs, y=[r.recall for r in first], name=label,
-                         error_y=dict(type="data", symmetric=False, array=[r.high - r.recall for r in first],
-                                      arrayminus=[r.recall - r.low for r in first])))  # fmt: skip
-chance = next(iter(next(iter(results.values())).values()))[0].chance
+    fig.add_trace(go.Bar(x=pairs, y=[r.estimate for r in first], name=label,
+                         error_y=dict(type="data", symmetric=False, array=[r.high - r.estimate for r in first],
+                                      arrayminus=[r.estimate - r.low for r in first])))  # fmt: skip
+chance = 5 / next(iter(next(iter(results.values())).values()))[0].n
 fig.add_hline(y=chance, line_dash="dot", annotation_text=f"chance {chance:.3f}")
 fig.update_layout(title=f"CLAMP Table III ablations: Recall@5 on {max(n_examples.values())} App. B examples (95 % Wilson)",
                   barmode="group", yaxis=dict(range=[0, 1.05], title="Recall@5"), template="plotly_white")  # fmt: skip
-meta = {label: {pair: [{"recall": r.recall, "low": r.low, "high": r.high, "n": r.n} for r in rs] for pair, rs in per_pair.items()}
+meta = {label: {pair: [{"recall": r.estimate, "low": r.low, "high": r.high, "n": r.n} for r in rs] for pair, rs in per_pair.items()}
         for label, per_pair in results.items()}  # fmt: skip
 meta["chance_recall_at_5"] = chance
 meta["seeds"] = list(seed_list)

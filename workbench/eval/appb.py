@@ -11,17 +11,16 @@ Wilson score interval.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from workbench.eval.retrieval import recall_at_k
+from workbench.stats import Interval, wilson_interval
 from workbench.types import Episode
 
-__all__ = ["RecallInterval", "first_object_positions", "recall_with_intervals", "select_app_b"]
+__all__ = ["first_object_positions", "recall_with_intervals", "select_app_b"]
 
 
 def first_object_positions(
@@ -73,31 +72,9 @@ def select_app_b(
     return np.asarray(keep, dtype=np.int64)
 
 
-@dataclass(frozen=True)
-class RecallInterval:
-    """Recall@k over ``n`` queries with its 95 % Wilson score interval."""
-
-    recall: float
-    low: float
-    high: float
-    n: int
-    chance: float  # k / number of keys
-
-
-def _wilson(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    # Wilson score interval (Wilson 1927); equals workbench.stats.wilson_interval where that exists
-    if n == 0:
-        return 0.0, 1.0
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def recall_with_intervals(query: npt.ArrayLike, keys: npt.ArrayLike, k: int = 5) -> RecallInterval:
-    """Paired Recall@k (query ``i``'s key is key ``i``) with a Wilson interval."""
+def recall_with_intervals(query: npt.ArrayLike, keys: npt.ArrayLike, k: int = 5) -> Interval:
+    """Paired Recall@k (query ``i``'s key is key ``i``) with its 95 % Wilson interval; ``n`` is the
+    number of queries (chance is ``k / n``)."""
     q = np.asarray(query)
     r = recall_at_k(q, keys, ks=(k,))[k]
-    n = len(q)
-    low, high = _wilson(int(round(r * n)), n)
-    return RecallInterval(recall=r, low=low, high=high, n=n, chance=min(1.0, k / max(n, 1)))
+    return wilson_interval(int(round(r * len(q))), len(q))
