@@ -14,6 +14,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from test_methods import BATCH, _train
 
 from workbench.data.loader import FrameChunkDataset, collate
 from workbench.data.normalize import compute_stats
@@ -22,7 +23,7 @@ from workbench.methods import CLAMP, CLAMPConfig, build_method, load_method, mak
 from workbench.pointcloud import render_points
 from workbench.types import CameraStream, Episode
 
-HORIZON, STEPS, BATCH, VIEW = 8, 500, 16, 16
+HORIZON, STEPS, VIEW = 8, 500, 16  # BATCH (16) and _train: test_methods'
 
 
 @pytest.fixture(autouse=True)
@@ -84,21 +85,6 @@ def _dataset(config: CLAMPConfig, eps: list[Episode] | None = None) -> FrameChun
                              norm_stats=compute_stats(base.chunks.values, base.chunks.mask), **CLAMP.loader_kwargs(config))  # fmt: skip
 
 
-def _train(method, ds, steps: int = STEPS, lr: float = 3e-3) -> list[float]:
-    torch.manual_seed(0)
-    order = torch.randint(0, len(ds), (steps, BATCH), generator=torch.Generator().manual_seed(0))
-    opt = torch.optim.AdamW(method.parameters(), lr=lr)
-    method.train()
-    losses = []
-    for idx in order:
-        out = method.training_step(collate([ds[int(i)] for i in idx]))
-        opt.zero_grad(set_to_none=True)
-        out["loss"].backward()
-        opt.step()
-        losses.append(float(out["loss"].detach()))
-    return losses
-
-
 VARIANTS = {
     "string": {},
     "without_string": {"positions": "learned"},
@@ -121,7 +107,7 @@ def test_dxyz_variants_learn(variant):
     # embeddings start nearly equal and SigLIP first sits at the bias-only loss for ~250 steps
     # (measured: it leaves it between steps 240 and 320 for all three variants, then falls to
     # 0.59–0.74 of it by step 500). Steps are cheap (~40 ms); 500 leave a wide margin.
-    losses = _train(m, ds)
+    losses = _train(m, ds, steps=STEPS, lr=3e-3)
     last = np.mean(losses[-20:])
     assert np.isfinite(losses).all()
     # below what SigLIP's bias alone reaches (every logit equal): embeddings pick out their pairs
