@@ -65,7 +65,7 @@ with torch.no_grad():
     b = collate([fcd[int(i)] for i in pick])
     x = method.encode_images(b["image"]).numpy()
     z = method.encode_history(b["history"]).numpy()
-t, bias = float(method.loss_fn.temperature), float(method.loss_fn.bias)
+t, bias = float(method.loss_fn.temperature.detach()), float(method.loss_fn.bias.detach())
 n = len(pick)
 print(f"{len(chosen)} App. B examples of {held_out}; {n} in the matrices; t = {t:.2f}, b = {bias:.2f}")
 
