@@ -25,14 +25,13 @@ import numpy as np
 import torch
 
 from workbench.data import load_dataset
-from workbench.data.loader import FrameChunkDataset, collate
+from workbench.data.loader import collate
 from workbench.data.views import DEFAULT_VIEWS
 from workbench.eval.appb import first_object_positions, select_app_b
 from workbench.eval.retrieval import matching_probabilities
-from workbench.experiments import notebook_config, resolve_dataset, smoke_dataset, train_cached
-from workbench.methods import CLAMP
+from workbench.figures import notebook_config, resolve_dataset, smoke_dataset, train_cached
 from workbench.stats import wilson_interval
-from workbench.train.restore import load_run
+from workbench.train.run import load_run
 from workbench.viz.matrices import plot_matching_matrix
 from workbench.viz.save import save_figure
 
@@ -46,16 +45,13 @@ test_data = smoke_dataset(source, tasks=(held_out,), per_task=per_task)
 mc = {"image_input": "dxyz", "view_size": view_size}
 run = train_cached(notebook_config("clamp", smoke=smoke, seed=seed, dataset=str(train_data), steps=steps, method_config=mc),
                    name=f"clamp3d-without-{held_out}")  # fmt: skip
-restored = load_run(run.run_dir)
-method = restored.method.eval()
+trained = load_run(run.run_dir)
+method = trained.method.eval()
 print(f"pre-trained on {load_dataset(train_data).tasks}; evaluated on {held_out}")
 
 # %%
 test_eps = list(load_dataset(test_data))
-d = restored.data
-fcd = FrameChunkDataset(test_eps, chunk_kind=d.get("chunk_kind", "ee"), horizon=int(d.get("horizon", 16)),
-                        history=int(d.get("history", 16)), norm_stats=restored.norm_stats,
-                        **CLAMP.loader_kwargs(method.config))  # fmt: skip
+fcd = trained.samples(test_eps, stride=1)  # the held-out task's samples as training saw its own
 eps = {ep.index: ep for ep in test_eps}
 pos = first_object_positions(eps, fcd.chunks.episode, fcd.chunks.time)
 tasks_of = [eps[int(e)].task for e in fcd.chunks.episode]

@@ -28,8 +28,8 @@ from workbench.data import load_dataset
 from workbench.data.views import DEFAULT_VIEWS
 from workbench.eval.appb import first_object_positions, recall_with_intervals, select_app_b
 from workbench.eval.features import embed_split, load_split
-from workbench.experiments import notebook_config, notebook_dataset, train_cached
-from workbench.train.restore import load_run
+from workbench.figures import notebook_config, notebook_dataset, train_cached
+from workbench.train.run import load_run
 from workbench.viz.save import save_figure
 
 data = notebook_dataset(dataset, smoke)
@@ -50,9 +50,9 @@ for s in seed_list:
     for label, mc in VARIANTS.items():
         slug = "clamp3d-" + "-".join(f"{k}{v}" for k, v in mc.items() if k != "view_size")
         run = train_cached(notebook_config("clamp", smoke=smoke, seed=s, dataset=data, steps=steps, method_config=mc), name=slug)
-        restored = load_run(run.run_dir)
-        val = load_split(restored, "val", dataset=ds, stride=1)
-        feats = embed_split(restored.method, val)
+        trained = load_run(run.run_dir)
+        val = load_split(trained, "val", dataset=ds, stride=1)
+        feats = embed_split(trained.method, val)
         eps = {int(e): ds.episode(int(e)) for e in np.unique(val.episode)}
         pos = first_object_positions(eps, val.episode, val.time)
         idx = select_app_b(val.task, val.time, pos, lo=DEFAULT_VIEWS.workspace_lo, hi=DEFAULT_VIEWS.workspace_hi)
