@@ -30,7 +30,7 @@ from workbench.data.loader import SampleMeta
 from workbench.models.config import ModelConfig
 from workbench.models.text import WordTokenizer
 
-__all__ = ["CHECKPOINT_FORMAT", "Method", "check_resnet_image_size", "MethodConfig", "masked_regression_loss", "read_checkpoint_header"]
+__all__ = ["CHECKPOINT_FORMAT", "Method", "check_resnet_image_size", "MethodConfig", "masked_regression_loss", "read_checkpoint_header", "split_param_groups"]
 
 CHECKPOINT_FORMAT = "actionlens-method/1"
 C = TypeVar("C", bound="MethodConfig")
@@ -44,6 +44,9 @@ class MethodConfig(ModelConfig):
     """
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: train-level settings (steps, optim, data) a preset of this method brings, merged over the
+    #: training preset of that name; a preset only a method has (CLAP's ``paper``) lives here alone
+    TRAIN_PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
 
     @classmethod
     def preset(cls: type[C], name: str, **overrides: Any) -> C:
@@ -69,6 +72,13 @@ def masked_regression_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch
         raise ValueError(f"loss kind must be 'l1' or 'mse', got {kind!r}")
     w = mask[..., None].to(err.dtype).expand_as(err)  # (B, H, D)
     return (err * w).sum() / w.sum().clamp_min(1.0)
+
+
+def split_param_groups(module: nn.Module, special: list[nn.Parameter], scale: float) -> list[dict[str, Any]]:
+    """Two optimiser groups: ``special`` at ``lr_scale=scale``, every other trainable parameter at 1."""
+    ids = {id(p) for p in special}
+    rest = [p for p in module.parameters() if p.requires_grad and id(p) not in ids]
+    return [{"params": rest, "lr_scale": 1.0}, {"params": [p for p in special if p.requires_grad], "lr_scale": scale}]
 
 
 def check_resnet_image_size(owner: str, image_size: int) -> None:
@@ -113,6 +123,14 @@ class Method(nn.Module):
     def training_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         """One batch -> ``{"loss": scalar, **metrics}``; the caller does backward and the step."""
         raise NotImplementedError
+
+    def param_groups(self) -> list[dict[str, Any]]:
+        """Optimiser parameter groups of the trainable parameters; a group's ``lr_scale``
+        multiplies the scheduled learning rate. One group at scale 1 by default."""
+        return [{"params": [p for p in self.parameters() if p.requires_grad], "lr_scale": 1.0}]
+
+    def after_step(self) -> None:
+        """Once after every optimiser step (an EMA teacher's update, CLAP Alg. 2 line 29)."""
 
     def encode_images(self, images: torch.Tensor, text: list[str] | None = None) -> torch.Tensor:
         """images (B, 3, S, S) uint8 or [0, 1] float -> L2-normalised embeddings (B, C)."""

@@ -207,7 +207,8 @@ def _train(rd: RunDir, cfg: TrainConfig, *, resume: bool, progress: bool, rank: 
     setup = build_training(cfg, device=device)
     method, data = setup.method, setup.dataset
     params = [p for p in method.parameters() if p.requires_grad]
-    opt = make_optimizer(params, cfg.optim)
+    groups = [g for g in method.param_groups() if g["params"]] if params else []  # a group's lr_scale scales lr_at
+    opt = make_optimizer(groups, cfg.optim)
     ema = EMA(method, cfg.optim.ema_power) if cfg.optim.ema_power > 0 else None
     start = 0
     if resume:
@@ -241,7 +242,7 @@ def _train(rd: RunDir, cfg: TrainConfig, *, resume: bool, progress: bool, rank: 
         idx = batch_indices(step, len(data), cfg.batch_size, cfg.seed)[rank * per_rank : (rank + 1) * per_rank]
         _seed_step(cfg.seed, step, rank)
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, cfg)
+            g["lr"] = lr_at(step, cfg) * g.get("lr_scale", 1.0)
         model.train()
         opt.zero_grad(set_to_none=True)
         micro = cfg.optim.accumulate
@@ -260,6 +261,7 @@ def _train(rd: RunDir, cfg: TrainConfig, *, resume: bool, progress: bool, rank: 
             opt.step()
             if ema is not None:
                 ema.update(method, step + 1)
+            method.after_step()
         done = step + 1
         if world > 1:  # report the global-batch mean of every metric
             import torch.distributed as dist
