@@ -96,3 +96,117 @@ def test_actvae_paper_preset_is_table_ix():
     assert [g["lr_scale"] for g in groups] == [1.0, 50.0]
     assert groups[1]["params"] == [m.act_vae.quantizer.codebook]
     assert sum(p.numel() for g in groups for p in g["params"]) == sum(p.numel() for p in m.parameters())
+
+
+# -- VD-VAE (Alg. 2, Eq. 3–4) --------------------------------------------------------------------
+
+from pathlib import Path  # noqa: E402
+
+from workbench.losses import siglip_loss  # noqa: E402
+from workbench.methods.clap_vdvae import VDVAEConfig, clap_contrastive_loss, ema_update, vdvae_loss  # noqa: E402
+from workbench.train.restore import RestoredRun  # noqa: E402
+
+
+def frozen_run(method, ds: FrameChunkDataset, name: str) -> RestoredRun:
+    """A trained-run record around a real method, as load_run gives it."""
+    return RestoredRun(method.eval(), method.name, ds.meta(), ds.norm_stats, {}, {}, 0, Path(f"/runs/{name}/ckpt.safetensors"),
+                       Path(f"/runs/{name}"))
+
+
+def actvae_run(ds: FrameChunkDataset, name: str = "act-run", **kw) -> RestoredRun:
+    torch.manual_seed(1)
+    cfg = ActVAEMethodConfig.preset("smoke", contrastive_weight=1.0, patch_size=8, dead_code_window=0, **kw)
+    return frozen_run(build_method("clap_actvae", cfg, ds.meta()), ds, name)
+
+
+def vdvae(ds: FrameChunkDataset, **kw):
+    act = actvae_run(ds)
+    torch.manual_seed(0)
+    cfg = VDVAEConfig.preset("smoke", actvae_run="act-run", image_run="act-run", frame_gap=HORIZON, **kw)
+    return build_method("clap_vdvae", cfg, ds.meta(), runs={"actvae": act, "image": act}, dataset=ds)
+
+
+def test_eq3_is_the_projects_siglip_with_scale_one_over_tau():
+    g = torch.Generator().manual_seed(0)
+    z, z_pos = torch.randn(3, 2, 4, generator=g), torch.randn(3, 2, 4, generator=g)
+    tau, b = 0.5, 0.3
+    x, y = z.flatten(1), z_pos.flatten(1)
+    x, y = x / x.norm(dim=1, keepdim=True), y / y.norm(dim=1, keepdim=True)
+    total = 0.0
+    for i in range(3):  # Eq. 3 term by term: one positive, M = 2 negatives per row
+        total += -math.log(torch.sigmoid((x[i] @ y[i] - b) / tau))
+        for j in range(3):
+            if j != i:
+                total += -math.log(1 - torch.sigmoid((x[i] @ y[j] - b) / tau))
+    assert float(clap_contrastive_loss(z, z_pos, tau, b)) == pytest.approx(total / 3, rel=1e-5)
+    assert float(siglip_loss(x, y, 1 / tau, -b / tau)) == pytest.approx(total / 3, rel=1e-5)
+
+
+def test_eq4_terms_by_hand():
+    f = torch.tensor([[1.0, 2.0], [0.0, -1.0]])
+    f_hat = torch.tensor([[1.5, 2.0], [0.0, 0.0]])
+    z_env = torch.tensor([[[0.5, -1.0]], [[0.0, 2.5]]])
+    out = vdvae_loss(f, f_hat, torch.tensor(0.2), torch.tensor(0.1), torch.tensor(0.7), z_env, 2.0, 0.1, 0.5)
+    rec = (0.25 + 0 + 0 + 1.0) / 4
+    reg = (0.5 + 1.0 + 0.0 + 2.5) / 4
+    assert float(out["recon"]) == pytest.approx(rec) and float(out["reg"]) == pytest.approx(reg)
+    assert float(out["loss"]) == pytest.approx(rec + 2.0 * 0.3 + 0.1 * 0.7 + 0.5 * reg)
+
+
+def test_ema_update_by_hand():
+    torch.manual_seed(0)
+    student, teacher = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    expect = [0.9 * t.detach().clone() + 0.1 * s.detach() for t, s in zip(teacher.parameters(), student.parameters())]
+    ema_update(teacher, student, 0.9)
+    for t, e in zip(teacher.parameters(), expect):
+        assert torch.allclose(t, e)
+
+
+def test_vdvae_trains_with_a_frozen_codebook_and_a_teacher_without_gradient():
+    ds = dataset(future_offset=HORIZON)
+    m = vdvae(ds, labelled_fraction=0.5)
+    assert 0 < len(m.labelled) < len(set(ds.chunks.episode.tolist()))  # a mixed split: half the episodes are video
+    frozen = {k: v.detach().clone() for k, v in m.actvae.state_dict().items()}
+    codebook = m.action_codebook().detach().clone()
+    opt = torch.optim.AdamW([{"params": g["params"], "lr": 3e-3 * g["lr_scale"]} for g in m.param_groups()])
+    m.train()
+    assert not m.actvae.training and not m.image_tower.training and not m.teacher.training
+    order = torch.randint(0, len(ds), (40, 16), generator=torch.Generator().manual_seed(0))
+    losses, shares = [], []
+    for step, idx in enumerate(order):
+        teacher_before = [p.detach().clone() for p in m.teacher.parameters()]
+        out = m.training_step(collate([ds[int(i)] for i in idx]))
+        opt.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        assert all(p.grad is None for p in m.teacher.parameters())  # the teacher receives no gradient
+        assert all(p.grad is None for p in m.actvae.parameters())
+        opt.step()
+        m.after_step()
+        if step == 0:  # the EMA moved the teacher by (1 - mu) of the way to the student
+            for t0, t1, s in zip(teacher_before, m.teacher.parameters(), m.inverse.parameters()):
+                assert torch.allclose(t1, m.config.ema * t0 + (1 - m.config.ema) * s.detach(), atol=1e-6)
+        losses.append(float(out["loss"].detach()))
+        shares.append(float(out["labelled_share"]))
+    assert torch.equal(m.action_codebook(), codebook)  # C_act is frozen
+    for k, v in m.actvae.state_dict().items():
+        assert torch.equal(v, frozen[k]), k
+    assert 0 < np.mean(shares) < 1  # batches mix labelled and video samples
+    assert np.mean(losses[-5:]) < 0.9 * np.mean(losses[:5])
+
+
+def test_vdvae_refuses_incompatible_runs_naming_both():
+    ds = dataset(future_offset=HORIZON)
+    act = actvae_run(ds)
+    other = FrameChunkDataset(robot_episodes(), chunk_kind="raw", horizon=HORIZON + 2)
+    wrong_horizon = frozen_run(build_method("clap_actvae", ActVAEMethodConfig.preset("smoke", patch_size=8, contrastive_weight=1.0),
+                                            other.meta()), other, "act-h6")
+    bc = frozen_run(build_method("caip", "smoke", ds.meta()), ds, "caip-run")
+    untrained_tower = actvae_run(ds, "no-con").method.config.replace(contrastive_weight=0.0)
+    no_con = frozen_run(build_method("clap_actvae", untrained_tower, ds.meta()), ds, "no-con")
+    cfg = VDVAEConfig.preset("smoke", frame_gap=HORIZON)
+    for a, i, words in ((bc, act, "not a clap_actvae"), (wrong_horizon, act, "chunks"), (act, no_con, "never trained")):
+        with pytest.raises(ValueError, match=words) as e:
+            build_method("clap_vdvae", cfg, ds.meta(), runs={"actvae": a, "image": i})
+        assert repr(a.id) in str(e.value) and repr(i.id) in str(e.value)
+    with pytest.raises(ValueError, match="not loaded"):
+        build_method("clap_vdvae", cfg, ds.meta())

@@ -14,7 +14,6 @@ folder for the whole session.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,35 +119,12 @@ class TrainedRun:
         return load_run(self.run_dir, map_location=map_location)
 
 
-def config_hash(cfg: TrainConfig) -> str:
-    d = cfg.to_dict()
-    d["data"] = {**d["data"], "path": str(Path(d["data"]["path"]).resolve())}
-    import json
-
-    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
 def train_cached(cfg: TrainConfig, *, runs_root: str | Path | None = None, name: str | None = None) -> TrainedRun:
     """Train ``cfg`` in this process under ``runs_root/<name or method>-<config hash>``, or reuse
     that directory when a run of the same config already finished there. A run left unfinished
     (interrupted) is deleted and trained again."""
-    import shutil
-
-    from workbench.train.loop import train
-    from workbench.train.rundir import JobError, RunDir, RunState
-    from workbench.train.runner import create_run
+    from workbench.train.deps import config_hash, train_or_reuse
 
     root = Path(runs_root) if runs_root is not None else notebook_runs_root()
     path = root / f"{name or cfg.method}-{config_hash(cfg)}"
-    rd = RunDir(path)
-    if rd.exists():
-        if rd.read_status().state == RunState.FINISHED.value and rd.latest_checkpoint() is not None:
-            return TrainedRun(path, cfg, True)
-        if rd.is_locked():
-            raise JobError(f"{path}: another process is training this config now; wait for it, then run again")
-        shutil.rmtree(path)
-    create_run(cfg, path)
-    state = train(path)
-    if state != RunState.FINISHED:
-        raise RuntimeError(f"{path}: training ended in state {state}; see {path}/stdout.txt and status.json")
-    return TrainedRun(path, cfg, False)
+    return TrainedRun(path, cfg, train_or_reuse(cfg, path))

@@ -24,6 +24,7 @@ from workbench.methods.clap import (
     rate_distortion,
     sweep_rate_distortion,
 )
+from workbench.methods.clap_vdvae import VDVAEConfig, VDVAEMethod
 from workbench.methods.class_method import CLASS, CLASSConfig
 from workbench.methods.registry import METHODS, build_method, load_method, method_names
 
@@ -46,6 +47,8 @@ __all__ = [
     "RandomEncoder",
     "RandomEncoderConfig",
     "RateDistortionPoint",
+    "VDVAEConfig",
+    "VDVAEMethod",
     "build_method",
     "clamp_text_fn",
     "load_method",

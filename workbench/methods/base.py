@@ -17,7 +17,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -30,10 +32,40 @@ from workbench.data.loader import SampleMeta
 from workbench.models.config import ModelConfig
 from workbench.models.text import WordTokenizer
 
-__all__ = ["CHECKPOINT_FORMAT", "Method", "check_resnet_image_size", "MethodConfig", "masked_regression_loss", "read_checkpoint_header", "split_param_groups"]
+__all__ = ["CHECKPOINT_FORMAT", "FrozenRun", "Method", "RunDependency", "check_resnet_image_size", "MethodConfig", "masked_regression_loss", "read_checkpoint_header", "split_param_groups"]
 
 CHECKPOINT_FORMAT = "actionlens-method/1"
 C = TypeVar("C", bound="MethodConfig")
+
+
+class FrozenRun(Protocol):
+    """A trained run another method builds on, frozen (what ``workbench.train`` loads for it)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def method(self) -> nn.Module: ...
+    @property
+    def method_name(self) -> str: ...
+    @property
+    def sample_meta(self) -> SampleMeta: ...
+    @property
+    def norm_stats(self) -> Any: ...  # NormStats | None: how its chunks were normalised
+
+
+@dataclass(frozen=True)
+class RunDependency:
+    """A trained run a method needs (CLAP's VD-VAE needs an Act-VAE and an image tower).
+
+    The method's config holds a reference to it in ``field``: a run directory, a run id, or
+    ``"auto"``, which trains (or reuses) a run of ``method`` with ``method_config`` on the same data
+    and preset as the dependant run.
+    """
+
+    field: str  # name of the config field holding the run reference
+    method: str  # the registry method an "auto" reference trains
+    method_config: dict[str, Any] = field(default_factory=dict)  # its overrides for an "auto" run
+    optional: bool = False  # an empty reference means "not used"
 
 
 class MethodConfig(ModelConfig):
@@ -101,7 +133,7 @@ class Method(nn.Module):
     #: training loop skips the backward pass and the optimiser for it.
     trains: ClassVar[bool] = True
 
-    def __init__(self, config: MethodConfig | None, meta: SampleMeta) -> None:
+    def __init__(self, config: MethodConfig | None, meta: SampleMeta, runs: Mapping[str, FrozenRun] | None = None) -> None:
         super().__init__()
         if config is None:
             config = self.config_class()
@@ -109,7 +141,20 @@ class Method(nn.Module):
             raise ValueError(f"{type(self).__name__} needs a {self.config_class.__name__}, got {type(config).__name__}")
         self.config = config
         self.meta = meta
+        #: the trained runs this method builds on, by dependency name (see :meth:`dependencies`)
+        self.runs: dict[str, FrozenRun] = dict(runs or {})
+        missing = [k for k, dep in self.dependencies(config).items()
+                   if k not in self.runs and not (dep.optional and not getattr(config, dep.field))]  # fmt: skip
+        if missing:
+            refs = ", ".join(f"{self.dependencies(config)[k].field}={getattr(config, self.dependencies(config)[k].field)!r}" for k in missing)
+            raise ValueError(f"{self.name} builds on trained runs ({refs}) that were not loaded; build it through "
+                             f"workbench.train (build_training / load_run), which loads them")
         self.build()
+
+    @classmethod
+    def dependencies(cls, config: MethodConfig) -> dict[str, RunDependency]:
+        """The trained runs this method builds on, by name; none by default."""
+        return {}
 
     # -- subclass hooks -------------------------------------------------------------------------
     def build(self) -> None:

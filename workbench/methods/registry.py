@@ -6,13 +6,14 @@ here and adding one line to :data:`METHODS`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from workbench.data.loader import SampleMeta
-from workbench.methods.base import Method, MethodConfig
+from workbench.methods.base import FrozenRun, Method, MethodConfig
 from workbench.methods.baselines import (
     BehaviorCloning,
     BehaviorCloningConfig,
@@ -24,6 +25,7 @@ from workbench.methods.baselines import (
 from workbench.methods.caip import CAIP, CAIPConfig
 from workbench.methods.clamp import CLAMP, CLAMPConfig
 from workbench.methods.clap import ActVAEMethod, ActVAEMethodConfig
+from workbench.methods.clap_vdvae import VDVAEConfig, VDVAEMethod
 from workbench.methods.class_method import CLASS, CLASSConfig
 
 __all__ = ["METHODS", "build_method", "load_method", "method_names"]
@@ -33,6 +35,7 @@ METHODS: dict[str, tuple[type[MethodConfig], type[Method]]] = {
     "class": (CLASSConfig, CLASS),
     "clamp": (CLAMPConfig, CLAMP),
     "clap_actvae": (ActVAEMethodConfig, ActVAEMethod),
+    "clap_vdvae": (VDVAEConfig, VDVAEMethod),
     "bc": (BehaviorCloningConfig, BehaviorCloning),
     "direct_regression": (DirectRegressionConfig, DirectRegression),
     "random_encoder": (RandomEncoderConfig, RandomEncoder),
@@ -49,9 +52,11 @@ def build_method(
     meta: SampleMeta,
     *,
     dataset: Any = None,
+    runs: Mapping[str, FrozenRun] | None = None,
 ) -> Method:
     """Build method ``name`` from a config (dataclass, ``to_dict`` dict, a preset name, or None
-    for the defaults) and the sample meta; with ``dataset`` also run ``prepare(dataset)``."""
+    for the defaults) and the sample meta; with ``dataset`` also run ``prepare(dataset)``. ``runs``:
+    the trained runs the method builds on (:meth:`Method.dependencies`), already loaded."""
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; choose one of {method_names()}")
     config_cls, method_cls = METHODS[name]
@@ -63,7 +68,7 @@ def build_method(
         config = config_cls.from_dict(config)
     elif not isinstance(config, config_cls):
         raise ValueError(f"config for {name!r} must be a {config_cls.__name__}, got {type(config).__name__}")
-    method = method_cls(config, meta)
+    method = method_cls(config, meta, runs)
     if dataset is not None:
         method.prepare(dataset)
     return method

@@ -95,8 +95,12 @@ class TrainingSetup:
     meta: dict  # JSON-able: what checkpoints carry so evaluation can rebuild everything
 
 
-def build_training(cfg: TrainConfig, *, device: torch.device | None = None, progress: bool = False) -> TrainingSetup:
-    """Load the dataset, split it, compute chunk statistics on the training split, build the method."""
+def build_training(cfg: TrainConfig, *, device: torch.device | None = None, progress: bool = False,
+                   runs_root: str | Path | None = None) -> TrainingSetup:
+    """Load the dataset, split it, compute chunk statistics on the training split, build the method
+    (on the trained runs it builds on, trained first into ``runs_root/deps`` when ``"auto"``)."""
+    from workbench.train.deps import load_dependencies
+
     from workbench.data import load_dataset
     from workbench.data.chunks import dataset_chunks
     from workbench.data.loader import FrameChunkDataset
@@ -123,15 +127,17 @@ def build_training(cfg: TrainConfig, *, device: torch.device | None = None, prog
         norm_stats=stats,
         **extra,
     )
+    runs, method_config = load_dependencies(cfg.method, cfg.method_config, train_config=cfg, runs_root=runs_root,
+                                            map_location=device or "cpu")
     torch.manual_seed(cfg.seed)
     sample_meta = data.meta()
-    method = build_method(cfg.method, cfg.method_config, sample_meta)
+    method = build_method(cfg.method, method_config, sample_meta, runs=runs)
     if device is not None:
         method.to(device)
     method.prepare(data)
     meta = {
         "method": cfg.method,
-        "method_config": cfg.method_config,
+        "method_config": method_config,  # with the runs it builds on as concrete directories
         "sample_meta": sample_meta.to_dict(),
         "norm_stats": stats.to_dict(),
         "split": split,
@@ -204,7 +210,7 @@ def _train(rd: RunDir, cfg: TrainConfig, *, resume: bool, progress: bool, rank: 
     if lead:
         rd.update_status(state=RunState.RUNNING, pid=os.getpid(), started=time.time(), total_steps=cfg.steps, error=None)
         rd.log(f"start on {device} (rank {rank} of {world}), resume={resume}")
-    setup = build_training(cfg, device=device)
+    setup = build_training(cfg, device=device, runs_root=rd.path.parent)
     method, data = setup.method, setup.dataset
     params = [p for p in method.parameters() if p.requires_grad]
     groups = [g for g in method.param_groups() if g["params"]] if params else []  # a group's lr_scale scales lr_at
