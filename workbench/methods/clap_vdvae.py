@@ -299,6 +299,17 @@ class VDVAEMethod(Method):
         """Act-VAE tokens z_a (B, Nq) of chunks normalised with the data's statistics."""
         return self.actvae.act_vae.encode(self.to_actvae_scale(chunk.to(self.device)), None if mask is None else mask.to(self.device))
 
+    @torch.no_grad()
+    def raw_action_tokens(self, raw: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Act-VAE tokens z_a (B, Nq) of un-normalised chunks (B, H, D)."""
+        x = (raw.to(self.device) - self.act_mean) / self.act_std
+        return self.actvae.act_vae.encode(x, None if mask is None else mask.to(self.device))
+
+    @torch.no_grad()
+    def decode_tokens(self, codes: torch.Tensor) -> torch.Tensor:
+        """Act-VAE decoding of tokens (B, Nq) -> un-normalised chunks (B, H, D)."""
+        return self.actvae.act_vae.decode(codes.to(self.device)) * self.act_std + self.act_mean
+
     def to_actvae_scale(self, chunk: torch.Tensor) -> torch.Tensor:
         """Chunks normalised with the data's statistics -> with the Act-VAE's (what E_act saw)."""
         return (chunk * self.data_std + self.data_mean - self.act_mean) / self.act_std

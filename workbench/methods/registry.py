@@ -25,6 +25,7 @@ from workbench.methods.baselines import (
 from workbench.methods.caip import CAIP, CAIPConfig
 from workbench.methods.clamp import CLAMP, CLAMPConfig
 from workbench.methods.clap import ActVAEMethod, ActVAEMethodConfig
+from workbench.methods.clap_policy import ClapNTP, ClapNTPConfig, ClapRF, ClapRFConfig
 from workbench.methods.clap_vdvae import VDVAEConfig, VDVAEMethod
 from workbench.methods.class_method import CLASS, CLASSConfig
 
@@ -36,6 +37,8 @@ METHODS: dict[str, tuple[type[MethodConfig], type[Method]]] = {
     "clamp": (CLAMPConfig, CLAMP),
     "clap_actvae": (ActVAEMethodConfig, ActVAEMethod),
     "clap_vdvae": (VDVAEConfig, VDVAEMethod),
+    "clap_ntp": (ClapNTPConfig, ClapNTP),
+    "clap_rf": (ClapRFConfig, ClapRF),
     "bc": (BehaviorCloningConfig, BehaviorCloning),
     "direct_regression": (DirectRegressionConfig, DirectRegression),
     "random_encoder": (RandomEncoderConfig, RandomEncoder),
