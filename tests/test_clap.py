@@ -210,3 +210,96 @@ def test_vdvae_refuses_incompatible_runs_naming_both():
         assert repr(a.id) in str(e.value) and repr(i.id) in str(e.value)
     with pytest.raises(ValueError, match="not loaded"):
         build_method("clap_vdvae", cfg, ds.meta())
+
+
+# -- CLAP-NTP and CLAP-RF (Alg. 3–4, Eq. 5–7) -----------------------------------------------------
+
+from workbench.methods.clap_policy import ClapNTPConfig, ClapRFConfig  # noqa: E402
+from workbench.models.token_policy import TokenPolicy, TokenPolicyConfig, reverse_kl  # noqa: E402
+
+
+def test_reverse_kl_against_a_direct_computation():
+    g = torch.Generator().manual_seed(0)
+    lp, lq = torch.randn(2, 3, 5, generator=g), torch.randn(2, 3, 5, generator=g)
+    p, q = lp.softmax(-1), lq.softmax(-1)
+    direct = torch.zeros(2)
+    for b in range(2):
+        for pos in range(3):
+            direct[b] += sum(float(p[b, pos, k]) * math.log(float(p[b, pos, k]) / float(q[b, pos, k])) for k in range(5))
+    assert torch.allclose(reverse_kl(lp, lq), direct, atol=1e-5)
+    forward = (q * (q.log() - p.log())).sum(-1).sum(-1)
+    assert not torch.allclose(reverse_kl(lp, lq), forward, atol=1e-3)  # the direction matters: KL(policy || ref)
+    assert torch.allclose(reverse_kl(lp, lp), torch.zeros(2), atol=1e-6)
+
+
+def test_token_policy_is_causal_over_the_action_tokens():
+    torch.manual_seed(0)
+    pol = TokenPolicy(TokenPolicyConfig(image_size=SIZE, patch_size=8, vocab_size=5, max_text=3, num_codes=7, seq_len=4,
+                                        width=16, depth=2, heads=2)).eval()
+    img = torch.randint(0, 256, (1, 3, SIZE, SIZE), dtype=torch.uint8)
+    ids, mask = torch.tensor([[3, 4, 0]]), torch.tensor([[True, True, False]])
+    a, b = torch.tensor([[7, 1, 2, 3]]), torch.tensor([[7, 1, 5, 6]])  # differ from position 2 on
+    la, lb = pol(img, ids, mask, a).logits, pol(img, ids, mask, b).logits
+    assert torch.allclose(la[:, :2], lb[:, :2], atol=1e-6) and not torch.allclose(la[:, 2:], lb[:, 2:])
+    assert pol.generate(img, ids, mask).shape == (1, 4)
+
+
+def _vdvae_run(ds: FrameChunkDataset, **kw) -> RestoredRun:
+    m = vdvae(ds, labelled_fraction=0.5, **kw)
+    return frozen_run(m, ds, "vdvae-run")
+
+
+def _train_steps(m, ds, steps: int, lr: float = 3e-3, seed: int = 0) -> list[dict[str, float]]:
+    opt = torch.optim.AdamW([{"params": g["params"], "lr": lr * g["lr_scale"]} for g in m.param_groups() if g["params"]])
+    order = torch.randint(0, len(ds), (steps, 16), generator=torch.Generator().manual_seed(seed))
+    m.train()
+    logs = []
+    for idx in order:
+        out = m.training_step(collate([ds[int(i)] for i in idx]))
+        opt.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        opt.step()
+        m.after_step()
+        logs.append({k: float(v.detach()) for k, v in out.items()})
+    return logs
+
+
+def test_ntp_loss_falls_on_robot_and_pseudo_tokens():
+    ds = dataset(future_offset=HORIZON)
+    run = _vdvae_run(ds)
+    torch.manual_seed(0)
+    m = build_method("clap_ntp", ClapNTPConfig.preset("smoke", frame_gap=HORIZON, patch_size=8), ds.meta(),
+                     runs={"vdvae": run}, dataset=ds)
+    assert m.robot.any() and not m.robot.all() and bool((m.weights == 1).all())  # video samples carry pseudo tokens
+    robot_only = build_method("clap_ntp", ClapNTPConfig.preset("smoke", frame_gap=HORIZON, patch_size=8, use_video=False),
+                              ds.meta(), runs={"vdvae": run}, dataset=ds)
+    assert torch.equal(robot_only.weights, m.robot.float())  # the same robot tokens, no video
+    assert torch.equal(robot_only.targets[m.robot], m.targets[m.robot])
+    logs = _train_steps(m, ds, 40)
+    first, last = np.mean([r["loss"] for r in logs[:5]]), np.mean([r["loss"] for r in logs[-5:]])
+    assert last < 0.7 * first, (first, last)
+    chunk = m.predict_chunk(ds[0]["image"][None], [ds[0]["text"]])
+    assert chunk.shape == (1, HORIZON, 4) and torch.isfinite(chunk).all()
+
+
+def test_rf_post_training_keeps_the_reference_frozen_and_starts_at_zero_kl():
+    ds = dataset(future_offset=HORIZON)
+    run = _vdvae_run(ds)
+    torch.manual_seed(0)
+    ntp = build_method("clap_ntp", ClapNTPConfig.preset("smoke", frame_gap=HORIZON, patch_size=8), ds.meta(),
+                       runs={"vdvae": run}, dataset=ds)
+    _train_steps(ntp, ds, 10)
+    ntp.zero_grad(set_to_none=True)
+    ntp_run = frozen_run(ntp, ds, "ntp-run")
+    ref = {k: v.detach().clone() for k, v in ntp.state_dict().items()}
+    for alpha in (0.0, 1.0):
+        torch.manual_seed(0)
+        m = build_method("clap_rf", ClapRFConfig.preset("smoke", alpha=alpha), ds.meta(), runs={"ntp": ntp_run}, dataset=ds)
+        logs = _train_steps(m, ds, 15)
+        assert logs[0]["kl"] == pytest.approx(0.0, abs=1e-6)  # φ_policy starts as φ_ref
+        assert all(math.isfinite(r["loss"]) for r in logs) and logs[-1]["rf"] < logs[0]["rf"]
+        assert all(p.grad is None for p in m.reference.parameters())
+        for k, v in m.reference.state_dict().items():
+            assert torch.equal(v, ref[k]), k
+        chunk = m.predict_chunk(ds[0]["image"][None], [ds[0]["text"]], seed=3)
+        assert torch.equal(chunk, m.predict_chunk(ds[0]["image"][None], [ds[0]["text"]], seed=3)) and chunk.shape == (1, HORIZON, 4)
