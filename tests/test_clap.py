@@ -303,3 +303,42 @@ def test_rf_post_training_keeps_the_reference_frozen_and_starts_at_zero_kl():
             assert torch.equal(v, ref[k]), k
         chunk = m.predict_chunk(ds[0]["image"][None], [ds[0]["text"]], seed=3)
         assert torch.equal(chunk, m.predict_chunk(ds[0]["image"][None], [ds[0]["text"]], seed=3)) and chunk.shape == (1, HORIZON, 4)
+
+
+# -- the registry methods as jobs: auto dependencies, stop / resume ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def disk_dataset(tmp_path_factory):
+    from workbench.data import write_lerobot
+
+    return write_lerobot(robot_episodes(n=6, T=20), tmp_path_factory.mktemp("clap") / "ds")
+
+
+def test_vdvae_job_trains_its_act_vae_then_stops_and_resumes_exactly(tmp_path, disk_dataset):
+    from test_jobs import _losses, _wait_step
+
+    from workbench.train import create_run, launch, make_config, resume_run, stop_run, wait_for
+    from workbench.train.loop import train
+    from workbench.train.restore import load_run
+
+    sets = [f"data.path={disk_dataset}", "steps=30", "data.image_size=32", f"data.horizon={HORIZON}", "log_every=1",
+            "ckpt_every=3", "num_threads=1", f"method_config.frame_gap={HORIZON}", "method_config.video_per_batch=4",
+            f"method_config.video_path={disk_dataset}"]
+    ref = create_run(make_config("clap_vdvae", "smoke", sets), tmp_path / "ref")
+    train(ref.path)
+    deps = sorted((tmp_path / "deps").iterdir())
+    assert [d.name.split("-")[0] for d in deps] == ["clap_actvae"]  # "auto" trained the Act-VAE + image tower once
+    restored = load_run(ref.path)
+    assert restored.method.config.actvae_run == str(deps[0].resolve())  # the checkpoint names the run it used
+    rd = create_run(make_config("clap_vdvae", "smoke", sets), tmp_path / "job")
+    launch(rd)
+    _wait_step(rd, 6)
+    st = stop_run(rd, timeout=60)
+    assert st.state == "stopped" and st.step < 30
+    resume_run(rd)
+    assert wait_for(rd, timeout=300).state == "finished"
+    assert sorted((tmp_path / "deps").iterdir()) == deps  # reused, not trained again
+    got, want = _losses(rd), _losses(ref)
+    assert [s for s, _ in got] == [s for s, _ in want]
+    np.testing.assert_allclose([v for _, v in got], [v for _, v in want], rtol=1e-5)
