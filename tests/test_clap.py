@@ -315,6 +315,23 @@ def disk_dataset(tmp_path_factory):
     return write_lerobot(robot_episodes(n=6, T=20), tmp_path_factory.mktemp("clap") / "ds")
 
 
+def _check_pseudo_tokens(restored, data_path, tmp_path):
+    from workbench.data import load_dataset
+    from workbench.eval.latent_actions import label_video, load_labels, score_pseudo_tokens
+
+    s = score_pseudo_tokens(restored)
+    k = restored.method.actvae.act_vae.config.codebook_size
+    assert s.episodes == len(restored.split["val"]) and s.chance_uniform == 1 / k
+    for score in (s.accuracy, s.copy_previous, s.chance_majority):
+        assert 0 <= score.low <= score.estimate <= score.high <= 1
+    assert s.decoded_mse_true_tokens.estimate <= s.mean_chunk_mse * 2  # the Act-VAE decodes its own tokens sensibly
+    out = label_video(restored, data_path, tmp_path / "labels.npz", stride=3)
+    labels = load_labels(out)
+    lengths = [len(load_dataset(data_path).episode(i)) for i in range(6)]
+    assert len(labels["tokens"]) == sum(-(-n // 3) for n in lengths) and labels["tokens"].shape[1] == s.tokens_per_chunk
+    assert labels["tokens"].max() < k and str(labels["run"]) == restored.id
+
+
 def test_vdvae_job_trains_its_act_vae_then_stops_and_resumes_exactly(tmp_path, disk_dataset):
     from test_jobs import _losses, _wait_step
 
@@ -331,6 +348,7 @@ def test_vdvae_job_trains_its_act_vae_then_stops_and_resumes_exactly(tmp_path, d
     assert [d.name.split("-")[0] for d in deps] == ["clap_actvae"]  # "auto" trained the Act-VAE + image tower once
     restored = load_run(ref.path)
     assert restored.method.config.actvae_run == str(deps[0].resolve())  # the checkpoint names the run it used
+    _check_pseudo_tokens(restored, disk_dataset, tmp_path)
     rd = create_run(make_config("clap_vdvae", "smoke", sets), tmp_path / "job")
     launch(rd)
     _wait_step(rd, 6)

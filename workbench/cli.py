@@ -214,6 +214,35 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tokens_label(args: argparse.Namespace) -> int:
+    from workbench.eval.latent_actions import label_video, load_labels
+    from workbench.train.restore import load_run
+
+    restored = load_run(args.run)
+    out = label_video(restored, args.dataset, args.out, camera=args.camera, stride=args.stride)
+    labels = load_labels(out)
+    print(f"{len(labels['tokens'])} transitions of {len(set(labels['episode'].tolist()))} episodes labelled with "
+          f"{labels['tokens'].shape[1]} tokens each by run {restored.id}: {out}")
+    return 0
+
+
+def _tokens_score(args: argparse.Namespace) -> int:
+    import json
+
+    from workbench.eval.latent_actions import score_pseudo_tokens
+    from workbench.train.restore import load_run
+
+    s = score_pseudo_tokens(load_run(args.run), split=args.split, stride=args.stride)
+    if args.json:
+        print(json.dumps(s.to_dict(), indent=1))
+        return 0
+    print(f"run {s.run}: {s.samples} transitions of {s.episodes} held-out labelled episodes, K = {s.codebook_size}, Nq = {s.tokens_per_chunk}")
+    print(f"  token accuracy     VD-VAE {s.accuracy}   copy previous {s.copy_previous}   majority {s.chance_majority}   uniform {s.chance_uniform:.3f}")
+    print(f"  decoded chunk MSE  VD-VAE {s.decoded_mse}   copy previous {s.decoded_mse_copy_previous}   "
+          f"true tokens {s.decoded_mse_true_tokens}   mean chunk {s.mean_chunk_mse:.3f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description="actionlens workbench: datasets, training, analysis.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -248,8 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.set_defaults(func=_data_generate)
 
     tr = sub.add_parser("train", help="train a method (a name with --preset, or a config YAML)")
-    tr.add_argument("target", help="a method name (caip, class, clamp, clap_actvae, bc, direct_regression, random_encoder) or CONFIG.yaml")
-    tr.add_argument("--preset", default=None, help="smoke (under a minute), sample (a useful model in ≤ 10 min) or class-appb (CLASS App. B: LARS, batch 160, EMA)")
+    tr.add_argument("target", help="a method name (see `workbench.methods.method_names()`: caip, class, clamp, clap_actvae, clap_vdvae, clap_ntp, clap_rf, bc, …) or CONFIG.yaml")
+    tr.add_argument("--preset", default=None, help="smoke (under a minute), sample (a useful model in ≤ 10 min), class-appb (CLASS App. B: LARS, batch 160, EMA) or a method's own (clap_*: paper = Table IX)")
     tr.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. optim.lr=1e-3")
     tr.add_argument("--run-dir", type=Path, default=None, help="where the run lives (default: runs/<id>)")
     tr.add_argument("--runs-root", type=Path, default=Path("runs"))
@@ -282,6 +311,22 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("a")
     diff.add_argument("b")
     diff.set_defaults(func=_runs_diff)
+
+    tok = sub.add_parser("tokens", help="CLAP pseudo action tokens from a clap_vdvae run: label video, score the labels")
+    tsub = tok.add_subparsers(dest="tokens_command", required=True)
+    lab = tsub.add_parser("label", help="label every (o_t, o_t+H) of a dataset (actions ignored) -> .npz")
+    lab.add_argument("run", help="a clap_vdvae run directory")
+    lab.add_argument("dataset", help="any dataset the workbench reads, used as video only")
+    lab.add_argument("--out", type=Path, required=True, help="the .npz to write (episode, time, tokens)")
+    lab.add_argument("--camera", default=None, help="camera (default: each episode's first)")
+    lab.add_argument("--stride", type=int, default=1)
+    lab.set_defaults(func=_tokens_label)
+    sc = tsub.add_parser("score", help="token accuracy and decoded-chunk error on held-out labelled episodes vs baselines")
+    sc.add_argument("run", help="a clap_vdvae run directory")
+    sc.add_argument("--split", default="val", choices=("val", "train"))
+    sc.add_argument("--stride", type=int, default=1)
+    sc.add_argument("--json", action="store_true")
+    sc.set_defaults(func=_tokens_score)
 
     fig = sub.add_parser("figures", help="execute every paper notebook and write the figures to one folder")
     fig.add_argument("--out", type=Path, default=Path("figures"))
@@ -328,9 +373,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_PROBLEM
     except Exception as e:
+        from workbench.eval.results import EvalError
         from workbench.train import CheckpointError, JobError
 
-        if not isinstance(e, (JobError, CheckpointError)):
+        if not isinstance(e, (JobError, CheckpointError, EvalError)):
             raise
         print(f"error: {e}", file=sys.stderr)
         return EXIT_PROBLEM
