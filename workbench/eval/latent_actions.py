@@ -8,8 +8,12 @@ truth is known.
   the Act-VAE tokens of the true chunks, and the error of the chunks the tokens decode to, beside
   chance (uniform 1/K, and the per-position majority token of those episodes, an oracle constant),
   and a copy baseline that predicts the true tokens of the previous transition ``(o_{t-H}, o_t)``
-  of the same episode. Intervals: percentile bootstrap over episodes (samples of one episode are
-  not independent).
+  of the same episode.
+* :func:`score_token_policy` — a ``clap_ntp`` / ``clap_rf`` token policy on held-out robot
+  episodes: greedy token accuracy, teacher-forced NLL (Eq. 5), executed-chunk error and, for RF,
+  the reverse KL to the frozen reference (Eq. 7) — what Knowledge Matching is meant to keep small.
+
+Intervals: percentile bootstrap over episodes (samples of one episode are not independent).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import torch
 from workbench.atomic import atomic_path
 from workbench.eval.results import EvalError
 
-__all__ = ["PseudoTokenScore", "Score", "label_video", "load_labels", "score_pseudo_tokens"]
+__all__ = ["PseudoTokenScore", "Score", "TokenPolicyScore", "label_video", "load_labels", "score_pseudo_tokens", "score_token_policy"]
 
 
 @dataclass(frozen=True)
@@ -194,3 +198,57 @@ def load_labels(path: str | Path) -> dict[str, np.ndarray]:
             return {k: z[k] for k in z.files}
     except (OSError, ValueError) as e:
         raise EvalError(f"{path}: not a pseudo-label file written by `workbench label` ({e})") from e
+
+
+@dataclass(frozen=True)
+class TokenPolicyScore:
+    """A token policy (clap_ntp, or clap_rf's trainable branch) on held-out robot episodes."""
+
+    run: str
+    episodes: int
+    samples: int
+    token_accuracy: Score  # greedy tokens == Act-VAE tokens of the true chunk
+    nll: Score  # teacher-forced -Σ_ℓ log P(y_ℓ | y_<ℓ, o_t, I) of the true tokens (Eq. 5)
+    chunk_mse: Score  # the method's executed chunk vs the true raw chunk (valid steps)
+    kl_to_reference: Score | None  # clap_rf: Eq. 7 on the true tokens' contexts; None for clap_ntp
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@torch.no_grad()
+def score_token_policy(restored: Any, *, split: str = "val", stride: int = 1, dataset: Any = None) -> TokenPolicyScore:
+    """How well a restored ``clap_ntp`` or ``clap_rf`` run predicts the held-out robot tokens and
+    chunks of ``split`` (all its episodes carry actions)."""
+    from workbench.data import load_dataset
+    from workbench.methods.clap_policy import ClapNTP, ClapRF
+    from workbench.models.token_policy import reverse_kl, token_nll
+
+    m = restored.method
+    if not isinstance(m, (ClapNTP, ClapRF)):
+        raise EvalError(f"run {restored.id} is a {restored.method_name!r} run, not a clap_ntp or clap_rf token policy")
+    ntp = m if isinstance(m, ClapNTP) else m.reference
+    episodes = restored.split.get(split) or []
+    if not episodes:
+        raise EvalError(f"run {restored.id}: its split has no {split!r} episodes")
+    ds = dataset if dataset is not None else load_dataset(restored.data["path"])
+    samples = _video_samples(restored, episodes, ds, stride)
+    acc, nll, mse, kl, ep = [], [], [], [], []
+    for b in _batches(samples):
+        raw = m.scale.raw(b["chunk"].to(m.device))
+        y = ntp.vdvae.raw_action_tokens(raw, b["mask"])
+        ids, tmask = m.text_ids(b["text"], len(y))
+        images = b["image"].to(m.device)
+        out = m.policy(images, ids, tmask, m.policy.shift_right(y))
+        nll.append(token_nll(out.logits, y).cpu())
+        acc.append((m.policy.generate(images, ids, tmask) == y).float().mean(1).cpu())
+        mse.append(_masked_mse(m.predict_chunk(images, b["text"], seed=0), raw, b["mask"]).cpu())
+        if isinstance(m, ClapRF):
+            kl.append(reverse_kl(out.logits, m.reference.policy(images, ids, tmask, m.policy.shift_right(y)).logits).cpu())
+        ep.append(b["episode"])
+    episode = torch.cat(ep).numpy()
+    return TokenPolicyScore(
+        run=restored.id, episodes=len(np.unique(episode)), samples=len(episode),
+        token_accuracy=_episode_bootstrap(torch.cat(acc).numpy(), episode), nll=_episode_bootstrap(torch.cat(nll).numpy(), episode),
+        chunk_mse=_episode_bootstrap(torch.cat(mse).numpy(), episode),
+        kl_to_reference=_episode_bootstrap(torch.cat(kl).numpy(), episode) if kl else None)
