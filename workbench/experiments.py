@@ -22,7 +22,7 @@ from typing import Any
 from workbench.train.config import TrainConfig, make_config
 
 __all__ = ["SAMPLE_RESNET", "SMOKE_OVERRIDES", "TrainedRun", "notebook_config", "notebook_runs_root", "notebook_dataset", "resolve_dataset", "smoke_dataset",
-           "train_cached"]
+           "train_cached", "train_clap_vdvae"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -128,3 +128,20 @@ def train_cached(cfg: TrainConfig, *, runs_root: str | Path | None = None, name:
     root = Path(runs_root) if runs_root is not None else notebook_runs_root()
     path = root / f"{name or cfg.method}-{config_hash(cfg)}"
     return TrainedRun(path, cfg, train_or_reuse(cfg, path))
+
+
+def train_clap_vdvae(*, smoke: bool, seed: int = 0, dataset: str | Path | None = None, steps: int | None = None,
+                     labelled_fraction: float = 0.25, lambda_con: float | None = None) -> tuple[TrainedRun, TrainedRun]:
+    """CLAP's first two stages for the notebooks: an Act-VAE whose image tower is trained with the
+    contrastive term (the frozen backbone and codebook), then a VD-VAE on it with a share
+    ``labelled_fraction`` of each task's episodes labelled and the rest used as video only.
+    Returns (act_vae run, vd_vae run); both cached by config like :func:`train_cached`."""
+    act = train_cached(notebook_config("clap_actvae", smoke=smoke, seed=seed, dataset=dataset, steps=steps,
+                                       method_config={"contrastive_weight": 1.0}, overrides=["data.chunk_kind=raw"]),
+                       name="clap-actvae")
+    mc: dict[str, Any] = {"actvae_run": str(act.run_dir), "image_run": str(act.run_dir), "labelled_fraction": labelled_fraction}
+    if lambda_con is not None:
+        mc["lambda_con"] = lambda_con
+    vd = train_cached(notebook_config("clap_vdvae", smoke=smoke, seed=seed, dataset=dataset, steps=steps, method_config=mc),
+                      name="clap-vdvae")
+    return act, vd
