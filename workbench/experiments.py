@@ -131,10 +131,12 @@ def train_cached(cfg: TrainConfig, *, runs_root: str | Path | None = None, name:
 
 
 def train_clap_vdvae(*, smoke: bool, seed: int = 0, dataset: str | Path | None = None, steps: int | None = None,
-                     labelled_fraction: float = 0.25, lambda_con: float | None = None) -> tuple[TrainedRun, TrainedRun]:
+                     labelled_fraction: float = 0.25, lambda_con: float | None = None,
+                     vdvae_seed: int | None = None) -> tuple[TrainedRun, TrainedRun]:
     """CLAP's first two stages for the notebooks: an Act-VAE whose image tower is trained with the
     contrastive term (the frozen backbone and codebook), then a VD-VAE on it with a share
     ``labelled_fraction`` of each task's episodes labelled and the rest used as video only.
+    ``vdvae_seed`` (default ``seed``) seeds the VD-VAE alone, on the same Act-VAE.
     Returns (act_vae run, vd_vae run); both cached by config like :func:`train_cached`."""
     act = train_cached(notebook_config("clap_actvae", smoke=smoke, seed=seed, dataset=dataset, steps=steps,
                                        method_config={"contrastive_weight": 1.0}, overrides=["data.chunk_kind=raw"]),
@@ -142,6 +144,6 @@ def train_clap_vdvae(*, smoke: bool, seed: int = 0, dataset: str | Path | None =
     mc: dict[str, Any] = {"actvae_run": str(act.run_dir), "image_run": str(act.run_dir), "labelled_fraction": labelled_fraction}
     if lambda_con is not None:
         mc["lambda_con"] = lambda_con
-    vd = train_cached(notebook_config("clap_vdvae", smoke=smoke, seed=seed, dataset=dataset, steps=steps, method_config=mc),
+    vd = train_cached(notebook_config("clap_vdvae", smoke=smoke, seed=seed if vdvae_seed is None else vdvae_seed, dataset=dataset, steps=steps, method_config=mc),
                       name="clap-vdvae")
     return act, vd

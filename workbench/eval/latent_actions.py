@@ -29,7 +29,7 @@ import torch
 from workbench.atomic import atomic_path
 from workbench.eval.results import EvalError
 
-__all__ = ["PseudoTokenScore", "Score", "TokenPolicyScore", "label_video", "load_labels", "score_pseudo_tokens", "score_token_policy"]
+__all__ = ["PseudoTokenScore", "Score", "TokenPolicyScore", "embed_transitions", "label_video", "load_labels", "score_pseudo_tokens", "score_token_policy"]
 
 
 @dataclass(frozen=True)
@@ -252,3 +252,25 @@ def score_token_policy(restored: Any, *, split: str = "val", stride: int = 1, da
         token_accuracy=_episode_bootstrap(torch.cat(acc).numpy(), episode), nll=_episode_bootstrap(torch.cat(nll).numpy(), episode),
         chunk_mse=_episode_bootstrap(torch.cat(mse).numpy(), episode),
         kl_to_reference=_episode_bootstrap(torch.cat(kl).numpy(), episode) if kl else None)
+
+
+@torch.no_grad()
+def embed_transitions(restored: Any, *, split: str = "val", stride: int = 1, dataset: Any = None) -> tuple[np.ndarray, list[str]]:
+    """The VD-VAE's continuous action features z_{v,a} of every ``(o_t, o_{t+H})`` of ``split``
+    (L2-normalised, (N, Nq·d)) and each transition's task: the points of CLAP Fig. 9."""
+    from workbench.data import load_dataset
+    from workbench.methods.clap_vdvae import VDVAEMethod
+
+    vd = restored.method
+    if not isinstance(vd, VDVAEMethod):
+        raise EvalError(f"run {restored.id} is a {restored.method_name!r} run; transitions are embedded by a clap_vdvae run")
+    episodes = restored.split.get(split) or []
+    if not episodes:
+        raise EvalError(f"run {restored.id}: its split has no {split!r} episodes")
+    ds = dataset if dataset is not None else load_dataset(restored.data["path"])
+    samples = _video_samples(restored, episodes, ds, stride)
+    feats, tasks = [], []
+    for b in _batches(samples):
+        feats.append(vd.encode_transitions(b["image"], b["future_image"], b["text"]).cpu().numpy())
+        tasks += [samples.tasks[int(i)] for i in b["task_id"]]
+    return np.concatenate(feats), tasks
