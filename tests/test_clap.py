@@ -2,8 +2,7 @@
 reaches the plotted latents (Fig. 9), the VD-VAE's loss terms against hand computations, the EMA
 teacher, the frozen codebook, the token policy and the RF head with knowledge matching.
 
-The data is synthetic with structure to learn: each episode moves in its own direction, which its
-frames' background colour encodes, and a bright bar marks the progress through the episode.
+The data is synthetic with structure to learn (conftest's ``learnable_robot_episodes``).
 """
 
 from __future__ import annotations
@@ -14,44 +13,19 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import make_robot_episode
+from conftest import learnable_robot_episodes
 from workbench.data.loader import FrameChunkDataset, collate
 from workbench.data.normalize import compute_stats
 from workbench.methods import ActVAEMethodConfig, build_method
-from workbench.types import ArrayFrames
 
 SIZE, HORIZON = 32, 4
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def _frames(theta: float, T: int, size: int = SIZE) -> np.ndarray:
-    img = np.empty((T, size, size, 3), dtype=np.uint8)
-    img[:] = np.array([128 + 110 * math.cos(theta), 128 + 110 * math.sin(theta), 60], dtype=np.uint8)
-    for t in range(T):
-        x = int(round((size - 4) * t / max(T - 1, 1)))
-        img[t, :, x : x + 4] = 255
-    return img
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: a second thread only adds synchronisation
 
 
 def robot_episodes(n: int = 8, T: int = 16) -> list:
-    eps = []
-    for i in range(n):
-        theta = 2 * math.pi * i / n
-        ep = make_robot_episode(i, T=T, size=SIZE, task=("push", "reach")[i % 2])
-        rng = np.random.default_rng(i)
-        t = np.arange(T)
-        ep.actions = np.stack([np.full(T, math.cos(theta)), np.full(T, math.sin(theta)), np.sin(2 * math.pi * t / T),
-                               (t > T // 2).astype(float)], 1).astype(np.float32) + 0.01 * rng.normal(size=(T, 4)).astype(np.float32)
-        ep.cameras["scene"].rgb = ArrayFrames(_frames(theta, T))
-        eps.append(ep)
-    return eps
+    return learnable_robot_episodes(n, T, SIZE)
 
 
 def dataset(**kw) -> FrameChunkDataset:
@@ -264,15 +238,18 @@ def _train_steps(m, ds, steps: int, lr: float = 3e-3, seed: int = 0) -> list[dic
     return logs
 
 
+def _ntp(ds: FrameChunkDataset, vdvae_run: RestoredRun, **kw):
+    torch.manual_seed(0)
+    return build_method("clap_ntp", ClapNTPConfig.preset("smoke", frame_gap=HORIZON, patch_size=8, **kw), ds.meta(),
+                        runs={"vdvae": vdvae_run}, dataset=ds)
+
+
 def test_ntp_loss_falls_on_robot_and_pseudo_tokens():
     ds = dataset(future_offset=HORIZON)
     run = _vdvae_run(ds)
-    torch.manual_seed(0)
-    m = build_method("clap_ntp", ClapNTPConfig.preset("smoke", frame_gap=HORIZON, patch_size=8), ds.meta(),
-                     runs={"vdvae": run}, dataset=ds)
+    m = _ntp(ds, run)
     assert m.robot.any() and not m.robot.all() and bool((m.weights == 1).all())  # video samples carry pseudo tokens
-    robot_only = build_method("clap_ntp", ClapNTPConfig.preset("smoke", frame_gap=HORIZON, patch_size=8, use_video=False),
-                              ds.meta(), runs={"vdvae": run}, dataset=ds)
+    robot_only = _ntp(ds, run, use_video=False)
     assert torch.equal(robot_only.weights, m.robot.float())  # the same robot tokens, no video
     assert torch.equal(robot_only.targets[m.robot], m.targets[m.robot])
     logs = _train_steps(m, ds, 40)
@@ -280,14 +257,16 @@ def test_ntp_loss_falls_on_robot_and_pseudo_tokens():
     assert last < 0.7 * first, (first, last)
     chunk = m.predict_chunk(ds[0]["image"][None], [ds[0]["text"]])
     assert chunk.shape == (1, HORIZON, 4) and torch.isfinite(chunk).all()
+    from workbench.eval.policies import ChunkPredictor, MethodChunkPolicy
+
+    assert isinstance(m, ChunkPredictor)  # what rollouts take: the image as rendered -> raw actions
+    executed = MethodChunkPolicy(m, ds[0]["text"])(ds[0]["image"].permute(1, 2, 0).numpy(), np.zeros(39))
+    assert executed.shape == (HORIZON, 4) and np.allclose(executed, chunk[0].numpy(), atol=1e-5)
 
 
 def test_rf_post_training_keeps_the_reference_frozen_and_starts_at_zero_kl():
     ds = dataset(future_offset=HORIZON)
-    run = _vdvae_run(ds)
-    torch.manual_seed(0)
-    ntp = build_method("clap_ntp", ClapNTPConfig.preset("smoke", frame_gap=HORIZON, patch_size=8), ds.meta(),
-                       runs={"vdvae": run}, dataset=ds)
+    ntp = _ntp(ds, _vdvae_run(ds))
     _train_steps(ntp, ds, 10)
     ntp.zero_grad(set_to_none=True)
     ntp_run = frozen_run(ntp, ds, "ntp-run")

@@ -29,7 +29,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from workbench.eval.latent_actions import score_pseudo_tokens, score_token_policy
+from workbench.eval.latent_actions import rollout_token_policy, score_pseudo_tokens, score_token_policy
 from workbench.experiments import notebook_config, notebook_dataset, train_cached, train_clap_vdvae
 from workbench.viz.save import save_figure
 
@@ -65,21 +65,8 @@ for a, v in summary.items():
           f"chunk MSE {np.mean(v['chunk_mse']):.3f} (seeds {v['chunk_mse']})")
 
 # %%
-success: dict[str, list] = {}
-if rollouts:
-    from workbench.eval.policies import MethodChunkPolicy
-    from workbench.eval.rollout import RolloutConfig, run_rollouts
-
-    for arm in arms:
-        success[arm] = []
-        for run in runs[arm]:
-            restored = run.load()
-            text = {t: t for t in restored.sample_meta.tasks}
-            r = run_rollouts(lambda task: MethodChunkPolicy(restored.method, text.get(task, task)), list(restored.sample_meta.tasks),
-                             RolloutConfig(episodes=rollouts, image_size=restored.sample_meta.image_size,
-                                           camera=restored.sample_meta.camera), policy_name=arm)
-            success[arm].append([(t.task, sum(t.success), len(t.success)) for t in r.tasks])
-        print(arm, success[arm])
+success = {arm: [rollout_token_policy(run.load(), rollouts, name=arm) for run in runs[arm]] for arm in arms} if rollouts else {}
+print("closed-loop (task, successes, episodes) per seed:", success or "not run (rollouts = 0)")
 
 # %%
 fig = make_subplots(rows=1, cols=2, subplot_titles=["held-out token accuracy (↑)", "executed-chunk MSE, raw actions (↓)"])

@@ -29,7 +29,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from workbench.eval.latent_actions import score_token_policy
+from workbench.eval.latent_actions import rollout_token_policy, score_token_policy
 from workbench.experiments import notebook_config, notebook_dataset, train_cached, train_clap_vdvae
 from workbench.viz.save import save_figure
 
@@ -65,20 +65,8 @@ for arm, v in summary.items():
           f"KL {np.mean(v['kl_to_reference']):.4f}, RF chunk MSE {np.mean(v['chunk_mse']):.3f}; per seed {v}")
 
 # %%
-success: dict[str, list] = {}
-if rollouts:
-    from workbench.eval.policies import MethodChunkPolicy
-    from workbench.eval.rollout import RolloutConfig, run_rollouts
-
-    for arm in arms:
-        success[arm] = []
-        for run in runs[arm]:
-            restored = run.load()
-            r = run_rollouts(lambda task: MethodChunkPolicy(restored.method, task), list(restored.sample_meta.tasks),
-                             RolloutConfig(episodes=rollouts, image_size=restored.sample_meta.image_size,
-                                           camera=restored.sample_meta.camera), policy_name=arm)
-            success[arm].append([(t.task, sum(t.success), len(t.success)) for t in r.tasks])
-        print(arm, success[arm])
+success = {arm: [rollout_token_policy(run.load(), rollouts, name=arm) for run in runs[arm]] for arm in arms} if rollouts else {}
+print("closed-loop (task, successes, episodes) per seed:", success or "not run (rollouts = 0)")
 
 # %%
 panels = [("token_accuracy", "branch token accuracy (↑; dashed: reference)"), ("kl_to_reference", "KL to the reference (↓)"),

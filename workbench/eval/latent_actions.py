@@ -29,7 +29,8 @@ import torch
 from workbench.atomic import atomic_path
 from workbench.eval.results import EvalError
 
-__all__ = ["PseudoTokenScore", "Score", "TokenPolicyScore", "embed_transitions", "label_video", "load_labels", "score_pseudo_tokens", "score_token_policy"]
+__all__ = ["PseudoTokenScore", "Score", "TokenPolicyScore", "embed_transitions", "label_video", "load_labels", "rollout_token_policy",
+           "score_pseudo_tokens", "score_token_policy"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,19 @@ def _masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) ->
     return ((pred - target).pow(2) * w).sum((1, 2)) / (w.sum((1, 2)) * target.shape[-1]).clamp_min(1.0)
 
 
+def _held_out(restored: Any, kinds: tuple[type, ...], what: str, split: str, stride: int, dataset: Any) -> Any:
+    """The transitions ``(o_t, o_{t+H})`` with their chunks of ``split`` of a run whose method is one of ``kinds``."""
+    from workbench.data import load_dataset
+
+    if not isinstance(restored.method, kinds):
+        raise EvalError(f"run {restored.id} is a {restored.method_name!r} run; {what}")
+    episodes = restored.split.get(split) or []
+    if not episodes:
+        raise EvalError(f"run {restored.id}: its split has no {split!r} episodes")
+    ds = dataset if dataset is not None else load_dataset(restored.data["path"])
+    return _video_samples(restored, episodes, ds, stride)
+
+
 def _video_samples(restored: Any, episodes: Sequence[int], dataset: Any, stride: int) -> Any:
     from workbench.data.loader import FrameChunkDataset
 
@@ -101,17 +115,10 @@ def _batches(ds: Any, size: int = 128):
 @torch.no_grad()
 def score_pseudo_tokens(restored: Any, *, split: str = "val", stride: int = 1, dataset: Any = None) -> PseudoTokenScore:
     """Score a restored ``clap_vdvae`` run's pseudo tokens on the labelled episodes of ``split``."""
-    from workbench.data import load_dataset
     from workbench.methods.clap_vdvae import VDVAEMethod
 
+    samples = _held_out(restored, (VDVAEMethod,), "pseudo tokens come from a clap_vdvae run", split, stride, dataset)
     vd = restored.method
-    if not isinstance(vd, VDVAEMethod):
-        raise EvalError(f"run {restored.id} is a {restored.method_name!r} run; pseudo tokens come from a clap_vdvae run")
-    episodes = restored.split.get(split) or []
-    if not episodes:
-        raise EvalError(f"run {restored.id}: its split has no {split!r} episodes")
-    ds = dataset if dataset is not None else load_dataset(restored.data["path"])
-    samples = _video_samples(restored, episodes, ds, stride)
     pred, true, ep, tm, mse_p, mse_t, chunks_act = [], [], [], [], [], [], []
     for b in _batches(samples):
         p = vd.pseudo_tokens(b["image"], b["future_image"], b["text"])
@@ -220,19 +227,12 @@ class TokenPolicyScore:
 def score_token_policy(restored: Any, *, split: str = "val", stride: int = 1, dataset: Any = None) -> TokenPolicyScore:
     """How well a restored ``clap_ntp`` or ``clap_rf`` run predicts the held-out robot tokens and
     chunks of ``split`` (all its episodes carry actions)."""
-    from workbench.data import load_dataset
     from workbench.methods.clap_policy import ClapNTP, ClapRF
     from workbench.models.token_policy import reverse_kl, token_nll
 
+    samples = _held_out(restored, (ClapNTP, ClapRF), "not a clap_ntp or clap_rf token policy", split, stride, dataset)
     m = restored.method
-    if not isinstance(m, (ClapNTP, ClapRF)):
-        raise EvalError(f"run {restored.id} is a {restored.method_name!r} run, not a clap_ntp or clap_rf token policy")
     ntp = m if isinstance(m, ClapNTP) else m.reference
-    episodes = restored.split.get(split) or []
-    if not episodes:
-        raise EvalError(f"run {restored.id}: its split has no {split!r} episodes")
-    ds = dataset if dataset is not None else load_dataset(restored.data["path"])
-    samples = _video_samples(restored, episodes, ds, stride)
     acc, nll, mse, kl, ep = [], [], [], [], []
     for b in _batches(samples):
         raw = m.scale.raw(b["chunk"].to(m.device))
@@ -258,19 +258,38 @@ def score_token_policy(restored: Any, *, split: str = "val", stride: int = 1, da
 def embed_transitions(restored: Any, *, split: str = "val", stride: int = 1, dataset: Any = None) -> tuple[np.ndarray, list[str]]:
     """The VD-VAE's continuous action features z_{v,a} of every ``(o_t, o_{t+H})`` of ``split``
     (L2-normalised, (N, Nq·d)) and each transition's task: the points of CLAP Fig. 9."""
-    from workbench.data import load_dataset
     from workbench.methods.clap_vdvae import VDVAEMethod
 
+    samples = _held_out(restored, (VDVAEMethod,), "transitions are embedded by a clap_vdvae run", split, stride, dataset)
     vd = restored.method
-    if not isinstance(vd, VDVAEMethod):
-        raise EvalError(f"run {restored.id} is a {restored.method_name!r} run; transitions are embedded by a clap_vdvae run")
-    episodes = restored.split.get(split) or []
-    if not episodes:
-        raise EvalError(f"run {restored.id}: its split has no {split!r} episodes")
-    ds = dataset if dataset is not None else load_dataset(restored.data["path"])
-    samples = _video_samples(restored, episodes, ds, stride)
     feats, tasks = [], []
     for b in _batches(samples):
         feats.append(vd.encode_transitions(b["image"], b["future_image"], b["text"]).cpu().numpy())
         tasks += [samples.tasks[int(i)] for i in b["task_id"]]
     return np.concatenate(feats), tasks
+
+
+def rollout_token_policy(restored: Any, episodes: int, *, tasks: Sequence[str] | None = None, name: str = "policy",
+                         seed: int = 0) -> list[tuple[str, int, int]]:
+    """Closed-loop metaworld success of a restored ``clap_ntp`` / ``clap_rf`` run through the
+    reference protocol (:func:`workbench.eval.rollout.run_rollouts`, seeds from 2000), the instruction
+    being the one the run trained with for the task -> ``[(task, successes, episodes)]``."""
+    from workbench.eval.policies import ChunkPredictor, MethodChunkPolicy
+    from workbench.eval.rollout import RolloutConfig, run_rollouts
+
+    if not isinstance(restored.method, ChunkPredictor):
+        raise EvalError(f"run {restored.id} is a {restored.method_name!r} run, which predicts no action chunks itself")
+    meta = restored.sample_meta
+    if meta.chunk_kind != "raw":
+        raise EvalError(f"run {restored.id} predicts {meta.chunk_kind} chunks; rollouts execute raw actions")
+    cfg = RolloutConfig(episodes=episodes, image_size=meta.image_size, camera=meta.camera, save_episodes=0)
+    from workbench.data import load_dataset
+
+    train = set(restored.split.get("train", []))
+    texts = {t: t for t in meta.tasks}  # the instruction the run trained with per task (else the task name)
+    for info in reversed(load_dataset(restored.data["path"]).infos):
+        if info.index in train and info.instruction:
+            texts[info.task] = info.instruction
+    result = run_rollouts(lambda task: MethodChunkPolicy(restored.method, texts[task], seed), list(tasks or meta.tasks), cfg,
+                          policy_name=name)
+    return [(t.task, int(sum(t.successes)), len(t.successes)) for t in result.tasks]

@@ -185,9 +185,7 @@ class ClapNTP(Method):
 
     def encode_images(self, images: torch.Tensor, text: list[str] | None = None) -> torch.Tensor:
         """The token policy's context at BOS, L2-normalised (B, W)."""
-        ids, mask = self.text_ids(text, images.shape[0])
-        bos = torch.full((images.shape[0], 1), self.policy.bos, dtype=torch.long, device=self.device)
-        return self.normalize(self.policy(images.to(self.device), ids, mask, bos).context)
+        return self.normalize(self.policy.context(images.to(self.device), *self.text_ids(text, images.shape[0])))
 
 
 # -- CLAP-RF + Knowledge Matching ------------------------------------------------------------------
@@ -276,14 +274,10 @@ class ClapRF(Method):
     @torch.no_grad()
     def predict_chunk(self, images: torch.Tensor, texts: list[str] | None = None, seed: int = 0) -> torch.Tensor:
         """A chunk from the flow head, un-normalised (B, H, D); the noise is seeded."""
-        ids, mask = self.text_ids(texts, images.shape[0])
-        bos = torch.full((images.shape[0], 1), self.policy.bos, dtype=torch.long, device=self.device)
-        cond = self.policy(images.to(self.device), ids, mask, bos).context
+        cond = self.policy.context(images.to(self.device), *self.text_ids(texts, images.shape[0]))
         g = torch.Generator(device=cond.device).manual_seed(seed)
         return self.scale.raw(self.head.sample(cond, generator=g))
 
     def encode_images(self, images: torch.Tensor, text: list[str] | None = None) -> torch.Tensor:
         """The trainable branch's representation h_t, L2-normalised (B, W)."""
-        ids, mask = self.text_ids(text, images.shape[0])
-        bos = torch.full((images.shape[0], 1), self.policy.bos, dtype=torch.long, device=self.device)
-        return self.normalize(self.policy(images.to(self.device), ids, mask, bos).context)
+        return self.normalize(self.policy.context(images.to(self.device), *self.text_ids(text, images.shape[0])))

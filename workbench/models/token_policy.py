@@ -96,6 +96,11 @@ class TokenPolicy(nn.Module):
         out = h[:, p:]  # (B, l, W)
         return TokenPolicyOutput(logits=self.head(out), context=out[:, 0])
 
+    def context(self, images: torch.Tensor, text_ids: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
+        """h_t: the hidden state at BOS given the image and the instruction (B, W)."""
+        bos = torch.full((images.shape[0], 1), self.bos, dtype=torch.long, device=images.device)
+        return self(images, text_ids, text_mask, bos).context
+
     @torch.no_grad()
     def generate(self, images: torch.Tensor, text_ids: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
         """Greedy decoding of L tokens -> codes (B, L)."""
