@@ -339,3 +339,22 @@ def test_vdvae_job_trains_its_act_vae_then_stops_and_resumes_exactly(tmp_path, d
     got, want = _losses(rd), _losses(ref)
     assert [s for s, _ in got] == [s for s, _ in want]
     np.testing.assert_allclose([v for _, v in got], [v for _, v in want], rtol=1e-5)
+
+
+def test_rf_smoke_preset_trains_its_whole_chain_from_nothing(tmp_path, disk_dataset):
+    """`workbench train clap_rf --preset smoke` on a fresh clone: Act-VAE -> VD-VAE -> NTP -> RF."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "workbench.cli", "train", "clap_rf", "--preset", "smoke", "--runs-root",
+                        str(tmp_path), "--set", f"data.path={disk_dataset}", "--set", "num_threads=1"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    deps = sorted(d.name.split("-")[0] for d in (tmp_path / "deps").iterdir())
+    assert deps == ["clap_actvae", "clap_ntp", "clap_vdvae"]
+    from workbench.train.restore import load_run
+
+    (run,) = [d for d in tmp_path.iterdir() if d.name != "deps"]
+    restored = load_run(run)
+    assert restored.method_name == "clap_rf" and restored.step == 12
+    assert restored.method.reference.vdvae.actvae.act_vae.config.horizon == restored.sample_meta.horizon
