@@ -35,6 +35,7 @@ from workbench.analysis import make_projector
 from workbench.eval.features import embed_split, load_split
 from workbench.eval.latent_actions import embed_transitions
 from workbench.experiments import notebook_config, notebook_dataset, train_cached, train_clap_vdvae
+from workbench.stats import seed_sweep, separated
 from workbench.viz.save import save_figure
 
 if smoke:
@@ -70,9 +71,12 @@ for label, w in act_arms.items():
 
 # %%
 scores = {label: {s: silhouette(*feats[label][s]) for s in seeds} for label in feats}
+sweeps = {label: seed_sweep(list(per_seed.values())) for label, per_seed in scores.items()}
 for label, per_seed in scores.items():
-    v = np.array(list(per_seed.values()))
-    print(f"{label}: silhouette by task {v.mean():.3f} (seeds {np.round(v, 3).tolist()}), {len(feats[label][seeds[0]][1])} points")
+    print(f"{label}: silhouette by task {sweeps[label].format(3)} over seeds (per seed "
+          f"{np.round(list(per_seed.values()), 3).tolist()}), {len(feats[label][seeds[0]][1])} points")
+for pair in (list(vd_arms), list(act_arms)):
+    print(f"{pair[1]} vs {pair[0]}: intervals separated = {separated(sweeps[pair[0]], sweeps[pair[1]])}")
 
 # %%
 labels = list(feats)
@@ -90,6 +94,7 @@ for i, label in enumerate(labels):
                                  marker=dict(size=4, color=colour)), row=i // 2 + 1, col=i % 2 + 1)
 fig.update_layout(title=f"CLAP Fig. 9: t-SNE of held-out action features (seed {seeds[0]}), coloured by task", height=800)
 save_figure(fig, "clap_fig9_tsne", figures_out, meta={"silhouette_by_task": {k: {str(s): v for s, v in d.items()} for k, d in scores.items()},
+                                                      "over_seeds": {k: i.to_dict() for k, i in sweeps.items()},
                                                       "seeds": seeds, "steps": steps,
                                                       "num_points": {k: len(feats[k][seeds[0]][1]) for k in labels}})
 fig

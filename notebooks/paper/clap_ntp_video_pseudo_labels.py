@@ -31,6 +31,7 @@ from plotly.subplots import make_subplots
 
 from workbench.eval.latent_actions import rollout_token_policy, score_pseudo_tokens, score_token_policy
 from workbench.experiments import notebook_config, notebook_dataset, train_cached, train_clap_vdvae
+from workbench.stats import seed_sweep, separated
 from workbench.viz.save import save_figure
 
 if smoke:
@@ -58,11 +59,14 @@ for arm, use_video in arms.items():
         sc = scores[arm][-1]
         print(f"{arm}, seed {s}: token accuracy {sc.token_accuracy}, chunk MSE {sc.chunk_mse}, NLL {sc.nll}")
 
-summary = {a: {"token_accuracy": [float(x.token_accuracy.estimate) for x in v], "chunk_mse": [float(x.chunk_mse.estimate) for x in v]}
-           for a, v in scores.items()}
-for a, v in summary.items():
-    print(f"{a}: token accuracy {np.mean(v['token_accuracy']):.3f} (seeds {v['token_accuracy']}), "
-          f"chunk MSE {np.mean(v['chunk_mse']):.3f} (seeds {v['chunk_mse']})")
+# mean over seeds with a Student-t interval; the arms differ when the intervals do not overlap
+summary = {a: {k: [float(getattr(x, k).estimate) for x in v] for k in ("token_accuracy", "chunk_mse")} for a, v in scores.items()}
+sweeps = {a: {k: seed_sweep(vals) for k, vals in v.items()} for a, v in summary.items()}
+for a, v in sweeps.items():
+    print(f"{a}: token accuracy {v['token_accuracy'].format(3)}, chunk MSE {v['chunk_mse'].format(3)} over seeds {seeds}")
+robot, video = (sweeps[a] for a in arms)
+print("separated (token accuracy, chunk MSE):", separated(robot["token_accuracy"], video["token_accuracy"]),
+      separated(robot["chunk_mse"], video["chunk_mse"]))
 
 # %%
 success = {arm: [rollout_token_policy(run.load(), rollouts, name=arm) for run in runs[arm]] for arm in arms} if rollouts else {}
@@ -79,6 +83,7 @@ for c, key in enumerate(("token_accuracy", "chunk_mse"), start=1):
                                               arrayminus=[v.estimate - v.low for v in vals])), row=1, col=c)
 fig.update_layout(title="CLAP-NTP: robot tokens only vs robot + VD-VAE pseudo tokens (95 % bootstrap over episodes)", height=420)
 save_figure(fig, "clap_ntp_video_pseudo_labels", figures_out,
-            meta={"pseudo_tokens": pseudo.to_dict(), "arms": summary, "seeds": seeds, "steps": steps,
+            meta={"pseudo_tokens": pseudo.to_dict(), "arms": summary,
+                  "over_seeds": {a: {k: i.to_dict() for k, i in v.items()} for a, v in sweeps.items()}, "seeds": seeds, "steps": steps,
                   "labelled_fraction": labelled_fraction, "rollouts": success})
 fig

@@ -31,6 +31,7 @@ from plotly.subplots import make_subplots
 
 from workbench.eval.latent_actions import rollout_token_policy, score_token_policy
 from workbench.experiments import notebook_config, notebook_dataset, train_cached, train_clap_vdvae
+from workbench.stats import seed_sweep, separated
 from workbench.viz.save import save_figure
 
 if smoke:
@@ -58,11 +59,15 @@ for arm, a in arms.items():
         print(f"{arm}, seed {s}: token accuracy {sc.token_accuracy}, KL to reference {sc.kl_to_reference}, "
               f"RF chunk MSE {sc.chunk_mse}")
 
+# mean over seeds with a Student-t interval; the arms differ when the intervals do not overlap
 summary = {arm: {k: [float(getattr(x, k).estimate) for x in v] for k in ("token_accuracy", "kl_to_reference", "chunk_mse")}
            for arm, v in scores.items()}
-for arm, v in summary.items():
-    print(f"{arm}: token accuracy {np.mean(v['token_accuracy']):.3f} (reference {reference.token_accuracy.estimate:.3f}), "
-          f"KL {np.mean(v['kl_to_reference']):.4f}, RF chunk MSE {np.mean(v['chunk_mse']):.3f}; per seed {v}")
+sweeps = {a: {k: seed_sweep(vals) for k, vals in v.items()} for a, v in summary.items()}
+for arm, v in sweeps.items():
+    print(f"{arm}: token accuracy {v['token_accuracy'].format(3)} (reference {reference.token_accuracy.estimate:.3f}), "
+          f"KL {v['kl_to_reference'].format(4)}, RF chunk MSE {v['chunk_mse'].format(3)} over seeds {seeds}")
+no_km, km = (sweeps[a] for a in arms)
+print("separated (token accuracy, KL, chunk MSE):", *(separated(no_km[k], km[k]) for k in no_km))
 
 # %%
 success = {arm: [rollout_token_policy(run.load(), rollouts, name=arm) for run in runs[arm]] for arm in arms} if rollouts else {}
@@ -82,6 +87,7 @@ for c, (key, _) in enumerate(panels, start=1):
 fig.add_hline(y=reference.token_accuracy.estimate, line_dash="dash", row=1, col=1)
 fig.update_layout(title="CLAP-RF post-training with and without Knowledge Matching (95 % bootstrap over episodes)", height=420)
 save_figure(fig, "clap_rf_knowledge_matching", figures_out,
-            meta={"reference": reference.to_dict(), "arms": summary, "seeds": seeds, "steps": steps, "alpha": alpha,
+            meta={"reference": reference.to_dict(), "arms": summary,
+                  "over_seeds": {a: {k: i.to_dict() for k, i in v.items()} for a, v in sweeps.items()}, "seeds": seeds, "steps": steps, "alpha": alpha,
                   "rollouts": success})
 fig

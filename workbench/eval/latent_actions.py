@@ -28,33 +28,18 @@ import torch
 
 from workbench.atomic import atomic_path
 from workbench.eval.results import EvalError
+from workbench.stats import Interval, bootstrap_interval
 
-__all__ = ["PseudoTokenScore", "Score", "TokenPolicyScore", "embed_transitions", "label_video", "load_labels", "rollout_token_policy",
+__all__ = ["PseudoTokenScore", "TokenPolicyScore", "embed_transitions", "label_video", "load_labels", "rollout_token_policy",
            "score_pseudo_tokens", "score_token_policy"]
 
 
-@dataclass(frozen=True)
-class Score:
-    """A mean over samples with a 95 % percentile-bootstrap interval over episodes."""
-
-    estimate: float
-    low: float
-    high: float
-
-    def __str__(self) -> str:
-        return f"{self.estimate:.3f} [{self.low:.3f}, {self.high:.3f}]"
-
-
-def _episode_bootstrap(values: np.ndarray, episodes: np.ndarray, resamples: int = 1000, seed: int = 0) -> Score:
-    """Mean of ``values`` and its interval from resampling whole episodes (seeded)."""
+def _episode_bootstrap(values: np.ndarray, episodes: np.ndarray) -> Interval:
+    """Mean of ``values`` over samples, with a 95 % percentile bootstrap that resamples whole
+    episodes (seeded)."""
     eps = np.unique(episodes)
-    sums = np.array([values[episodes == e].sum() for e in eps])
-    counts = np.array([(episodes == e).sum() for e in eps])
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(eps), size=(resamples, len(eps)))
-    boot = sums[idx].sum(1) / np.maximum(counts[idx].sum(1), 1)
-    lo, hi = np.quantile(boot, [0.025, 0.975])
-    return Score(float(values.mean()), float(lo), float(hi))
+    per_episode = np.array([[values[episodes == e].sum(), (episodes == e).sum()] for e in eps], dtype=np.float64)
+    return bootstrap_interval(per_episode, lambda x: float(x[:, 0].sum() / max(x[:, 1].sum(), 1.0)), resamples=1000, seed=0)
 
 
 @dataclass(frozen=True)
@@ -64,13 +49,13 @@ class PseudoTokenScore:
     samples: int  # transitions scored
     codebook_size: int  # K
     tokens_per_chunk: int  # N_q
-    accuracy: Score  # VD-VAE tokens == Act-VAE tokens of the true chunk, per token
+    accuracy: Interval  # VD-VAE tokens == Act-VAE tokens of the true chunk, per token
     chance_uniform: float  # 1 / K
-    chance_majority: Score  # the most frequent true token at each position
-    copy_previous: Score  # the true tokens of the previous transition of the episode
-    decoded_mse: Score  # chunk decoded from the VD-VAE tokens vs the true chunk (Act-VAE scale, valid steps)
-    decoded_mse_true_tokens: Score  # the Act-VAE's own reconstruction: the floor for any token
-    decoded_mse_copy_previous: Score  # the chunk the copied tokens decode to
+    chance_majority: Interval  # the most frequent true token at each position
+    copy_previous: Interval  # the true tokens of the previous transition of the episode
+    decoded_mse: Interval  # chunk decoded from the VD-VAE tokens vs the true chunk (Act-VAE scale, valid steps)
+    decoded_mse_true_tokens: Interval  # the Act-VAE's own reconstruction: the floor for any token
+    decoded_mse_copy_previous: Interval  # the chunk the copied tokens decode to
     mean_chunk_mse: float  # predicting the Act-VAE's mean chunk (0 in its normalised scale)
 
     def to_dict(self) -> dict[str, Any]:
@@ -214,10 +199,10 @@ class TokenPolicyScore:
     run: str
     episodes: int
     samples: int
-    token_accuracy: Score  # greedy tokens == Act-VAE tokens of the true chunk
-    nll: Score  # teacher-forced -Σ_ℓ log P(y_ℓ | y_<ℓ, o_t, I) of the true tokens (Eq. 5)
-    chunk_mse: Score  # the method's executed chunk vs the true raw chunk (valid steps)
-    kl_to_reference: Score | None  # clap_rf: Eq. 7 on the true tokens' contexts; None for clap_ntp
+    token_accuracy: Interval  # greedy tokens == Act-VAE tokens of the true chunk
+    nll: Interval  # teacher-forced -Σ_ℓ log P(y_ℓ | y_<ℓ, o_t, I) of the true tokens (Eq. 5)
+    chunk_mse: Interval  # the method's executed chunk vs the true raw chunk (valid steps)
+    kl_to_reference: Interval | None  # clap_rf: Eq. 7 on the true tokens' contexts; None for clap_ntp
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
