@@ -70,6 +70,10 @@ def test_actvae_paper_preset_is_table_ix():
     assert [g["lr_scale"] for g in groups] == [1.0, 50.0]
     assert groups[1]["params"] == [m.act_vae.quantizer.codebook]
     assert sum(p.numel() for g in groups for p in g["params"]) == sum(p.numel() for p in m.parameters())
+    vd = make_config("clap_vdvae", "paper")
+    vmc = vd.method_config_object()
+    assert (vmc.lambda_con, vmc.lambda_reg, vmc.beta, vmc.num_env_codes, vmc.frame_gap) == (0.1, 0.5, 1.0, 2, 32)
+    assert vd.data.horizon == 32 and vd.optim.lr == 2e-4 and vd.batch_size == 256 and vd.data.chunk_kind == "raw"
 
 
 # -- VD-VAE (Alg. 2, Eq. 3–4) --------------------------------------------------------------------

@@ -81,6 +81,11 @@ class ClapNTPConfig(MethodConfig):
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": dict(width=32, depth=1, heads=2),
         "sample": dict(width=64, depth=2, heads=4),
+        "paper": dict(frame_gap=32),  # chunk 32 (Table IX); the paper's policy is a 4B VLM
+    }
+    TRAIN_PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        # Table IX (CLAP-NTP): peak lr 5e-5, 1,000 warm-up steps, 150,000 steps (ours decays to 0, not 5e-6)
+        "paper": {"steps": 150_000, "data": {"horizon": 32}, "optim": {"lr": 5e-5, "warmup_steps": 1000}},
     }
 
     def __post_init__(self) -> None:

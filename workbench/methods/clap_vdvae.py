@@ -128,6 +128,12 @@ class VDVAEConfig(MethodConfig):
         "smoke": dict(width=32, encoder_depth=1, decoder_depth=1, heads=2, env_codebook_size=8, env_code_dim=4,
                       dead_code_window=10, labelled_fraction=0.5, augment_shift=2),
         "sample": dict(width=64, encoder_depth=2, decoder_depth=2, heads=4, labelled_fraction=0.5),
+        # Table IX (VD-VAE): the defaults above plus chunk 32 (depth 12/12 is far beyond a CPU)
+        "paper": dict(frame_gap=32),
+    }
+    TRAIN_PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        # Table IX: VAE lr 2e-4 (codebook 1e-4 via codebook_lr_scale), 1,000 warm-up steps, 100,000 steps, batch 256
+        "paper": {"steps": 100_000, "batch_size": 256, "data": {"horizon": 32}, "optim": {"lr": 2e-4, "warmup_steps": 1000}},
     }
 
     def __post_init__(self) -> None:
