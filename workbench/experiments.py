@@ -136,14 +136,17 @@ def train_clap_vdvae(*, smoke: bool, seed: int = 0, dataset: str | Path | None =
     """CLAP's first two stages for the notebooks: an Act-VAE whose image tower is trained with the
     contrastive term (the frozen backbone and codebook), then a VD-VAE on it with a share
     ``labelled_fraction`` of each task's episodes labelled and the rest used as video only.
-    ``vdvae_seed`` (default ``seed``) seeds the VD-VAE alone, on the same Act-VAE.
+    ``vdvae_seed`` (default ``seed``) seeds the VD-VAE alone, on the same Act-VAE; every stage uses
+    the train/val split of ``seed`` (``data.split_seed``), so seeds of later stages compare on it.
     Returns (act_vae run, vd_vae run); both cached by config like :func:`train_cached`."""
+    split = [f"data.split_seed={seed}"]  # one train/val split for every seed of every stage
     act = train_cached(notebook_config("clap_actvae", smoke=smoke, seed=seed, dataset=dataset, steps=steps,
-                                       method_config={"contrastive_weight": 1.0}, overrides=["data.chunk_kind=raw"]),
+                                       method_config={"contrastive_weight": 1.0}, overrides=["data.chunk_kind=raw", *split]),
                        name="clap-actvae")
     mc: dict[str, Any] = {"actvae_run": str(act.run_dir), "image_run": str(act.run_dir), "labelled_fraction": labelled_fraction}
     if lambda_con is not None:
         mc["lambda_con"] = lambda_con
-    vd = train_cached(notebook_config("clap_vdvae", smoke=smoke, seed=seed if vdvae_seed is None else vdvae_seed, dataset=dataset, steps=steps, method_config=mc),
+    vd = train_cached(notebook_config("clap_vdvae", smoke=smoke, seed=seed if vdvae_seed is None else vdvae_seed, dataset=dataset,
+                                      steps=steps, method_config=mc, overrides=split),
                       name="clap-vdvae")
     return act, vd

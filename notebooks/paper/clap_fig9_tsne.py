@@ -64,7 +64,7 @@ for label, w in act_arms.items():
     feats[label] = {}
     for s in seeds:
         run = train_cached(notebook_config("clap_actvae", smoke=smoke, seed=s, dataset=data, steps=steps,
-                                           method_config={"contrastive_weight": w}), name=f"clap-con{w:g}")
+                                           method_config={"contrastive_weight": w}, overrides=[f"data.split_seed={seed}"]), name=f"clap-con{w:g}")
         restored = run.load()
         val = load_split(restored, "val", stride=stride)
         feats[label][s] = (embed_split(restored.method, val).action, list(val.task))

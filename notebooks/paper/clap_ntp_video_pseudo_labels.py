@@ -52,7 +52,7 @@ runs: dict[str, list] = {a: [] for a in arms}
 for arm, use_video in arms.items():
     for s in seeds:
         cfg = notebook_config("clap_ntp", smoke=smoke, seed=s, dataset=data, steps=steps,
-                              method_config={"vdvae_run": str(vd.run_dir), "use_video": use_video})
+                              method_config={"vdvae_run": str(vd.run_dir), "use_video": use_video}, overrides=[f"data.split_seed={seed}"])
         run = train_cached(cfg, name=f"clap-ntp-video{int(use_video)}")
         runs[arm].append(run)
         scores[arm].append(score_token_policy(run.load(), stride=4 if smoke else 1))

@@ -39,7 +39,7 @@ if smoke:
 data = notebook_dataset(dataset, smoke)
 act, vd = train_clap_vdvae(smoke=smoke, seed=seed, dataset=data, steps=steps, labelled_fraction=labelled_fraction)
 ntp = train_cached(notebook_config("clap_ntp", smoke=smoke, seed=seed, dataset=data, steps=steps,
-                                   method_config={"vdvae_run": str(vd.run_dir), "use_video": True}), name="clap-ntp-video1")
+                                   method_config={"vdvae_run": str(vd.run_dir), "use_video": True}, overrides=[f"data.split_seed={seed}"]), name="clap-ntp-video1")
 stride = 4 if smoke else 1
 reference = score_token_policy(ntp.load(), stride=stride)
 print(f"reference NTP: token accuracy {reference.token_accuracy}, chunk MSE (decoded tokens) {reference.chunk_mse}")
@@ -51,7 +51,7 @@ runs: dict[str, list] = {a: [] for a in arms}
 for arm, a in arms.items():
     for s in seeds:
         cfg = notebook_config("clap_rf", smoke=smoke, seed=s, dataset=data, steps=steps,
-                              method_config={"ntp_run": str(ntp.run_dir), "alpha": a})
+                              method_config={"ntp_run": str(ntp.run_dir), "alpha": a}, overrides=[f"data.split_seed={seed}"])
         run = train_cached(cfg, name=f"clap-rf-alpha{a:g}")
         runs[arm].append(run)
         scores[arm].append(score_token_policy(run.load(), stride=stride))

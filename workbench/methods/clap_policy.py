@@ -204,6 +204,7 @@ class ClapRFConfig(MethodConfig):
     head_depth: int = 3  # flow head hidden layers
     time_sampling: str = "beta"  # flow time: "beta" (CLAP §IV-C2, Beta(1.5, 1)) or "uniform"
     num_steps: int = 10  # Euler steps when sampling a chunk
+    noise_samples: int = 4  # (t, ε) draws per robot chunk in Eq. 6's expectation (lowers the loss's variance)
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": dict(hidden=64, head_depth=2),
@@ -211,7 +212,8 @@ class ClapRFConfig(MethodConfig):
     }
 
     def __post_init__(self) -> None:
-        check_positive(self, hidden=self.hidden, head_depth=self.head_depth, num_steps=self.num_steps)
+        check_positive(self, hidden=self.hidden, head_depth=self.head_depth, num_steps=self.num_steps,
+                       noise_samples=self.noise_samples)
         TimeSampling(self.time_sampling)
         if self.alpha < 0:
             raise ValueError(f"ClapRFConfig.alpha must be >= 0, got {self.alpha!r}")
@@ -241,7 +243,7 @@ class ClapRF(Method):
         self.tokenizer = self.reference.tokenizer
         self.head = FlowMatchingHead(FlowMatchingHeadConfig(
             cond_dim=self.policy.config.width, horizon=m.horizon, action_dim=m.chunk_dim, hidden=cfg.hidden,
-            depth=cfg.head_depth, time_sampling=TimeSampling(cfg.time_sampling), num_steps=cfg.num_steps))
+            depth=cfg.head_depth, time_sampling=TimeSampling(cfg.time_sampling), num_steps=cfg.num_steps, gated_skip=True))
         self.scale = _ChunkScale(m.chunk_dim)
         self.robot_episodes = torch.zeros(0, dtype=torch.long)
 
@@ -268,7 +270,8 @@ class ClapRF(Method):
         ids, tmask = self.text_ids(texts, len(texts))
         y = self.reference.vdvae.raw_action_tokens(self.scale.raw(chunk), mask)  # robot action tokens (line 20)
         out = self.policy(images, ids, tmask, self.policy.shift_right(y))
-        rf = self.head.loss(chunk.masked_fill(~mask[..., None], 0.0), out.context)  # Eq. 6, h_t = the BOS state
+        k = cfg.noise_samples  # Eq. 6's expectation over (ρ, ε): k draws per chunk, h_t = the BOS state
+        rf = self.head.loss(chunk.masked_fill(~mask[..., None], 0.0).repeat_interleave(k, 0), out.context.repeat_interleave(k, 0))
         with torch.no_grad():
             ref_logits = self.reference.policy(images, ids, tmask, self.policy.shift_right(y)).logits
         kl = reverse_kl(out.logits, ref_logits).mean()  # Eq. 7

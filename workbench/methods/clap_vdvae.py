@@ -198,6 +198,8 @@ class VDVAEMethod(Method):
         nq, d = avc.num_registers, avc.code_dim
         args = (self.feat_dim, cfg.width, cfg.encoder_depth, cfg.heads, nq, d, cfg.num_env_codes, cfg.env_code_dim)
         self.inverse = InverseDynamicsEncoder(*args)
+        # z_{v,a} lives on the sphere where the Act-VAE's codes are (their median norm): see action_latents
+        self.register_buffer("code_radius", self.action_codebook().detach().norm(dim=-1).median().clone())
         self.teacher = copy.deepcopy(self.inverse).requires_grad_(False)  # E_inv^tea ← E_inv (Alg. 2 line 3)
         self.forward_decoder = ForwardDynamicsDecoder(self.feat_dim, cfg.width, cfg.decoder_depth, cfg.heads, nq, d,
                                                       cfg.num_env_codes, cfg.env_code_dim)
@@ -284,11 +286,22 @@ class VDVAEMethod(Method):
     def action_codebook(self) -> torch.Tensor:
         return self.actvae.act_vae.quantizer.codebook
 
+    def action_latents(self, z: torch.Tensor) -> torch.Tensor:
+        """The inverse encoder's action outputs (B, Nq, d) put on the sphere of the codes' radius.
+
+        SigLIP (Eq. 3) aligns only directions, while tokens are nearest codes in Euclidean distance;
+        a latent far from the codes' norm gets the same nearest code whatever its direction — at
+        our scale every pseudo token collapsed onto the one code nearest the origin, and the
+        commitment term locked it there. With ``|z_{v,a}|`` fixed at the codes' radius, the nearest
+        code is the best-aligned one, so the contrastive alignment decides the token."""
+        return F.normalize(z, dim=-1) * self.code_radius
+
     def latents(self, images: torch.Tensor, futures: torch.Tensor, texts: list[str] | None = None, *,
                 teacher: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """z_{v,a} (B, Nq, d), z_{v,i} (B, Ne, d_i) of clean transitions."""
         net = self.teacher if teacher else self.inverse
-        return net(self.features(images, texts), self.features(futures, texts))
+        z_a, z_i = net(self.features(images, texts), self.features(futures, texts))
+        return self.action_latents(z_a), z_i
 
     @torch.no_grad()
     def encode_transitions(self, images: torch.Tensor, futures: torch.Tensor, texts: list[str] | None = None) -> torch.Tensor:
@@ -337,6 +350,7 @@ class VDVAEMethod(Method):
         pair = augment_images(torch.cat([images, futures], dim=1), cfg.augment_shift, cfg.augment_noise)  # (B, 6, S, S)
         fa_t, fa_th = self.features(pair[:, :3], texts), self.features(pair[:, 3:], texts)
         z_va, z_vi = self.inverse(fa_t, fa_th)  # online branch on augmented features (Alg. 2 line 11)
+        z_va = self.action_latents(z_va)
         codebook = self.action_codebook()  # frozen C_act
         codes = self.actvae.act_vae.quantizer.lookup(z_va)  # (B, Nq)
         zq_a = codebook[codes]
@@ -344,7 +358,7 @@ class VDVAEMethod(Method):
         env = self.env_quantizer(z_vi)
         f_pred = self.forward_decoder(f_t, straight_through(z_va, zq_a), env.z_q)
         with torch.no_grad():
-            target, _ = self.teacher(f_t, f_th)  # sg(E_inv^tea(f_t, f_{t+H}))_a on the clean pair
+            target = self.action_latents(self.teacher(f_t, f_th)[0])  # sg(E_inv^tea(f_t, f_{t+H}))_a, clean pair
             act_codes = None
             if bool(labelled.any()):
                 k = labelled[: b["chunk"].shape[0]]

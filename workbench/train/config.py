@@ -35,6 +35,7 @@ class DataConfig:
     image_size: int | None = 64  # square side images are resized to; None keeps the stored size
     val_fraction: float = 0.25  # held-out episodes per task (stratified, seeded)
     history: int = 0  # CLAMP action-history length (0 = none)
+    split_seed: int | None = None  # seed of the train/val split; None = the run's seed (seed sweeps on one split set it)
 
     def __post_init__(self) -> None:
         if self.chunk_kind not in CHUNK_KINDS:

@@ -110,7 +110,7 @@ def build_training(cfg: TrainConfig, *, device: torch.device | None = None, prog
     from workbench.data.catalog import resolve_dataset_path
 
     ds = load_dataset(resolve_dataset_path(cfg.data.path))
-    split = split_episodes(ds.infos, cfg.data.val_fraction, cfg.seed)
+    split = split_episodes(ds.infos, cfg.data.val_fraction, cfg.seed if cfg.data.split_seed is None else cfg.data.split_seed)
     train_eps = [ds.episode(i) for i in split["train"]]
     ch = dataset_chunks(train_eps, cfg.data.chunk_kind, cfg.data.horizon)
     stats = compute_stats(ch.values, ch.mask)
