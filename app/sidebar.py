@@ -89,10 +89,9 @@ def choose_dataset() -> DatasetEntry | None:
 
 
 def fits(restored, data_path: str) -> bool:
-    """Whether a run can read a dataset: it has the camera the run trained on."""
-    camera = restored.sample_meta.camera
+    """Whether a run can read a dataset (the library decides: :meth:`TrainedRun.fits`)."""
     try:
-        return not camera or camera in cache.dataset(data_path, Path(data_path).stat().st_mtime).info().cameras
+        return restored.fits(cache.dataset(data_path, Path(data_path).stat().st_mtime)).ok
     except Exception:
         return False
 
@@ -153,7 +152,7 @@ def _run_dataset(restored) -> str | None:
     """The listed dataset a run trained on, if it is under the roots."""
     from workbench.data.catalog import resolve_dataset_path
 
-    p = restored.data.get("path")
+    p = restored.data.path
     if not p:
         return None
     try:

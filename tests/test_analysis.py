@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import make_robot_episode
 from sklearn.base import clone
 
-from conftest import make_robot_episode
 from workbench.analysis.embeddings import Embeddings, compute_embeddings, load_frames
 from workbench.analysis.neighbours import compare_neighbours
 from workbench.analysis.projection import PCAProjector, TSNEProjector, UMAPProjector, project_cached, warm_umap
@@ -37,7 +37,7 @@ from workbench.analysis.saliency import (
 )
 from workbench.analysis.trajectories import latent_trajectories, trajectory_alignment
 from workbench.data.lerobot import write_lerobot
-from workbench.data.loader import FrameChunkDataset, collate
+from workbench.data.training_samples import FrameChunkDataset, collate
 from workbench.methods import build_method
 
 REPO = Path(__file__).resolve().parents[1]
@@ -501,7 +501,7 @@ def trained_class(request, tmp_path_factory):
     from workbench.data import load_dataset
     from workbench.train import create_run, make_config
     from workbench.train.loop import train
-    from workbench.train.restore import load_run
+    from workbench.train.run import load_run
 
     tmp = tmp_path_factory.mktemp(f"trained-{request.param}")
     if request.param == "toy":
@@ -566,3 +566,40 @@ def test_saliency_mass_in_gripper_and_object_exceeds_random_model(trained_class)
         # IG .044/.030, occlusion .108/.060, area .023; metaworld sample saliency .114/.105 (a thin
         # margin), IG .138/.104, occlusion .184/.065, area .084
         assert trained > rnd, f"{name}: trained {trained:.3f} <= random {rnd:.3f}"
+
+
+def test_viewpoint_span_on_a_known_construction():
+    """Two episodes seen from a fixed camera along +x, two from a camera turned 90° (along +y)."""
+    from workbench.analysis.neighbours import viewpoint_span
+
+    episode = np.repeat([0, 1, 2, 3], 3)
+    setup = np.repeat(["fixed", "fixed", "random", "random"], 3)
+    view = np.repeat([[1.0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 1, 0]], 3, axis=0)
+    queries = np.array([0, 6])
+    same_view = np.array([[1, 3, 4], [7, 9, 10]])  # own episode + the other episode of the same setup
+    across = np.array([[6, 9, 3], [0, 1, 9]])
+    a = viewpoint_span(same_view, queries, setup, episode, view)
+    b = viewpoint_span(across, queries, setup, episode, view)
+    np.testing.assert_allclose(a.other_setup, [0, 0])
+    np.testing.assert_allclose(a.other_episode, [2 / 3, 2 / 3])
+    np.testing.assert_allclose(a.view_angle_deg, [0, 0])
+    np.testing.assert_allclose(b.other_setup, [2 / 3, 2 / 3])
+    np.testing.assert_allclose(b.view_angle_deg, [60, 60])
+    s = b.summary()
+    assert s["other_setup"].estimate == pytest.approx(2 / 3) and s["view_angle_deg"].low <= 60 <= s["view_angle_deg"].high
+
+
+def test_camera_view_directions_read_the_extrinsics():
+    from pathlib import Path
+
+    from workbench.analysis.neighbours import camera_view_directions
+    from workbench.data import load_dataset
+
+    ds = load_dataset(Path(__file__).parents[1] / "data_samples" / "metaworld")
+    ep = ds[0]
+    cam = next(iter(ep.cameras))
+    d = camera_view_directions(ds, [ep.index, ep.index], [0, len(ep) - 1], cam)
+    z = ep.cameras[cam].extrinsics[[0, len(ep) - 1], :3, 2]
+    np.testing.assert_allclose(d, z / np.linalg.norm(z, axis=1, keepdims=True))
+    with pytest.raises(ValueError, match="no extrinsics|camera"):
+        camera_view_directions(ds, [ep.index], [0], "no-such-camera")

@@ -318,9 +318,9 @@ def test_saliency_page_follows_the_instruction(trained, app):
 
 
 def test_jobs_page_shows_evaluation_results(trained, app):
-    from workbench.eval import evaluate_run
+    from workbench.eval import EvalConfig, evaluate_run
 
-    evaluate_run(trained, probe=True, retrieval=True, knn=True, device="cpu")
+    evaluate_run(trained, EvalConfig(probe=True, retrieval=True, knn=True, device="cpu"))
     app.switch_page("app_pages/jobs.py").run()
     _no_errors(app)
     _pick_run(app, "jobs_eval_run", "caip-tiny")

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from conftest import learnable_robot_episodes
-from workbench.data.loader import FrameChunkDataset, collate
-from workbench.data.normalize import compute_stats
+from workbench.data.training_samples import FrameChunkDataset, collate
+from workbench.data.normalize import compute_norm_stats
 from workbench.methods import ActVAEMethodConfig, build_method
 
 SIZE, HORIZON = 32, 4
@@ -31,7 +31,7 @@ def robot_episodes(n: int = 8, T: int = 16) -> list:
 def dataset(**kw) -> FrameChunkDataset:
     eps = robot_episodes()
     base = FrameChunkDataset(eps, chunk_kind="raw", horizon=HORIZON)
-    return FrameChunkDataset(eps, chunk_kind="raw", horizon=HORIZON, norm_stats=compute_stats(base.chunks.values, base.chunks.mask), **kw)
+    return FrameChunkDataset(eps, chunk_kind="raw", horizon=HORIZON, norm_stats=compute_norm_stats(base.chunks.values, base.chunks.mask), **kw)
 
 
 # -- Fig. 9: the contrastive term reaches the Act-VAE latents the notebook plots -------------------
@@ -82,16 +82,19 @@ from pathlib import Path  # noqa: E402
 
 from workbench.losses import siglip_loss  # noqa: E402
 from workbench.methods.clap_vdvae import VDVAEConfig, clap_contrastive_loss, ema_update, vdvae_loss  # noqa: E402
-from workbench.train.restore import RestoredRun  # noqa: E402
+from workbench.train.run import TrainedRun  # noqa: E402
 
 
-def frozen_run(method, ds: FrameChunkDataset, name: str) -> RestoredRun:
+def frozen_run(method, ds: FrameChunkDataset, name: str) -> TrainedRun:
     """A trained-run record around a real method, as load_run gives it."""
-    return RestoredRun(method.eval(), method.name, ds.meta(), ds.norm_stats, {}, {}, 0, Path(f"/runs/{name}/ckpt.safetensors"),
-                       Path(f"/runs/{name}"))
+    import dataclasses
+
+    run = TrainedRun.from_method(method.eval())
+    return dataclasses.replace(run, norm_stats=ds.norm_stats, checkpoint=Path(f"/runs/{name}/ckpt.safetensors"),
+                               run_dir=Path(f"/runs/{name}"))
 
 
-def actvae_run(ds: FrameChunkDataset, name: str = "act-run", **kw) -> RestoredRun:
+def actvae_run(ds: FrameChunkDataset, name: str = "act-run", **kw) -> TrainedRun:
     torch.manual_seed(1)
     cfg = ActVAEMethodConfig.preset("smoke", contrastive_weight=1.0, patch_size=8, dead_code_window=0, **kw)
     return frozen_run(build_method("clap_actvae", cfg, ds.meta()), ds, name)
@@ -222,7 +225,7 @@ def test_token_policy_is_causal_over_the_action_tokens():
     assert pol.generate(img, ids, mask).shape == (1, 4)
 
 
-def _vdvae_run(ds: FrameChunkDataset, **kw) -> RestoredRun:
+def _vdvae_run(ds: FrameChunkDataset, **kw) -> TrainedRun:
     m = vdvae(ds, labelled_fraction=0.5, **kw)
     return frozen_run(m, ds, "vdvae-run")
 
@@ -242,7 +245,7 @@ def _train_steps(m, ds, steps: int, lr: float = 3e-3, seed: int = 0) -> list[dic
     return logs
 
 
-def _ntp(ds: FrameChunkDataset, vdvae_run: RestoredRun, **kw):
+def _ntp(ds: FrameChunkDataset, vdvae_run: TrainedRun, **kw):
     torch.manual_seed(0)
     return build_method("clap_ntp", ClapNTPConfig.preset("smoke", frame_gap=HORIZON, patch_size=8, **kw), ds.meta(),
                         runs={"vdvae": vdvae_run}, dataset=ds)
@@ -320,7 +323,7 @@ def test_vdvae_job_trains_its_act_vae_then_stops_and_resumes_exactly(tmp_path, d
 
     from workbench.train import create_run, launch, make_config, resume_run, stop_run, wait_for
     from workbench.train.loop import train
-    from workbench.train.restore import load_run
+    from workbench.train.run import load_run
 
     sets = [f"data.path={disk_dataset}", "steps=30", "data.image_size=32", f"data.horizon={HORIZON}", "log_every=1",
             "ckpt_every=3", "num_threads=1", f"method_config.frame_gap={HORIZON}", "method_config.video_per_batch=4",
@@ -356,7 +359,7 @@ def test_rf_smoke_preset_trains_its_whole_chain_from_nothing(tmp_path, disk_data
     assert r.returncode == 0, r.stderr[-2000:]
     deps = sorted(d.name.split("-")[0] for d in (tmp_path / "deps").iterdir())
     assert deps == ["clap_actvae", "clap_ntp", "clap_vdvae"]
-    from workbench.train.restore import load_run
+    from workbench.train.run import load_run
 
     (run,) = [d for d in tmp_path.iterdir() if d.name != "deps"]
     restored = load_run(run)

@@ -34,7 +34,7 @@ from sklearn.metrics import silhouette_score
 from workbench.analysis import make_projector
 from workbench.eval.features import embed_split, load_split
 from workbench.eval.latent_actions import embed_transitions
-from workbench.experiments import notebook_config, notebook_dataset, train_cached, train_clap_vdvae
+from workbench.figures import notebook_config, notebook_dataset, train_cached, train_clap_vdvae
 from workbench.stats import seed_sweep, separated
 from workbench.viz.save import save_figure
 

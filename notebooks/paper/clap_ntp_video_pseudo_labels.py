@@ -30,7 +30,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from workbench.eval.latent_actions import rollout_token_policy, score_pseudo_tokens, score_token_policy
-from workbench.experiments import notebook_config, notebook_dataset, train_cached, train_clap_vdvae
+from workbench.figures import notebook_config, notebook_dataset, train_cached, train_clap_vdvae
 from workbench.stats import seed_sweep, separated
 from workbench.viz.save import save_figure
 

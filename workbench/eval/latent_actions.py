@@ -77,12 +77,12 @@ def _held_out(restored: Any, kinds: tuple[type, ...], what: str, split: str, str
     episodes = restored.split.get(split) or []
     if not episodes:
         raise EvalError(f"run {restored.id}: its split has no {split!r} episodes")
-    ds = dataset if dataset is not None else load_dataset(restored.data["path"])
+    ds = dataset if dataset is not None else load_dataset(restored.data.path)
     return _video_samples(restored, episodes, ds, stride)
 
 
 def _video_samples(restored: Any, episodes: Sequence[int], dataset: Any, stride: int) -> Any:
-    from workbench.data.loader import FrameChunkDataset
+    from workbench.data.training_samples import FrameChunkDataset
 
     meta = restored.sample_meta
     eps = [dataset.episode(int(i)) for i in episodes]
@@ -91,7 +91,7 @@ def _video_samples(restored: Any, episodes: Sequence[int], dataset: Any, stride:
 
 
 def _batches(ds: Any, size: int = 128):
-    from workbench.data.loader import collate
+    from workbench.data.training_samples import collate
 
     for s in range(0, len(ds), size):
         yield collate([ds[i] for i in range(s, min(s + size, len(ds)))])
@@ -272,7 +272,7 @@ def rollout_token_policy(restored: Any, episodes: int, *, tasks: Sequence[str] |
 
     train = set(restored.split.get("train", []))
     texts = {t: t for t in meta.tasks}  # the instruction the run trained with per task (else the task name)
-    for info in reversed(load_dataset(restored.data["path"]).infos):
+    for info in reversed(load_dataset(restored.data.path).infos):
         if info.index in train and info.instruction:
             texts[info.task] = info.instruction
     result = run_rollouts(lambda task: MethodChunkPolicy(restored.method, texts[task], seed), list(tasks or meta.tasks), cfg,

@@ -139,7 +139,7 @@ class ClapNTP(Method):
     @torch.no_grad()
     def prepare(self, dataset: Any) -> None:
         """Robot tokens for the VD-VAE's labelled episodes, pseudo tokens for the others (Alg. 3 lines 5–9)."""
-        from workbench.data.loader import collate
+        from workbench.data.training_samples import collate
 
         cfg: ClapNTPConfig = self.config  # type: ignore[assignment]
         if getattr(dataset, "future_offset", 0) != cfg.frame_gap:

@@ -7,7 +7,7 @@ the dependency's method (its :class:`~workbench.methods.base.RunDependency`) on 
 and preset as the dependant, trained once into ``<runs root>/deps/<method>-<config hash>`` and
 reused by every later run of the same config — so ``workbench train clap_rf --preset smoke`` works
 on a fresh clone. :func:`load_dependencies` is the one place that loads such runs; it goes through
-:func:`workbench.train.restore.load_run`.
+:func:`workbench.train.run.load_run`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def train_or_reuse(cfg: TrainConfig, path: str | Path) -> bool:
     """Train ``cfg`` in this process into ``path``, or reuse a finished run of it there; a run left
     unfinished (interrupted) is deleted and trained again. Returns True when reused."""
     from workbench.train.loop import train
-    from workbench.train.runner import create_run
+    from workbench.train.jobs import create_run
 
     rd = RunDir(path)
     if rd.exists():
@@ -91,7 +91,7 @@ def load_dependencies(method: str, method_config: dict[str, Any], *, train_confi
     concrete run directory (what checkpoints record, so a trained run reloads the same runs).
     """
     from workbench.methods import METHODS
-    from workbench.train.restore import load_run
+    from workbench.train.run import load_run
 
     cfg_cls, method_cls = METHODS[method]
     config = cfg_cls.from_dict(method_config)
