@@ -14,7 +14,6 @@ folder for the whole session.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,10 +130,11 @@ def train_cached(cfg: TrainConfig, *, runs_root: str | Path | None = None, name:
     that directory when a run of the same config already finished there. A run left unfinished
     (interrupted) is deleted and trained again."""
     from workbench.train.deps import config_hash, train_or_reuse
+    from workbench.train.loop import train
 
     root = Path(runs_root) if runs_root is not None else notebook_runs_root()
     path = root / f"{name or cfg.method}-{config_hash(cfg)}"
-    return CachedRun(path, cfg, train_or_reuse(cfg, path))
+    return CachedRun(path, cfg, train_or_reuse(cfg, path, train))
 
 
 def train_clap_vdvae(*, smoke: bool, seed: int = 0, dataset: str | Path | None = None, steps: int | None = None,

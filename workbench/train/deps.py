@@ -6,8 +6,9 @@ A reference is a run directory, a run id (under the runs root or ``runs/``), or 
 the dependency's method (its :class:`~workbench.methods.base.RunDependency`) on the same data, seed
 and preset as the dependant, trained once into ``<runs root>/deps/<method>-<config hash>`` and
 reused by every later run of the same config — so ``workbench train clap_rf --preset smoke`` works
-on a fresh clone. :func:`load_dependencies` is the one place that loads such runs; it goes through
-:func:`workbench.train.run.load_run`.
+on a fresh clone. :func:`load_dependencies` is the one place that loads such runs; the caller hands
+it the loader (:func:`workbench.train.run.load_run`) and, to train "auto" runs, the training
+function (:func:`workbench.train.loop.train`), so this module imports neither (no import cycle).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +35,10 @@ def config_hash(cfg: TrainConfig) -> str:
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def train_or_reuse(cfg: TrainConfig, path: str | Path) -> bool:
-    """Train ``cfg`` in this process into ``path``, or reuse a finished run of it there; a run left
-    unfinished (interrupted) is deleted and trained again. Returns True when reused."""
-    from workbench.train.loop import train
+def train_or_reuse(cfg: TrainConfig, path: str | Path, train: Callable[[Path], RunState]) -> bool:
+    """Train ``cfg`` in this process into ``path`` with ``train`` (:func:`workbench.train.loop.train`),
+    or reuse a finished run of it there; a run left unfinished (interrupted) is deleted and trained
+    again. Returns True when reused."""
     from workbench.train.jobs import create_run
 
     rd = RunDir(path)
@@ -83,15 +85,16 @@ def _deps_dir(runs_root: str | Path) -> Path:
     return root if root.name == "deps" else root / "deps"
 
 
-def load_dependencies(method: str, method_config: dict[str, Any], *, train_config: TrainConfig | None = None,
+def load_dependencies(method: str, method_config: dict[str, Any], *, load: Callable[..., Any],
+                      train: Callable[[Path], RunState] | None = None, train_config: TrainConfig | None = None,
                       runs_root: str | Path | None = None, map_location: Any = "cpu") -> tuple[dict[str, Any], dict[str, Any]]:
-    """Load (training ``"auto"`` ones first, which needs ``train_config``) the runs ``method`` builds on.
+    """Load with ``load`` (:func:`workbench.train.run.load_run`) the runs ``method`` builds on,
+    training ``"auto"`` ones first with ``train`` on ``train_config``'s data.
 
     Returns the restored runs by dependency name and ``method_config`` with every reference made a
     concrete run directory (what checkpoints record, so a trained run reloads the same runs).
     """
     from workbench.methods import METHODS
-    from workbench.train.run import load_run
 
     cfg_cls, method_cls = METHODS[method]
     config = cfg_cls.from_dict(method_config)
@@ -105,16 +108,16 @@ def load_dependencies(method: str, method_config: dict[str, Any], *, train_confi
                 continue
             raise ConfigError(f"method_config.{dep.field} must name a {dep.method} run (a directory, an id, or 'auto')")
         if ref == AUTO:
-            if train_config is None:
+            if train_config is None or train is None:
                 raise JobError(f"{method}: method_config.{dep.field} is 'auto', which only a training job can resolve")
             dep_cfg = dependency_config(dep.method, dep.method_config, train_config)
             path = _deps_dir(runs_root or DEFAULT_RUNS_ROOT) / f"{dep.method}-{config_hash(dep_cfg)}"
-            train_or_reuse(dep_cfg, path)
+            train_or_reuse(dep_cfg, path, train)
         else:
             path = resolve_run_ref(ref, runs_root)
         path = path.resolve()
         if path not in loaded:
-            loaded[path] = load_run(path, map_location=map_location)
+            loaded[path] = load(path, map_location=map_location)
         runs[name] = loaded[path]
         resolved[dep.field] = str(path)
     return runs, resolved

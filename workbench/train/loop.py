@@ -126,8 +126,10 @@ def build_training(cfg: TrainConfig, *, device: torch.device | None = None, prog
         norm_stats=stats,
         **extra,
     )
-    runs, method_config = load_dependencies(cfg.method, cfg.method_config, train_config=cfg, runs_root=runs_root,
-                                            map_location=device or "cpu")
+    from workbench.train.run import load_run
+
+    runs, method_config = load_dependencies(cfg.method, cfg.method_config, load=load_run, train=train, train_config=cfg,
+                                            runs_root=runs_root, map_location=device or "cpu")
     torch.manual_seed(cfg.seed)
     sample_meta = data.meta()
     method = build_method(cfg.method, method_config, sample_meta, runs=runs)
