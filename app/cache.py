@@ -14,8 +14,10 @@ from workbench.types import Episode
 
 
 @st.cache_data(ttl=30, show_spinner=False)
-def datasets_under(roots: tuple[str, ...]) -> list[DatasetEntry]:
-    return find_datasets(list(roots))
+def datasets_under(roots: tuple[str, ...]) -> tuple[list[DatasetEntry], list[str]]:
+    """The datasets under the roots, and one line per folder that looks like a dataset but cannot be read."""
+    problems: list = []
+    return find_datasets(list(roots), problems=problems), [str(e) for e in problems]
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -137,6 +139,16 @@ def restored(run_path: str, stamp: float):
     from workbench.train.restore import load_run
 
     return load_run(run_path)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def run_fits(run_path: str, stamp: float, data_path: str, mtime: float) -> bool:
+    """Whether the run can read the dataset: the dataset has the camera the run trained on."""
+    try:
+        camera = restored(run_path, stamp).sample_meta.camera
+        return not camera or camera in dataset(data_path, mtime).info().cameras
+    except Exception:  # a damaged run or dataset fits nothing; the sidebar says why elsewhere
+        return False
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

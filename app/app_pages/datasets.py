@@ -30,10 +30,16 @@ cols[3].metric("action dim", info.action_dim)
 cols[4].metric("tasks", len(info.tasks))
 st.caption(f"`{info.path}` · layout **{info.layout}** · cameras: {', '.join(info.cameras) or '–'} · "
            f"camera setups: {', '.join(info.camera_setups)} · modalities: {', '.join(info.modalities)}")  # fmt: skip
-for p in ds.problems:
-    st.warning(f"Skipped: {p}")
+if ds.problems:  # one message, the details folded away: a damaged dataset can have hundreds
+    st.warning(f"{len(ds.problems)} of {info.episodes + len(ds.problems)} episodes cannot be read and are skipped. "
+               f"First: {ds.problems[0]}")  # fmt: skip
+    with st.expander("Every skipped episode"):
+        st.code("\n".join(str(p) for p in ds.problems), language=None)
 
 table = cache.episode_table(path, mtime).copy()
+if table.empty:
+    st.info("No episode of this dataset can be read.")
+    st.stop()
 try:
     flags = load_flags(path)
 except DataError as e:

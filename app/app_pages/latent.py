@@ -9,7 +9,7 @@ import state
 import streamlit as st
 
 from workbench.analysis import latent_trajectories
-from workbench.viz.latent import COLOR_BY, plot_latent_trajectories
+from workbench.viz.latent import COLOR_BY, plot_latent_trajectories, selected_sample_ids
 
 st.title("Latent space")
 run, run_path, stamp, data_path, mtime = sidebar.analysis_inputs("latent")
@@ -54,14 +54,7 @@ fig = plot_latent_trajectories(trajs, color_by=color_by, title=f"{run.id} · {pr
 fig.update_layout(height=560, dragmode="lasso")
 event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="latent_plot", width="stretch")
 
-rows: list[int] = []
-for p in ((event or {}).get("selection") or {}).get("points", []):
-    cd = p.get("customdata")
-    if cd is not None:
-        rows.append(int(cd[0]))
-    else:  # fall back to the trace and point index
-        rows.append(int(trajs[p["curve_number"]].sample_ids[p["point_index"]]))
-rows = sorted(set(rows))
+rows = selected_sample_ids(((event or {}).get("selection") or {}).get("points", []), trajs)
 if not rows:
     st.caption("Select points with a click, a box or the lasso to see their frames.")
     st.stop()
