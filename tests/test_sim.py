@@ -102,6 +102,18 @@ def test_hand_keypoints_in_mano_order():
         assert rec.model.opt.timestep * SUBSTEPS == pytest.approx(1.0 / ep.fps)
 
 
+def test_both_wrists_travel_in_every_motion():
+    """The model welds the hand to a fixed mount; the recorder's arm carries it, so each wrist
+    path has a person's extent (it used to be a single point: Playback showed a dot)."""
+    eps = list(generate_hand_episodes(3, steps=20, image_size=16, progress=False))
+    assert {e.task for e in eps} == {"grasp", "pinch", "wave"}
+    for ep in eps:
+        for wrist in (0, 21):
+            path = ep.hand_keypoints[:, wrist, :3, 3]
+            extent = np.linalg.norm(path.max(axis=0) - path.min(axis=0))
+            assert 0.02 < extent < 0.3, f"{ep.task}: wrist {wrist} moves {extent:.3f} m"
+
+
 def test_renderers_coexist_and_close_in_any_order():
     """Freeing one renderer must not touch another's GL buffers (contexts reuse object names)."""
     from workbench.sim.metaworld import SCENE_CAMERA, make_env, reset_env

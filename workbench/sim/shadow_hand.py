@@ -16,6 +16,10 @@ along −y with its thumb towards −x, so the mirror image is a left hand whose
 :data:`HAND_SEPARATION` (25 cm) away on the thumb side, as two hands side by side. Only the right
 hand is rendered.
 
+The arm: the model welds the hand to a fixed mount, so its wrist would never move; each rollout
+carries the mount along a smooth random reach (:meth:`HandRecorder.arm_path`), so the wrist path
+has the extent of a person's.
+
 Time: frames are 1/30 s apart; the model's 2 ms timestep is shortened to 1/480 s so that
 :data:`SUBSTEPS` (16) physics steps make exactly one frame.
 """
@@ -90,6 +94,7 @@ class HandRecorder:
         self.model.opt.timestep = 1.0 / (FPS * SUBSTEPS)
         self.data = mujoco.MjData(self.model)
         mount = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, "robot0:hand mount")
+        self._mount, self._mount_home = mount, self.model.body_pos[mount].copy()
         # mirror plane x = c; mirror_pose reflects through x = 0, so shift by 2c afterwards
         self._mirror_shift = 2.0 * (float(self.model.body_pos[mount][0]) - HAND_SEPARATION / 2)
         self.renderer = SceneRenderer(self.model, image_size, image_size)
@@ -141,6 +146,20 @@ class HandRecorder:
                 u[:, i] = 0.5 * (lo[i] + hi[i]) + swing * 0.5 * (hi[i] - lo[i]) * np.sin(2 * np.pi * (t / period * rng.uniform(1, 2) + rng.uniform()))
         return np.clip(u, lo, hi)
 
+    def arm_path(self, T: int, rng: np.random.Generator) -> np.ndarray:
+        """``(T, 3)`` offsets of the hand mount from its home: the arm carrying the hand along a
+        smooth random reach of 4–8 cm (raised-cosine out and back, a little sideways drift), so
+        the wrist travels as a person's does; the model's mount is otherwise welded in place."""
+        t = np.arange(T, dtype=np.float64) / max(T - 1, 1)
+        direction = rng.normal(size=3)
+        direction /= np.linalg.norm(direction)
+        drift = rng.normal(scale=0.01, size=3)
+        reach = rng.uniform(0.04, 0.08) * (0.5 - 0.5 * np.cos(2 * np.pi * t))
+        return reach[:, None] * direction + t[:, None] * drift
+
+    def _move_arm(self, offset: np.ndarray) -> None:
+        self.model.body_pos[self._mount] = self._mount_home + offset
+
     def _camera(self, rng: np.random.Generator) -> OrbitCamera:
         palm = self.data.body("robot0:palm").xpos
         look = tuple(palm + rng.uniform(-0.02, 0.02, 3))
@@ -148,11 +167,15 @@ class HandRecorder:
 
     def rollout(self, motion: str, T: int, rng: np.random.Generator, *, substeps: int = SUBSTEPS) -> tuple[np.ndarray, np.ndarray]:
         """Simulate ``T`` steps; returns controls ``(T, nu)`` and keypoints ``(T, 21, 4, 4)``."""
+        self._move_arm(np.zeros(3))
         mujoco.mj_resetData(self.model, self.data)
         mujoco.mj_forward(self.model, self.data)
         ctrl = self.controls(motion, T, rng)
+        arm = self.arm_path(T, rng)
         kps = np.empty((T, 21, 4, 4))
         for step in range(T):
+            self._move_arm(arm[step])
+            mujoco.mj_forward(self.model, self.data)
             kps[step] = self.keypoints()
             self.data.ctrl[:] = ctrl[step]
             for _ in range(substeps):
@@ -167,13 +190,17 @@ class HandRecorder:
         _, left = self.rollout(motion, T, rng)
         left = mirror_pose(left)
         left[..., 0, 3] += self._mirror_shift
+        self._move_arm(np.zeros(3))
         mujoco.mj_resetData(self.model, self.data)
         mujoco.mj_forward(self.model, self.data)
         cam = self._camera(rng)
         ctrl = self.controls(motion, T, rng)
+        arm = self.arm_path(T, rng)
         right = np.empty((T, 21, 4, 4))
         frames, Ks, Es = [], [], []
         for step in range(T):
+            self._move_arm(arm[step])
+            mujoco.mj_forward(self.model, self.data)
             right[step] = self.keypoints()
             v = self.renderer.render(self.data, cam)
             frames.append(v.rgb)
@@ -182,6 +209,7 @@ class HandRecorder:
             self.data.ctrl[:] = ctrl[step]
             for _ in range(SUBSTEPS):
                 mujoco.mj_step(self.model, self.data)
+        self._move_arm(np.zeros(3))
         kp = np.concatenate([left, right], axis=1)  # (T, 42, 4, 4): left hand first, as mano_skeleton
         return Episode(
             index=index,
