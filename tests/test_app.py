@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -205,79 +202,6 @@ def test_jobs_page_renders_runs(app, roots):
     assert app.selectbox(key="jobs_method").options
     assert len(app.get("plotly_chart")) == 1
     assert any("r1" in str(df.value) for df in app.dataframe)
-
-
-# ------------------------------------------------------------------------------------------------
-# the real server in headless Chromium
-# ------------------------------------------------------------------------------------------------
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_until_idle(page, timeout: float = 60.0) -> None:
-    """Until the script has finished running and no element is still a loading placeholder."""
-    deadline = time.time() + timeout
-    quiet = 0
-    while time.time() < deadline:
-        busy = page.locator('[data-testid="stStatusWidget"]').count() + page.locator('[data-testid="stSkeleton"]').count()
-        quiet = quiet + 1 if busy == 0 else 0
-        if quiet >= 3:
-            page.wait_for_timeout(500)  # let plotly draw
-            return
-        page.wait_for_timeout(300)
-    raise AssertionError("the app did not finish rendering")
-
-
-def test_every_page_in_headless_chromium(roots, trained, tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    assert CHROMIUM, "chromium is missing: `make test` installs it (scripts/ensure-system-deps.sh)"
-    port = _free_port()
-    env = {**os.environ, **_ENV, "ACTIONLENS_ROOTS": str(roots / "data"), "ACTIONLENS_RUNS": str(roots / "runs"),
-           "ACTIONLENS_CACHE": str(roots / "cache")}  # fmt: skip
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    shots = Path(os.environ.get("ACTIONLENS_SCREENSHOTS", tmp_path))
-    shots.mkdir(parents=True, exist_ok=True)
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.3)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--disable-quic"])  # fmt: skip
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            pages = (("", "Datasets"), ("playback", "Playback"), ("latent", "Latent space"), ("neighbours", "Neighbours"),
-                     ("saliency", "Saliency"), ("jobs", "Jobs"))  # fmt: skip
-            timings = {}
-            for url_path, title in pages:
-                start = time.time()
-                page.goto(f"http://127.0.0.1:{port}/{url_path}")
-                page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
-                _wait_until_idle(page, timeout=120)
-                timings[title] = time.time() - start
-                page.screenshot(path=str(shots / f"{title.lower().replace(' ', '_')}.png"), full_page=True)
-                assert page.locator('[data-testid="stException"]').count() == 0, f"traceback on {title}"
-                assert page.locator('[data-testid="stAlertContentError"]').count() == 0, f"error box on {title}"
-                assert "Traceback" not in page.content()
-            browser.close()
-        print("first load (s):", {k: round(v, 1) for k, v in timings.items()})  # reported, not asserted
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 def test_datasets_page_flags_are_saved_beside_the_dataset(app, roots):
