@@ -553,16 +553,49 @@ def test_randomisation_check_tells_trained_from_random(trained_class):
         assert check.mean < bound, f"{name} maps barely change when the weights are randomised ({check.mean:.2f})"
 
 
-@pytest.mark.slow
-def test_saliency_mass_in_gripper_and_object_exceeds_random_model(trained_class):
-    method, maps, masks, source = trained_class
-    random_model = randomize_weights(method, seed=0)
+class _ColourDetector(torch.nn.Module):
+    """An encoder whose answer is known: a 1×1 convolution that responds to the toy's orange
+    gripper (R − B) and blue puck (B − R) above a threshold (ReLU), and pooling against fixed positional
+    features, so the embedding says where the gripper and the puck are and nothing else. Every
+    explanation of it should put its mass on those two objects; the same network with its
+    weights re-initialised has no reason to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.detect = torch.nn.Conv2d(3, 2, 1)
+        with torch.no_grad():
+            self.detect.weight.copy_(torch.tensor([[1.0, 0.0, -1.0], [-1.0, 0.0, 1.0]])[:, :, None, None] * 40.0)
+            self.detect.bias.fill_(-0.62 * 40.0)  # a colour difference above 0.62 (158/255) fires
+        g = torch.Generator().manual_seed(0)
+        self.register_buffer("where", torch.randn(16, 2, 64, 64, generator=g))
+
+    def encode_images(self, images: torch.Tensor, text=None) -> torch.Tensor:
+        x = images.float() / 255.0 if images.dtype == torch.uint8 else images
+        fired = torch.relu(self.detect(x))  # (B, 2, S, S): zero, and zero gradient, off the two objects
+        return torch.einsum("bcij,kcij->bk", fired, self.where[:, :, : x.shape[-2], : x.shape[-1]])  # (B, 16)
+
+
+def test_saliency_mass_on_a_model_that_looks_only_at_gripper_and_object():
+    """The mass-in-mask measure on a construction where the answer is known (issue 13: the claim
+    that a 300-step CLASS puts more mass there than a random network did not hold across seeds.
+    Measured trained/random mass over seeds 0–4, CPU: toy saliency 1.18 1.21 1.33 1.03 1.34, IG
+    1.23 1.06 1.32 1.30 1.21, occlusion 2.65 2.70 2.19 1.10 0.95; metaworld sample saliency
+    1.04 0.75 0.85 1.03 1.08, IG 1.27 0.95 0.97 1.21 1.27, occlusion 2.60 1.28 1.53 1.83 1.05.)"""
+    eps = [make_toy_manipulation_episode(i, size=64) for i in range(4)]
+    frames = [(e, t) for e in eps for t in (3, 15, 27)]
+    images = torch.from_numpy(np.stack([e.cameras["scene"].rgb[t] for e, t in frames])).permute(0, 3, 1, 2).contiguous()
+    masks = np.stack([np.asarray(e.cameras["scene"].segmentation[t]) > 0 for e, t in frames])
+    model = _ColourDetector().eval()
+    with torch.no_grad():
+        targets = model.encode_images(images.roll(1, dims=0))  # another frame's embedding as each target
+    random_model = randomize_weights(model, seed=0)
     area = masks.mean()
     for name in _MAPS:
-        trained = np.nanmean(saliency_mass_in_mask(maps(method, name), masks))
-        rnd = np.nanmean(saliency_mass_in_mask(maps(random_model, name), masks))
-        print(f"[{source}] {name}: mass in gripper+object trained {trained:.3f}, random {rnd:.3f}, mask area {area:.3f}")
-        # measured (CPU, seeds fixed), trained vs random, mask area: toy saliency .054/.038,
-        # IG .044/.030, occlusion .108/.060, area .023; metaworld sample saliency .114/.105 (a thin
-        # margin), IG .138/.104, occlusion .184/.065, area .084
-        assert trained > rnd, f"{name}: trained {trained:.3f} <= random {rnd:.3f}"
+        known = np.nanmean(saliency_mass_in_mask(attribute(EmbeddingSimilarity(model, targets), images, name, n_steps=16, window=8), masks))
+        rnd = np.nanmean(saliency_mass_in_mask(attribute(EmbeddingSimilarity(random_model, targets), images, name, n_steps=16, window=8), masks))
+        print(f"{name}: mass on gripper+object {known:.3f}, re-initialised {rnd:.3f}, mask area {area:.3f}")
+        # gradients are exactly zero off the objects (measured 0.999, 1.000); occlusion's 8-px window
+        # smears each object's evidence over its border (measured 0.41, 16 × the mask's area)
+        bar = 0.9 if name != "occlusion" else 8 * area
+        assert known > bar, f"{name}: only {known:.2f} of the mass is on the gripper and the object"
+        assert rnd < 0.5 * known, f"{name}: a re-initialised detector puts {rnd:.2f} there too (vs {known:.2f})"
