@@ -86,6 +86,9 @@ def _train(args: argparse.Namespace) -> int:
         cfg = apply_overrides(TrainConfig.from_yaml(target), args.set or [])
     else:
         cfg = make_config(target, args.preset, args.set or [])
+    from workbench.data.catalog import check_dataset_path
+
+    check_dataset_path(cfg.data.path)  # before the run directory exists: a bad path leaves nothing behind
     rd = create_run(cfg, args.run_dir, runs_root=args.runs_root)
     print(f"run {rd.id} in {rd.path}")
     if args.detach:
@@ -181,6 +184,7 @@ def _runs_diff(args: argparse.Namespace) -> int:
 def _figures(args: argparse.Namespace) -> int:
     from workbench.reproduce import reproduce_figures
 
+    Path(args.out).mkdir(parents=True, exist_ok=True)  # an unwritable folder fails now, not after a notebook ran
     results = reproduce_figures(args.out, smoke=args.smoke, only=args.only)
     failed = [r for r in results if not r.ok]
     for r in results:
@@ -317,22 +321,27 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line(e: BaseException) -> str:
+    """The problem on one line (a YAML parser's message spans several, with a caret drawing)."""
+    return " ".join(line.strip() for line in str(e).splitlines() if line.strip())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_one_line(e)}", file=sys.stderr)
         return EXIT_PROBLEM
-    except (FileExistsError, FileNotFoundError, ValueError) as e:  # ConfigError is a ValueError
-        print(f"error: {e}", file=sys.stderr)
+    except (OSError, ValueError) as e:  # ConfigError is a ValueError
+        print(f"error: {_one_line(e)}", file=sys.stderr)
         return EXIT_PROBLEM
     except Exception as e:
         from workbench.train import CheckpointError, JobError
 
         if not isinstance(e, (JobError, CheckpointError)):
             raise
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_one_line(e)}", file=sys.stderr)
         return EXIT_PROBLEM
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -11,8 +11,7 @@ import state
 import streamlit as st
 import yaml
 
-from workbench.data.catalog import resolve_dataset_path
-from workbench.data.io import detect_layout
+from workbench.data.catalog import check_dataset_path
 from workbench.methods import method_names
 from workbench.train import (
     ConfigError,
@@ -59,7 +58,7 @@ def launch_section() -> None:
         if st.button("Launch", type="primary", key="jobs_launch"):
             try:
                 cfg = TrainConfig.from_dict(yaml.safe_load(text))
-                detect_layout(resolve_dataset_path(cfg.data.path))  # refuse a bad dataset here, not in the background
+                check_dataset_path(cfg.data.path)  # refuse a bad dataset here, not in the background
                 rd = create_run(cfg, runs_root=runs_root)
                 launch(rd)
             except (ConfigError, JobError, DataError, yaml.YAMLError) as e:

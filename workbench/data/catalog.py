@@ -8,7 +8,7 @@ from pathlib import Path
 from workbench.data.io import UnknownLayoutError, detect_layout
 from workbench.types import DataError
 
-__all__ = ["DatasetEntry", "find_datasets", "resolve_within", "resolve_dataset_path", "DEFAULT_ROOT"]
+__all__ = ["DatasetEntry", "find_datasets", "resolve_within", "resolve_dataset_path", "check_dataset_path", "DEFAULT_ROOT"]
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "data_samples"
 
@@ -79,3 +79,12 @@ def resolve_dataset_path(path: str | Path) -> Path:
     if not p.is_absolute() and (DEFAULT_ROOT.parent / p).exists():
         return DEFAULT_ROOT.parent / p
     raise DataError(p, "does not exist")
+
+
+def check_dataset_path(path: str | Path) -> Path:
+    """``path`` resolved (see :func:`resolve_dataset_path`) when it holds a readable dataset layout;
+    :class:`DataError` naming the problem otherwise. Jobs check it before creating a run, so a typo
+    fails where it was typed instead of leaving a dead run behind."""
+    p = resolve_dataset_path(path)
+    detect_layout(p)
+    return p
