@@ -153,12 +153,12 @@ def run_fits(run_path: str, stamp: float, data_path: str, mtime: float) -> bool:
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def embeddings(run_path: str, stamp: float, data_path: str, mtime: float, stride: int):
-    """Every ``stride``-th frame of the dataset embedded by the run (also cached on disk, keyed by
-    the checkpoint's content, so a restart reads it back)."""
+    """Every ``stride``-th frame of the dataset embedded by the run, cached on disk in the run's own
+    ``embeddings/`` folder keyed by the checkpoint's and the dataset's content (so the shipped
+    sample runs carry theirs, see scripts/precompute_samples.py, and a restart reads it back)."""
     from workbench.analysis import compute_embeddings
-    from workbench.analysis.embeddings import default_cache_dir
 
-    return compute_embeddings(restored(run_path, stamp), dataset(data_path, mtime), stride=stride, cache_dir=default_cache_dir())
+    return compute_embeddings(restored(run_path, stamp), dataset(data_path, mtime), stride=stride)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -166,7 +166,12 @@ def projection(run_path: str, stamp: float, data_path: str, mtime: float, stride
     from workbench.analysis import make_projector, project_cached
 
     emb = embeddings(run_path, stamp, data_path, mtime, stride)
-    return project_cached(make_projector(projector, random_state=0), emb.vectors)
+    return project_cached(make_projector(projector, random_state=0), emb.vectors, cache_dir=projection_dir(run_path))
+
+
+def projection_dir(run_path: str) -> Path:
+    """Projections live beside the run's embeddings (keyed by the vectors' bytes), shipped with the samples."""
+    return Path(run_path) / "embeddings" / "projections"
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -214,11 +219,9 @@ def dtw_row(run_path: str, stamp: float, data_path: str, mtime: float, stride: i
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def ee_paths(run_path: str, stamp: float, data_path: str, mtime: float, episode_index: int, k: int, anchor: bool) -> np.ndarray:
-    from workbench.analysis.embeddings import default_cache_dir
     from workbench.eval.ee_paths import knn_ee_paths
 
-    return knn_ee_paths(restored(run_path, stamp), dataset(data_path, mtime), episode_index, k=k, anchor=anchor,
-                        cache_dir=default_cache_dir())  # fmt: skip
+    return knn_ee_paths(restored(run_path, stamp), dataset(data_path, mtime), episode_index, k=k, anchor=anchor)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -5,6 +5,7 @@ mass in the simulator's gripper/object mask on a model trained on the metaworld 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -96,11 +97,16 @@ def test_embeddings_are_cached_and_keyed(tiny_dataset, tiny_caip, tmp_path):
     moved = compute_embeddings(other, tiny_dataset, horizon=4, cache_dir=tmp_path)
     assert len(list(tmp_path.glob("*.npz"))) == 3
     assert not np.allclose(moved.vectors, emb.vectors)
-    # touching the dataset invalidates
-    victim = next(p for p in Path(tiny_dataset).rglob("*.parquet"))
-    st = victim.stat()
-    os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
-    fresh = compute_embeddings(method, tiny_dataset, horizon=4, batch_size=5, cache_dir=tmp_path)
+    # the key is the dataset's content: a copy elsewhere with new mtimes (a fresh clone) still hits
+    # the entry (and names its own path), while changing a byte misses
+    clone = Path(shutil.copytree(tiny_dataset, tmp_path / "clone" / "robot"))
+    for f in clone.rglob("*"):
+        os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))
+    hit = compute_embeddings(method, clone, horizon=4, batch_size=5, cache_dir=tmp_path)
+    assert not hit.vectors.any() and hit.dataset == str(clone.resolve())
+    stats = next(f for f in clone.rglob("*.json") if f.name == "stats.json")
+    stats.write_text(stats.read_text() + " ")
+    fresh = compute_embeddings(method, clone, horizon=4, batch_size=5, cache_dir=tmp_path)
     assert fresh.vectors.any()
     # frame references fetch the right images
     imgs = load_frames(emb, [0, 13])
