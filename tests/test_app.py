@@ -368,3 +368,17 @@ def test_playback_page_draws_predicted_worms(trained, app):
     app.toggle(key="playback_open").set_value(True).run()
     _no_errors(app)
     assert app.get("iframe")
+
+
+def test_jobs_defaults_to_a_smoke_job_and_refuses_a_bad_dataset_where_launched(app, roots, tmp_path):
+    app.switch_page("app_pages/jobs.py").run()
+    _no_errors(app)
+    assert app.selectbox(key="jobs_preset").value == "smoke"  # seconds, not a 10-minute sample run
+    before = sorted(p.name for p in (roots / "runs").iterdir())
+    app.text_input(key="jobs_data").set_value(str(tmp_path / "typo")).run()
+    yaml_box = [t for t in app.text_area if t.label.startswith("Config")][0]
+    assert str(tmp_path / "typo") in yaml_box.value  # the typed dataset is the one the config uses
+    app.button(key="jobs_launch").click().run()
+    assert not app.exception
+    assert any("Cannot launch" in e.value and "typo" in e.value and "does not exist" in e.value for e in app.error)
+    assert sorted(p.name for p in (roots / "runs").iterdir()) == before  # no dead run left behind
