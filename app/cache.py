@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -167,6 +169,20 @@ def projection(run_path: str, stamp: float, data_path: str, mtime: float, stride
 
     emb = embeddings(run_path, stamp, data_path, mtime, stride)
     return project_cached(make_projector(projector, random_state=0), emb.vectors, cache_dir=projection_dir(run_path))
+
+
+_BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="actionlens-projection")  # one at a time on 2 cores
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def projection_job(run_path: str, stamp: float, data_path: str, mtime: float, stride: int, projector: str) -> tuple[Future, float]:
+    """The projection computed in a background thread (t-SNE and UMAP take a minute on a fresh
+    run): ``(future, start time)``; a projection already on disk is done at once."""
+    from workbench.analysis import make_projector, project_cached
+
+    emb = embeddings(run_path, stamp, data_path, mtime, stride)
+    job = _BACKGROUND.submit(project_cached, make_projector(projector, random_state=0), emb.vectors, cache_dir=projection_dir(run_path))
+    return job, time.time()
 
 
 def projection_dir(run_path: str) -> Path:

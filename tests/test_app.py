@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -250,6 +251,14 @@ def test_latent_page_projects_selects_and_plays_back(trained, app):
     app.radio(key="latent_color").set_value("time").run()
     _no_errors(app)
     assert app.get("plotly_chart")[0].proto.spec != spec
+    app.radio(key="latent_projector").set_value("tsne").run()  # in the background; PCA (and a progress bar) meanwhile
+    _no_errors(app)
+    deadline = time.time() + 120
+    while "TSNE" not in app.get("plotly_chart")[0].proto.spec and time.time() < deadline:
+        assert "PCA" in app.get("plotly_chart")[0].proto.spec and app.get("progress")
+        time.sleep(1)
+        app.run()
+    assert "TSNE" in app.get("plotly_chart")[0].proto.spec
     app.radio(key="latent_projector").set_value("umap").run()  # never compiles on a click: says so, shows PCA
     assert any("UMAP is still compiling" in i.value for i in app.info)  # the test server never warms UMAP
     assert "PCA" in app.get("plotly_chart")[0].proto.spec

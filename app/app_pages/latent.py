@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import TimeoutError
+
 import cache
 import sidebar
 import state
@@ -34,10 +37,30 @@ if projector == "umap" and not cache.umap_ready():
     if st.button("Start compiling UMAP", key="latent_warm", help="Only needed when the app was started without its warm-up"):
         cache.umap_warmup()
     projector = "pca"
-slow = {"tsne": f"t-SNE of {len(emb)} frames (about a minute on 2 cores for 2,000; cached afterwards)…",
-        "umap": f"UMAP of {len(emb)} frames…", "pca": "PCA…"}  # fmt: skip
-with st.spinner(slow[projector]):
-    points = cache.projection(run_path, stamp, data_path, mtime, stride, projector)
+points = None
+if projector != "pca":  # in the background, PCA meanwhile; the page redraws itself when it is ready
+    job, started = cache.projection_job(run_path, stamp, data_path, mtime, stride, projector)
+    try:
+        points = job.result(timeout=1.0)  # one on disk (shipped or computed before) is there at once
+    except TimeoutError:
+        name = {"tsne": "t-SNE", "umap": "UMAP"}[projector]
+        expected = max(5.0, len(emb) * (0.03 if projector == "tsne" else 0.015))  # seconds on 2 cores, measured
+        elapsed = time.time() - started
+        st.progress(min(elapsed / expected, 0.95), text=f"{name} of {len(emb)} frames in the background: {elapsed:.0f} s of "
+                    f"about {expected:.0f} s (cached afterwards). Showing PCA meanwhile.")  # fmt: skip
+
+        @st.fragment(run_every=1.0)
+        def _wait_for_projection() -> None:
+            if job.done():
+                st.rerun(scope="app")
+
+        _wait_for_projection()
+        projector = "pca"
+    except Exception as e:
+        st.error(f"The {projector} projection failed: {e}. Showing PCA.")
+        projector = "pca"
+if points is None:
+    points = cache.projection(run_path, stamp, data_path, mtime, stride, "pca")
 
 m1, m2, m3 = st.columns(3)
 try:
