@@ -8,6 +8,7 @@ Rerun after regenerating the samples or the runs (the keys change; each run's ol
 folder is removed first, so nothing stale ships):
 
     MUJOCO_GL=egl python scripts/precompute_samples.py            # all runs, about 5 min on 2 cores
+    git add -f data_samples/runs/*/embeddings                      # .gitignore keeps later app writes out
     python scripts/precompute_samples.py --runs caip-sample --projectors pca
 """
 

@@ -1,4 +1,4 @@
-"""The Streamlit app: every page through streamlit.testing, and the real server in headless Chromium."""
+"""The Streamlit app through streamlit.testing (fast, unit level); tests/test_browser.py drives the real server in Chromium."""
 
 from __future__ import annotations
 
