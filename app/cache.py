@@ -15,6 +15,10 @@ from workbench.data.catalog import DatasetEntry, find_datasets
 from workbench.types import Episode
 
 
+_BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="actionlens-projection")  # one at a time on 2 cores
+_THUMBNAILS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="actionlens-thumbnails")
+
+
 @st.cache_data(ttl=30, show_spinner=False)
 def datasets_under(roots: tuple[str, ...]) -> tuple[list[DatasetEntry], list[str]]:
     """The datasets under the roots, and one line per folder that looks like a dataset but cannot be read."""
@@ -62,15 +66,20 @@ def rerun_server(path: str, mtime: float, index: int, horizon: int, point_cloud:
     return serve_episode(episode(path, mtime, index), horizon=horizon, point_cloud=point_cloud, predicted_chunks=[predicted])
 
 
-@st.cache_data(show_spinner="Making thumbnails…", max_entries=8)
-def thumbnails(path: str, mtime: float, camera: str | None = None, size: int = 48) -> dict[int, str]:
+@st.cache_resource(show_spinner=False, max_entries=8)
+def thumbnails_job(path: str, mtime: float) -> Future:
+    """Thumbnails (:func:`_thumbnails`) in a background thread: decoding every episode's video takes tens of
+    seconds on a large dataset, and the table is useful before they arrive."""
+    return _THUMBNAILS.submit(_thumbnails, dataset(path, mtime))
+
+
+def _thumbnails(ds, camera: str | None = None, size: int = 48) -> dict[int, str]:
     """``{episode: data URI}`` of each episode's first frame (a small PNG)."""
     import base64
     import io
 
     from PIL import Image
 
-    ds = dataset(path, mtime)
     out: dict[int, str] = {}
     for info in ds.infos:
         try:
@@ -171,7 +180,6 @@ def projection(run_path: str, stamp: float, data_path: str, mtime: float, stride
     return project_cached(make_projector(projector, random_state=0), emb.vectors, cache_dir=projection_dir(run_path))
 
 
-_BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="actionlens-projection")  # one at a time on 2 cores
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)

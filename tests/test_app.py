@@ -105,6 +105,11 @@ def test_datasets_page_lists_and_switches(app):
 
 def test_datasets_page_frame_and_streams(app):
     _pick_dataset(app, "robot")
+    deadline = time.time() + 60  # the thumbnails come from a background thread, the table at once
+    while app.dataframe[0].value["frame"].isna().any() and time.time() < deadline:
+        time.sleep(0.5)
+        app.run()
+    assert app.dataframe[0].value["frame"].str.startswith("data:image/png;base64,").all()
     assert len(app.get("image")) == 6  # scene and wrist: rgb, depth, segmentation
     charts_before = len(app.get("plotly_chart"))
     app.multiselect(key="datasets_streams").set_value(["action", "ee_pos"]).run()
