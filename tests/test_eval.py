@@ -337,3 +337,22 @@ def test_clamp_retrieval_covers_text_and_history(pattern_data, tmp_path):
     # both val episodes of a task share a text, so text retrieval is judged on the text, not the index
     assert rep.retrieval.recall["image->text"]["10"] > 0.0
     assert rep.probe.zero_shot is not None and "history" in rep.probe.notes
+
+
+def test_probe_split_keeps_every_task_on_both_sides():
+    """Two episodes per task (the shipped runs' held-out set): an unstratified half can leave a
+    task out of training entirely (its classes then score below chance); per task it cannot."""
+    from workbench.eval.probe import probe_split
+
+    episode = np.repeat(np.arange(12), 5)
+    task = np.repeat(np.array(["a", "b", "c", "d", "e", "f"]).repeat(2), 5)
+    unseen = 0
+    for seed in range(20):
+        test, how = probe_split(episode, 0.5, seed, task=task)
+        assert how == "episodes, stratified by task"
+        assert set(task[test]) == set(task[~test]) == set(task)  # every task on both sides
+        for e in np.unique(episode):  # whole episodes, never split
+            assert len(set(test[episode == e])) == 1
+        plain, _ = probe_split(episode, 0.5, seed)
+        unseen += bool(set(task[plain]) - set(task[~plain]))
+    assert unseen > 0  # what stratifying prevents: the unstratified draw does leave tasks out

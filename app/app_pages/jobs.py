@@ -124,8 +124,10 @@ def evaluation_section() -> None:
             if isinstance(r, ProbeResult):
                 if max(r.accuracy, default=0.0) < r.chance:  # below the majority class at every budget: not a probe to read
                     st.warning(f"{name}: the linear probe's accuracy ({min(r.accuracy):.2f}–{max(r.accuracy):.2f}) is below "
-                               f"chance ({r.chance:.2f}, the majority class) at every label budget, so the result is not "
-                               "shown: re-run the evaluation; if it stays below chance the probe itself is at fault.")  # fmt: skip
+                               f"chance ({r.chance:.2f}, the majority class) at every label budget, so it is not shown. Its "
+                               f"split was '{r.split}': an unstratified split can leave whole tasks out of training; "
+                               "re-run the evaluation (Quick evaluation, or `workbench eval RUN`), which now "
+                               "stratifies by task.")  # fmt: skip
                     continue
                 st.plotly_chart(plot_probe_curves({r.method: (r.shots, r.accuracy, r.accuracy_std)},
                                                   zero_shot={r.method: r.zero_shot} if r.zero_shot is not None else None,

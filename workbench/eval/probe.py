@@ -63,16 +63,38 @@ def cluster_chunks(chunks: npt.NDArray, k: int, *, seed: int = 0) -> npt.NDArray
     return KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(x).astype(np.int64)
 
 
-def probe_split(episode: npt.NDArray, test_fraction: float = 0.5, seed: int = 0) -> tuple[npt.NDArray[np.bool_], str]:
+def probe_split(episode: npt.NDArray, test_fraction: float = 0.5, seed: int = 0,
+                task: npt.NDArray | None = None) -> tuple[npt.NDArray[np.bool_], str]:  # fmt: skip
     """A boolean test mask over samples: whole episodes when there are at least two, else every
-    other sample (noted in the result, as neighbouring frames then leak)."""
+    other sample (noted in the result, as neighbouring frames then leak).
+
+    With ``task`` (per sample) the episodes are drawn per task, so every task with two or more
+    episodes has some on each side: an unstratified draw can put all of a task's episodes in the
+    test half, and then its action clusters never occur in training and the probe scores below
+    chance, falling as more labels sharpen it on the other classes (issue 13, the shipped runs:
+    two of six tasks only in the test half).
+    """
+    episode = np.asarray(episode)
     eps = np.unique(episode)
-    if len(eps) >= 2:
-        rng = np.random.default_rng(seed)
+    if len(eps) < 2:
+        return (np.arange(len(episode)) % 2 == 1), "samples"
+    rng = np.random.default_rng(seed)
+    if task is None:
         n_test = min(max(1, int(round(test_fraction * len(eps)))), len(eps) - 1)
-        test_eps = rng.choice(eps, size=n_test, replace=False)
-        return np.isin(episode, test_eps), "episodes"
-    return (np.arange(len(episode)) % 2 == 1), "samples"
+        return np.isin(episode, rng.choice(eps, size=n_test, replace=False)), "episodes"
+    task = np.asarray(task)
+    test_eps: list = []
+    for t in np.unique(task):
+        own = np.unique(episode[task == t])
+        if len(own) < 2:  # a lone episode cannot be on both sides: alternate such tasks between them
+            test_eps += list(own) if rng.random() < test_fraction else []
+            continue
+        n_test = min(max(1, int(round(test_fraction * len(own)))), len(own) - 1)
+        test_eps += list(rng.choice(own, size=n_test, replace=False))
+    test = np.isin(episode, test_eps)
+    if test.all() or not test.any():
+        return probe_split(episode, test_fraction, seed), "episodes"
+    return test, "episodes, stratified by task"
 
 
 def linear_probe_sweep(
@@ -133,7 +155,7 @@ def zero_shot_accuracy(image: npt.NDArray, action: npt.NDArray, labels: npt.NDAr
 
 def run_probe(
     method_name: str, image: npt.NDArray, chunks_normalised: npt.NDArray, episode: npt.NDArray,
-    action: npt.NDArray | None = None, config: ProbeConfig | None = None,
+    action: npt.NDArray | None = None, config: ProbeConfig | None = None, task: npt.NDArray | None = None,
 ) -> ProbeResult:
     """The whole CAIP §3.2 protocol on one held-out set: cluster, split, probe sweep, zero-shot."""
     cfg = config or ProbeConfig()
@@ -141,7 +163,7 @@ def run_probe(
     k = cfg.num_clusters or default_num_clusters(n)
     k = min(k, n)
     labels = cluster_chunks(chunks_normalised, k, seed=cfg.seed)
-    test, how = probe_split(np.asarray(episode), cfg.test_fraction, cfg.seed)
+    test, how = probe_split(np.asarray(episode), cfg.test_fraction, cfg.seed, task=task)
     train = ~test
     shots, acc, std = linear_probe_sweep(image[train], labels[train], image[test], labels[test], cfg.shots,
                                          repeats=cfg.repeats, seed=cfg.seed, max_iter=cfg.max_iter)  # fmt: skip

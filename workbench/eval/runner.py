@@ -119,7 +119,8 @@ def evaluate_run(
         # the run's chunk kind, normalised with its statistics: what its action encoder saw
         values = val.dataset.chunks.values
         chunks = restored.norm_stats.normalize(values) if restored.norm_stats is not None else values
-        parts["probe"] = run_probe(restored.method_name, f_val.image, chunks, val.episode, f_val.action, probe_config)
+        parts["probe"] = run_probe(restored.method_name, f_val.image, chunks, val.episode, f_val.action, probe_config,
+                                   task=np.asarray(val.task))  # fmt: skip
         save_result(rd, name("probe"), parts["probe"])
     if retrieval:
         parts["retrieval"] = run_retrieval(restored.method_name, method, f_val)
