@@ -275,4 +275,17 @@ def test_launch_a_job_see_it_plotted_stop_resume(page, server, world):
     page.get_by_text("Stopped").first.wait_for(timeout=90_000)
     _idle(page)
     _clean(page, "Jobs after stop and resume")
-    assert page.get_by_role("heading", name="Config diff").count() == 1
+    # the config diff of the two runs names what differs (the launched run's 400 steps vs 2)
+    page.get_by_role("heading", name="Config diff").wait_for(timeout=30_000)
+    diff = page.locator('[data-testid="stTable"]').first.inner_text()
+    assert "steps" in diff and "400" in diff, diff
+    # evaluate the sidebar's run in the background, then see its results
+    page.get_by_role("button", name="Quick evaluation").click()
+    deadline = time.time() + 300
+    while page.get_by_text("k-NN offline error").count() == 0 and time.time() < deadline:
+        page.wait_for_timeout(3000)
+        if page.get_by_role("button", name="Refresh").count():
+            page.get_by_role("button", name="Refresh").click()
+        _idle(page)
+    assert page.get_by_text("k-NN offline error").count() >= 1
+    _clean(page, "Jobs after a quick evaluation")
