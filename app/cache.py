@@ -1,4 +1,9 @@
-"""Every Streamlit cache wrapper of the app lives here, so pages never cache on their own."""
+"""Every Streamlit cache wrapper of the app lives here, so pages never cache on their own.
+
+Each wrapper is one library call for one view; the run-on-a-dataset views all go through one
+:class:`~workbench.analysis.run_analysis.RunAnalysis` per (run, dataset, stride), which opens the
+dataset and embeds it once. The few plain functions compute cache keys or read through the caches.
+"""
 
 from __future__ import annotations
 
@@ -39,11 +44,9 @@ def open_dataset(path: str):
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def episode_table(path: str, mtime: float) -> pd.DataFrame:
-    ds = dataset(path, mtime)
-    return pd.DataFrame(
-        [{"episode": i.index, "task": i.task, "length": i.length, "camera setup": i.camera_setup,
-          "success": i.success, "instruction": i.instruction} for i in ds.infos]  # fmt: skip
-    )
+    from workbench.data.stats import episode_table as table
+
+    return table(dataset(path, mtime))
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -68,33 +71,11 @@ def rerun_server(path: str, mtime: float, index: int, horizon: int, point_cloud:
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def thumbnails_job(path: str, mtime: float) -> Future:
-    """Thumbnails (:func:`_thumbnails`) in a background thread: decoding every episode's video takes tens of
-    seconds on a large dataset, and the table is useful before they arrive."""
-    return _THUMBNAILS.submit(_thumbnails, dataset(path, mtime))
+    """``{episode: data URI}`` of each episode's first frame, made in a background thread: decoding
+    every episode's video takes tens of seconds on a large dataset, and the table is useful before."""
+    from workbench.viz.images import episode_thumbnails
 
-
-def _thumbnails(ds, camera: str | None = None, size: int = 48) -> dict[int, str]:
-    """``{episode: data URI}`` of each episode's first frame (a small PNG)."""
-    import base64
-    import io
-
-    from PIL import Image
-
-    out: dict[int, str] = {}
-    for info in ds.infos:
-        try:
-            ep = ds.episode(info.index)
-        except Exception:  # a bad episode has no thumbnail; the table still lists it
-            continue
-        cams = ep.cameras
-        if not cams:
-            continue
-        cam = cams.get(camera) if camera in cams else next(iter(cams.values()))
-        img = Image.fromarray(cam.rgb[0]).resize((size, size))
-        buf = io.BytesIO()
-        img.save(buf, format="PNG")
-        out[info.index] = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-    return out
+    return _THUMBNAILS.submit(episode_thumbnails, dataset(path, mtime))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -127,14 +108,8 @@ def umap_ready() -> bool:
 def runs_in(roots: tuple[str, ...]):
     """Runs with a checkpoint under each root, in root order (a model is needed to analyse them)."""
     from workbench.train import list_runs
-    from workbench.train.rundir import RunDir
 
-    out = []
-    for root in roots:
-        for r in list_runs(root):
-            if RunDir(r.path).latest_checkpoint() is not None:
-                out.append(r)
-    return out
+    return [r for root in roots for r in list_runs(root, trained_only=True)]
 
 
 def checkpoint_stamp(run_path: str) -> float:
@@ -147,98 +122,81 @@ def checkpoint_stamp(run_path: str) -> float:
 
 @st.cache_resource(show_spinner=False, max_entries=6)
 def restored(run_path: str, stamp: float):
-    from workbench.train.restore import load_run
+    """The :class:`~workbench.train.run.TrainedRun` at ``run_path`` (``stamp``: its latest checkpoint's time)."""
+    from workbench.train.run import load_run
 
     return load_run(run_path)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def run_fits(run_path: str, stamp: float, data_path: str, mtime: float) -> bool:
-    """Whether the run can read the dataset: the dataset has the camera the run trained on."""
-    try:
-        camera = restored(run_path, stamp).sample_meta.camera
-        return not camera or camera in dataset(data_path, mtime).info().cameras
-    except Exception:  # a damaged run or dataset fits nothing; the sidebar says why elsewhere
-        return False
+@st.cache_resource(show_spinner=False, max_entries=8)
+def run_on_dataset(run_path: str, stamp: float, data_path: str, mtime: float, stride: int):
+    """The run on the dataset (:class:`~workbench.analysis.run_analysis.RunAnalysis`): every view below asks it."""
+    from workbench.analysis.run_analysis import RunAnalysis
+
+    # cache_dir None: the run's own embeddings/ folder, keyed by content (the shipped samples carry theirs)
+    return RunAnalysis(restored(run_path, stamp), dataset(data_path, mtime), stride)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def embeddings(run_path: str, stamp: float, data_path: str, mtime: float, stride: int):
-    """Every ``stride``-th frame of the dataset embedded by the run, cached on disk in the run's own
-    ``embeddings/`` folder keyed by the checkpoint's and the dataset's content (so the shipped
-    sample runs carry theirs, see scripts/precompute_samples.py, and a restart reads it back)."""
-    from workbench.analysis import compute_embeddings
-
-    return compute_embeddings(restored(run_path, stamp), dataset(data_path, mtime), stride=stride)
+    """Every ``stride``-th frame of the dataset embedded by the run, cached in the run's ``embeddings/``
+    folder keyed by the checkpoint's and the dataset's content (scripts/precompute_samples.py)."""
+    return run_on_dataset(run_path, stamp, data_path, mtime, stride).embeddings
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def projection(run_path: str, stamp: float, data_path: str, mtime: float, stride: int, projector: str) -> np.ndarray:
-    from workbench.analysis import make_projector, project_cached
-
-    emb = embeddings(run_path, stamp, data_path, mtime, stride)
-    return project_cached(make_projector(projector, random_state=0), emb.vectors, cache_dir=projection_dir(run_path))
-
-
+    return run_on_dataset(run_path, stamp, data_path, mtime, stride).projection(projector)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def projection_job(run_path: str, stamp: float, data_path: str, mtime: float, stride: int, projector: str) -> tuple[Future, float]:
     """The projection computed in a background thread (t-SNE and UMAP take a minute on a fresh
     run): ``(future, start time)``; a projection already on disk is done at once."""
-    from workbench.analysis import make_projector, project_cached
-
-    emb = embeddings(run_path, stamp, data_path, mtime, stride)
-    job = _BACKGROUND.submit(project_cached, make_projector(projector, random_state=0), emb.vectors, cache_dir=projection_dir(run_path))
-    return job, time.time()
+    analysis = run_on_dataset(run_path, stamp, data_path, mtime, stride)
+    analysis.embeddings  # noqa: B018 (embedded here, in the page's thread, not behind another job)
+    return _BACKGROUND.submit(analysis.projection, projector), time.time()
 
 
-def projection_dir(run_path: str) -> Path:
-    """Projections live beside the run's embeddings (keyed by the vectors' bytes), shipped with the samples."""
-    return Path(run_path) / "embeddings" / "projections"
+@st.cache_data(show_spinner=False, max_entries=64)
+def run_fits(run_path: str, stamp: float, data_path: str, mtime: float) -> bool:
+    """Whether the run can read the dataset (the library decides: :meth:`TrainedRun.fits`)."""
+    try:
+        return bool(restored(run_path, stamp).fits(dataset(data_path, mtime)).ok)
+    except Exception:  # a damaged run or dataset fits nothing
+        return False
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def alignment(run_path: str, stamp: float, data_path: str, mtime: float, stride: int):
-    from workbench.analysis import trajectory_alignment
-
-    emb = embeddings(run_path, stamp, data_path, mtime, stride)
-    return trajectory_alignment(emb.vectors, emb.episode, emb.task, emb.progress)
+    return run_on_dataset(run_path, stamp, data_path, mtime, stride).alignment()
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def rechunked(run_path: str, stamp: float, data_path: str, mtime: float, stride: int, kind: str, horizon: int):
-    from workbench.analysis.rechunk import rechunk
-
-    return rechunk(embeddings(run_path, stamp, data_path, mtime, stride), dataset(data_path, mtime), kind, horizon)
+    return run_on_dataset(run_path, stamp, data_path, mtime, stride).rechunked(kind, horizon)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def neighbours(run_path: str, stamp: float, data_path: str, mtime: float, stride: int, kind: str, horizon: int,
                row: int, k: int, window: int | None, cost: str, other_episodes: bool):  # fmt: skip
-    from workbench.analysis import compare_neighbours
-
-    emb = rechunked(run_path, stamp, data_path, mtime, stride, kind, horizon)
-    return compare_neighbours(emb, [row], k, exclude_same_episode=other_episodes, window=window, cost=cost, n_random=256)
+    return run_on_dataset(run_path, stamp, data_path, mtime, stride).neighbours(
+        row, k, kind=kind, horizon=horizon, window=window, cost=cost, other_episodes=other_episodes)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def dtw_threshold(run_path: str, stamp: float, data_path: str, mtime: float, stride: int, kind: str, horizon: int,
                   window: int | None, cost: str, quantile: float) -> float:  # fmt: skip
     """CLASS's K % positive threshold, from 20 000 random pairs (App. B's estimate)."""
-    from workbench.dtw import estimate_threshold
-
-    emb = rechunked(run_path, stamp, data_path, mtime, stride, kind, horizon)
-    return estimate_threshold(emb.chunks, quantile, n_pairs=20_000, window=window, cost=cost).threshold
+    return run_on_dataset(run_path, stamp, data_path, mtime, stride).dtw_threshold(
+        kind=kind, horizon=horizon, window=window, cost=cost, quantile=quantile)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def dtw_row(run_path: str, stamp: float, data_path: str, mtime: float, stride: int, kind: str, horizon: int, row: int,
             window: int | None, cost: str) -> np.ndarray:  # fmt: skip
-    from workbench.dtw import pairwise_dtw
-
-    emb = rechunked(run_path, stamp, data_path, mtime, stride, kind, horizon)
-    return pairwise_dtw(emb.chunks[row : row + 1], emb.chunks, window=window, cost=cost)[0]
+    return run_on_dataset(run_path, stamp, data_path, mtime, stride).dtw_row(
+        row, kind=kind, horizon=horizon, window=window, cost=cost)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -252,30 +210,13 @@ def ee_paths(run_path: str, stamp: float, data_path: str, mtime: float, episode_
 def saliency_panel(run_path: str, stamp: float, data_path: str, mtime: float, refs: tuple[tuple[int, int], ...],
                    text: str | None, names: tuple[str, ...], stride: int = 4):  # fmt: skip
     """Overlays of every map of ``names`` on frames ``refs``; ``text`` replaces their instruction."""
-    from workbench.analysis.run_saliency import frame_samples, run_saliency, saliency_target, target_kind
-
-    run = restored(run_path, stamp)
-    samples = frame_samples(run, dataset(data_path, mtime), refs)
-    if text is not None:
-        samples = samples.with_text(text)
-    target = None
-    if any(n not in ("text_pooling", "map_probe", "pca") for n in names):
-        emb = embeddings(run_path, stamp, data_path, mtime, stride) if target_kind(run.method) == "prototype" else None
-        target = saliency_target(run.method, samples, embeddings=emb)
-    return samples.display, samples.texts, run_saliency(run.method, samples, target, names)
+    return run_on_dataset(run_path, stamp, data_path, mtime, stride).saliency(refs, names, text=text)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def randomisation(run_path: str, stamp: float, data_path: str, mtime: float, refs: tuple[tuple[int, int], ...],
                   text: str | None, name: str, stride: int = 4):  # fmt: skip
-    from workbench.analysis.run_saliency import frame_samples, randomisation_score, target_kind
-
-    run = restored(run_path, stamp)
-    samples = frame_samples(run, dataset(data_path, mtime), refs)
-    if text is not None:
-        samples = samples.with_text(text)
-    emb = embeddings(run_path, stamp, data_path, mtime, stride) if target_kind(run.method) == "prototype" else None
-    return randomisation_score(run.method, samples, name, embeddings=emb)
+    return run_on_dataset(run_path, stamp, data_path, mtime, stride).randomisation(refs, name, text=text)
 
 
 @st.cache_data(ttl=5, show_spinner=False, max_entries=16)

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     from workbench.analysis import compute_embeddings, make_projector, project_cached
     from workbench.data import load_dataset
     from workbench.data.catalog import DEFAULT_ROOT, find_datasets
-    from workbench.train.restore import load_run
+    from workbench.train.run import load_run
     from workbench.train.rundir import RunDir
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(out)
         for entry in datasets:
             ds = load_dataset(entry.path, strict=False)  # as the app opens it
-            if run.sample_meta.camera and run.sample_meta.camera not in ds.info().cameras:
+            if not run.fits(ds).ok:
                 continue  # the run cannot read this dataset: the app does not offer the pair
             t0 = time.time()
             emb = compute_embeddings(run, ds, stride=args.stride)

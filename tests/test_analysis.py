@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import make_robot_episode
 from sklearn.base import clone
 
-from conftest import make_robot_episode
 from workbench.analysis.embeddings import Embeddings, compute_embeddings, load_frames
 from workbench.analysis.neighbours import compare_neighbours
 from workbench.analysis.projection import PCAProjector, TSNEProjector, UMAPProjector, project_cached, warm_umap
@@ -38,7 +38,7 @@ from workbench.analysis.saliency import (
 )
 from workbench.analysis.trajectories import latent_trajectories, trajectory_alignment
 from workbench.data.lerobot import write_lerobot
-from workbench.data.loader import FrameChunkDataset, collate
+from workbench.data.training_samples import FrameChunkDataset, collate
 from workbench.methods import build_method
 
 REPO = Path(__file__).resolve().parents[1]
@@ -507,7 +507,7 @@ def trained_class(request, tmp_path_factory):
     from workbench.data import load_dataset
     from workbench.train import create_run, make_config
     from workbench.train.loop import train
-    from workbench.train.restore import load_run
+    from workbench.train.run import load_run
 
     tmp = tmp_path_factory.mktemp(f"trained-{request.param}")
     if request.param == "toy":

@@ -326,10 +326,10 @@ def test_saliency_page_follows_the_instruction(trained, app):
 
 
 def test_jobs_page_shows_evaluation_results(trained, app):
-    from workbench.eval import evaluate_run, load_eval_results
+    from workbench.eval import EvalConfig, evaluate_run, load_eval_results
     from workbench.eval.results import ProbeResult
 
-    evaluate_run(trained, probe=True, retrieval=True, knn=True, device="cpu")
+    evaluate_run(trained, EvalConfig(probe=True, retrieval=True, knn=True, device="cpu"))
     app.switch_page("app_pages/jobs.py").run()
     _no_errors(app)
     _pick_run(app, "caip-tiny")

@@ -9,6 +9,8 @@ import pytest
 from scipy import sparse
 
 from workbench import dtw
+from workbench.analysis import neighbours as nbrs
+from workbench.analysis.similarity import top_k
 
 COSTS = ("sqeuclidean", "euclidean")
 WINDOWS = (None, 0, 1, 3)
@@ -333,37 +335,69 @@ def test_sampled_threshold_close_to_exact(rng):
 def test_cosine_topk_against_numpy(rng):
     E = rng.normal(size=(50, 6))
     Q = rng.normal(size=(7, 6))
-    idx, sim = dtw.cosine_topk(Q, E, 5)
+    idx, sim = nbrs.cosine_topk(Q, E, 5)
     S = (Q / np.linalg.norm(Q, axis=1, keepdims=True)) @ (E / np.linalg.norm(E, axis=1, keepdims=True)).T
     ref = np.argsort(-S, axis=1, kind="stable")[:, :5]
     np.testing.assert_array_equal(idx, ref)
     np.testing.assert_allclose(sim, np.take_along_axis(S, ref, 1))
-    idx, _ = dtw.cosine_topk(E[:10], E, 3, exclude_self=True)
+    idx, _ = nbrs.cosine_topk(E[:10], E, 3, exclude_self=True)
     assert not np.any(idx == np.arange(10)[:, None])
     S2 = S = (E / np.linalg.norm(E, axis=1, keepdims=True)) @ (E / np.linalg.norm(E, axis=1, keepdims=True)).T
     np.fill_diagonal(S2, -np.inf)
     np.testing.assert_array_equal(idx, np.argsort(-S2[:10], axis=1, kind="stable")[:, :3])
     # Ties: duplicated corpus rows come back lower index first.
     dup = np.concatenate([E[:3], E[:3]])
-    idx, _ = dtw.cosine_topk(E[:3], dup, 2)
+    idx, _ = nbrs.cosine_topk(E[:3], dup, 2)
     np.testing.assert_array_equal(idx, [[0, 3], [1, 4], [2, 5]])
+
+
+def test_top_k_breaks_ties_to_the_lower_index_everywhere(rng):
+    # scores with many exact ties, some straddling the k-th place
+    S = rng.integers(0, 4, size=(40, 25)).astype(float)
+    for largest in (True, False):
+        idx, val = top_k(S, 6, largest=largest)
+        ref = np.argsort(-S if largest else S, axis=1, kind="stable")[:, :6]
+        np.testing.assert_array_equal(idx, ref)
+        np.testing.assert_array_equal(val, np.take_along_axis(S, ref, 1))
+    np.testing.assert_array_equal(top_k(S, 25)[0], np.argsort(-S, axis=1, kind="stable"))
+    # the k-NN policy ranks with the same rule
+    from workbench.eval.knn import KNNConfig, KNNPolicy
+
+    E = np.repeat(np.eye(3), 3, axis=0)  # 9 corpus rows, three identical triples
+    pred = KNNPolicy(KNNConfig(k=4)).fit(E, np.zeros((9, 2, 1))).predict(np.array([[1.0, 0.0, 0.0], [0.0, 1, 1]]))
+    np.testing.assert_array_equal(pred.neighbours, [[0, 1, 2, 3], [3, 4, 5, 6]])
+
+
+def test_cosine_topk_allowed_mask_and_paired_dtw(rng, chunk_set):
+    E = rng.normal(size=(30, 5))
+    allowed = rng.random((4, 30)) < 0.5
+    allowed[:, :10] = True
+    idx, sim = nbrs.cosine_topk(E[:4], E, 5, allowed=allowed)
+    U = E / np.linalg.norm(E, axis=1, keepdims=True)
+    S = np.where(allowed, U[:4] @ U.T, -np.inf)
+    np.testing.assert_array_equal(idx, np.argsort(-S, axis=1, kind="stable")[:, :5])
+    with pytest.raises(ValueError, match="allowed corpus"):
+        nbrs.cosine_topk(E[:4], E, 5, allowed=np.zeros((4, 30), bool))
+    X, D = chunk_set
+    a, b = rng.integers(0, len(X), 20), rng.integers(0, len(X), 20)
+    np.testing.assert_allclose(dtw.paired_dtw(X, a, b, window=3), D[a, b])
 
 
 def test_overlap_at_k_against_sets(rng):
     a = np.array([rng.permutation(30)[:6] for _ in range(12)])
     b = np.array([rng.permutation(30)[:8] for _ in range(12)])
-    res = dtw.overlap_at_k(a, b, k=5)
+    res = nbrs.overlap_at_k(a, b, k=5)
     expected = [len(set(a[q, :5]) & set(b[q, :5])) / 5 for q in range(12)]
     np.testing.assert_allclose(res.per_query, expected)
     assert res.mean == pytest.approx(np.mean(expected)) and res.k == 5
-    assert dtw.overlap_at_k(a, a).mean == 1.0
+    assert nbrs.overlap_at_k(a, a).mean == 1.0
 
 
 def test_relative_dtw_of_neighbours(chunk_set):
     X, D = chunk_set
     nn, _ = dtw.dtw_topk(X[:15], X, 4, window=3)
     nn = nn[:, 1:]  # drop the query itself
-    res = dtw.relative_dtw_of_neighbours(X, nn, window=3, n_random=50, seed=1)
+    res = nbrs.relative_dtw_of_neighbours(X, nn, window=3, n_random=50, seed=1)
     expected_nb = np.mean([D[q, nn[q]] for q in range(15)])
     assert res.neighbour_mean == pytest.approx(expected_nb)
     np.testing.assert_allclose(res.per_query, [D[q, nn[q]].mean() for q in range(15)])
@@ -421,12 +455,12 @@ _NAN = np.array([[0.0, np.nan], [1.0, 2.0]])
         ),
         (lambda: dtw.positive_pairs(np.zeros((4, 4)), 5.0, sample_pairs=0), "sample_pairs"),
         (lambda: dtw.estimate_threshold(_B, 5.0, n_pairs=0), "n_pairs"),
-        (lambda: dtw.cosine_topk(np.zeros((2, 3)), np.ones((4, 3)), 1), "zero-norm"),
-        (lambda: dtw.cosine_topk(np.ones((2, 3)), np.ones((4, 2)), 1), "width"),
-        (lambda: dtw.cosine_topk(np.ones((2, 3)), np.ones((4, 3)), 4, exclude_self=True), "k"),
-        (lambda: dtw.overlap_at_k(np.ones((2, 1), int), np.ones((3, 1), int)), "same number"),
-        (lambda: dtw.overlap_at_k(np.array([[1, 1]]), np.array([[1, 2]])), "neighbours_a"),
-        (lambda: dtw.relative_dtw_of_neighbours(_B, np.array([[1, 9]])), "neighbours"),
+        (lambda: nbrs.cosine_topk(np.zeros((2, 3)), np.ones((4, 3)), 1), "zero-norm"),
+        (lambda: nbrs.cosine_topk(np.ones((2, 3)), np.ones((4, 2)), 1), "width"),
+        (lambda: nbrs.cosine_topk(np.ones((2, 3)), np.ones((4, 3)), 4, exclude_self=True), "k"),
+        (lambda: nbrs.overlap_at_k(np.ones((2, 1), int), np.ones((3, 1), int)), "same number"),
+        (lambda: nbrs.overlap_at_k(np.array([[1, 1]]), np.array([[1, 2]])), "neighbours_a"),
+        (lambda: nbrs.relative_dtw_of_neighbours(_B, np.array([[1, 9]])), "neighbours"),
     ],
 )
 def test_bad_input_raises_value_error_naming_the_argument(call, name):

@@ -8,7 +8,6 @@ within the segment, and the next class is always (class + 1) mod 4, so the image
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 
@@ -22,6 +21,7 @@ import torch
 
 from workbench.data import write_lerobot
 from workbench.eval import (
+    EvalConfig,
     EvalReport,
     HeadConfig,
     KNNConfig,
@@ -104,7 +104,7 @@ def caip_run(pattern_data, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def restored(caip_run):
-    from workbench.train.restore import load_run
+    from workbench.train.run import load_run
 
     return load_run(caip_run)
 
@@ -262,8 +262,8 @@ def test_expert_policy_solves_reach():
 
 
 def test_learned_policy_rollout_end_to_end(caip_run):
-    report = evaluate_run(caip_run, probe=False, retrieval=False, knn=True, rollouts=1, tasks=["reach"], max_steps=40,
-                          out="ro", device="cpu")  # fmt: skip
+    report = evaluate_run(caip_run, EvalConfig(probe=False, retrieval=False, knn=True, rollouts=1, tasks=["reach"], max_steps=40,
+                          out="ro", device="cpu"))  # fmt: skip
     (ro,) = report.rollouts
     assert ro.policy == "knn" and ro.camera == "scene" and ro.image_size == 32
     # an episode ends on success or runs every step (metaworld truncates at 500, far past 40)
@@ -299,7 +299,7 @@ def test_results_round_trip_through_json(tmp_path):
 
 
 def test_evaluate_run_writes_every_part(caip_run):
-    rep = evaluate_run(caip_run, head="mlp", head_steps=20, out="all", device="cpu")
+    rep = evaluate_run(caip_run, EvalConfig(head="mlp", head_steps=20, out="all", device="cpu"))
     saved = load_eval_results(caip_run)
     for part in ("probe", "retrieval", "knn", "head-mlp"):
         assert saved[f"all-{part}"] == getattr(rep, part.split("-")[0])
@@ -311,16 +311,12 @@ def test_evaluate_run_writes_every_part(caip_run):
 
 
 def test_cli_writes_eval_json(caip_run, capsys):
-    from workbench.eval.cli import add_eval_parser
+    from workbench.cli import main
 
-    parser = argparse.ArgumentParser(prog="workbench")
-    add_eval_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["eval", str(caip_run), "--probe", "--clusters", "3", "--out", "cli", "--quiet"])
-    assert args.func(args) == 0
+    assert main(["eval", str(caip_run), "--probe", "--clusters", "3", "--out", "cli", "--quiet"]) == 0
     assert (caip_run / "eval" / "cli-probe.json").exists()
     assert "probe (K=3" in capsys.readouterr().out
-    bad = parser.parse_args(["eval", str(caip_run), "--rollouts", "1", "--tasks", "door-open", "--quiet"])
-    assert bad.func(bad) == 2
+    assert main(["eval", str(caip_run), "--rollouts", "1", "--tasks", "door-open", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "door-open" in err and err.count("\n") == 1
 
@@ -328,7 +324,7 @@ def test_cli_writes_eval_json(caip_run, capsys):
 def test_clamp_retrieval_covers_text_and_history(pattern_data, tmp_path):
     torch.manual_seed(0)
     rd = _train_run(pattern_data, tmp_path / "clamp", "clamp", 6, ["data.history=4"])
-    rep = evaluate_run(rd, knn=False, device="cpu", probe_config=ProbeConfig(num_clusters=3, repeats=1))
+    rep = evaluate_run(rd, EvalConfig(knn=False, device="cpu", probe_config=ProbeConfig(num_clusters=3, repeats=1)))
     pairs = set(rep.retrieval.recall)
     assert pairs == {f"{a}->{b}" for a in ("image", "action", "text") for b in ("image", "action", "text") if a != b}
     assert set(rep.retrieval.matching) == {"action-image", "image-text", "action-text"}

@@ -161,3 +161,25 @@ def test_recall_at_k_figure():
     assert list(fig.data[0].x) == ["R@1", "R@5"] and list(fig.data[1].y) == [0.1, 0.4]
     with pytest.raises(ValueError):
         plot_recall_at_k({"x": {1: 1.5}})
+
+
+def test_variant_bars_table_and_latent_panels_are_built_in_viz():
+    from types import SimpleNamespace
+
+    from workbench.viz.curves import plot_variant_bars, rate_distortion_table
+    from workbench.viz.latent import plot_latent_panels
+
+    rows = [{"panel": "a", "variant": "x", "v": 0.5, "base_mse": 0.9}, {"panel": "a", "variant": "y", "v": 0.4},
+            {"panel": "b", "variant": "z", "v": 0.7}]  # fmt: skip
+    fig = plot_variant_bars(rows, value="v", baselines=("base_mse", "absent_mse"))
+    bar = fig.data[0]
+    assert list(bar.x) == ["x", "y", "z"] and list(bar.y) == [0.5, 0.4, 0.7]
+    assert bar.marker.color[0] == bar.marker.color[1] != bar.marker.color[2]
+    assert [s.y0 for s in fig.layout.shapes] == [0.9]
+    pts = [SimpleNamespace(nq=2, k=8, mse=0.01, psnr=26.0, rate=0.5, usage=0.9)]
+    table = rate_distortion_table(pts)
+    assert list(table.data[0].cells.values[0]) == [2] and list(table.data[0].cells.values[3]) == ["26.00"]
+    labels = np.array(["a", "b", "a", "b"])
+    panels = plot_latent_panels({"one": np.zeros((4, 2)), "two": np.ones((4, 2))}, labels)
+    assert len(panels.data) == 4 and [t.showlegend for t in panels.data] == [True, True, False, False]
+    assert list(panels.data[0].x) == [0.0, 0.0] and panels.data[2].xaxis == "x2"

@@ -7,7 +7,7 @@ import pytest
 from conftest import make_hand_episode, make_robot_episode
 
 from workbench.data.chunks import action_chunks, dataset_chunks, ee_chunks, hand_chunks
-from workbench.data.normalize import compute_stats, load_stats, save_stats, split_episodes
+from workbench.data.normalize import compute_norm_stats, load_stats, save_stats, split_episodes
 from workbench.geometry import (
     backproject_depth,
     invert_pose,
@@ -126,7 +126,7 @@ def test_stats_ignore_padding_and_round_trip(tmp_path):
     mask = np.ones((20, 4), bool)
     mask[-3:, 2:] = False
     v[~mask] = 1e6  # padding must not leak into the statistics
-    s = compute_stats(v, mask)
+    s = compute_norm_stats(v, mask)
     np.testing.assert_allclose(s.mean, v[mask].mean(0))
     np.testing.assert_allclose(s.std, v[mask].std(0))
     z = s.normalize(v[mask])

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import make_hand_episode, make_robot_episode
 from torch.utils.data import DataLoader
 
-from conftest import make_hand_episode, make_robot_episode
 from workbench.data import load_dataset, write_lerobot
 from workbench.data.chunks import action_chunks, ee_chunks, hand_chunks
-from workbench.data.loader import FrameChunkDataset, SampleMeta, collate
-from workbench.data.normalize import compute_stats
+from workbench.data.normalize import compute_norm_stats
+from workbench.data.training_samples import FrameChunkDataset, SampleMeta, collate
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def test_hand_chunks_and_first_camera() -> None:
 
 def test_normalisation_and_stats(robot) -> None:
     raw = FrameChunkDataset(robot, chunk_kind="raw", horizon=5)
-    stats = compute_stats(raw.chunks.values, raw.chunks.mask)
+    stats = compute_norm_stats(raw.chunks.values, raw.chunks.mask)
     ds = FrameChunkDataset(robot, chunk_kind="raw", horizon=5, norm_stats=stats)
     vals = torch.stack([ds[i]["chunk"] for i in range(len(ds))])
     mask = torch.stack([ds[i]["mask"] for i in range(len(ds))])
@@ -90,7 +90,7 @@ def test_history_is_zero_padded_at_the_start(robot) -> None:
     h5 = ds[5]
     assert torch.equal(h5["history"], torch.from_numpy(ep.actions[2:5][::-1].copy()))
     # history statistics normalise the raw actions
-    stats = compute_stats(ep.actions)
+    stats = compute_norm_stats(ep.actions)
     hs = FrameChunkDataset(robot, chunk_kind="raw", horizon=2, history=3, history_stats=stats)[5]["history"]
     assert torch.allclose(hs, torch.from_numpy(stats.normalize(ep.actions[2:5][::-1].copy())))
 

@@ -24,8 +24,9 @@ if not numba.np.ufunc.parallel._is_initialized:
     numba.config.THREADING_LAYER = "workqueue"
 
 from conftest import make_hand_episode, make_robot_episode
-from workbench.data.loader import FrameChunkDataset, collate
-from workbench.data.normalize import compute_stats
+
+from workbench.data.normalize import compute_norm_stats
+from workbench.data.training_samples import FrameChunkDataset, collate
 from workbench.dtw import pairwise_dtw
 from workbench.geometry import make_pose, quat_to_matrix
 from workbench.methods import (
@@ -106,11 +107,11 @@ def _dataset(kind: str = "ee", **kw) -> FrameChunkDataset:
         eps = learnable_hand_episodes()
         base = FrameChunkDataset(eps, camera="ego", chunk_kind="hand", horizon=HORIZON)
         return FrameChunkDataset(eps, camera="ego", chunk_kind="hand", horizon=HORIZON,
-                                 norm_stats=compute_stats(base.chunks.values, base.chunks.mask), **kw)
+                                 norm_stats=compute_norm_stats(base.chunks.values, base.chunks.mask), **kw)
     eps = learnable_robot_episodes()
     base = FrameChunkDataset(eps, chunk_kind=kind, horizon=HORIZON)
     return FrameChunkDataset(eps, chunk_kind=kind, horizon=HORIZON,
-                             norm_stats=compute_stats(base.chunks.values, base.chunks.mask), **kw)
+                             norm_stats=compute_norm_stats(base.chunks.values, base.chunks.mask), **kw)
 
 
 def _train(method, ds: FrameChunkDataset, steps: int = STEPS, lr: float = 2e-3, seed: int = 0) -> list[float]:

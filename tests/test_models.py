@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 
+from workbench.data.training_samples import make_action_history
 from workbench.models import (
     ActionEncoder,
     ActionEncoderConfig,
@@ -29,7 +30,6 @@ from workbench.models import (
     ViTEncoder,
     WordTokenizer,
     build_model,
-    make_action_history,
     model_config_dict,
     sample_flow_time,
 )

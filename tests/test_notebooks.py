@@ -1,7 +1,7 @@
 """Every notebook executes top to bottom in smoke mode, and every paper notebook writes its figures.
 
 The notebooks are run exactly as ``workbench figures --smoke`` runs them
-(:func:`workbench.reproduce.run_notebook` with ``smoke=True``), each in a fresh kernel. Runs are
+(:func:`workbench.figures.run_notebook` with ``smoke=True``), each in a fresh kernel. Runs are
 trained once per session into one temporary runs root (``ACTIONLENS_RUNS``), so notebooks that need
 the same trained model (CLAMP Fig. 7/8, CLASS Fig. 4/13/14) share it, as they do outside the tests.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.reproduce import NOTEBOOKS_DIR, paper_notebooks, run_notebook
+from workbench.figures import NOTEBOOKS_DIR, paper_notebooks, run_notebook
 
 PAPER = paper_notebooks()
 EXPLORATORY = sorted((NOTEBOOKS_DIR / "exploratory").glob("*.py"))
@@ -87,11 +87,11 @@ def test_paper_readme_indexes_every_notebook():
     assert not missing, f"notebooks/paper/README.md does not list {missing}"
 
 
-# -- workbench.experiments: the glue the paper notebooks share -------------------------------------
+# -- workbench.figures: the glue the paper notebooks share -------------------------------------
 
 
 def test_notebook_config_smoke_and_full():
-    from workbench.experiments import PROJECT_ROOT, notebook_config
+    from workbench.figures import PROJECT_ROOT, notebook_config
 
     smoke = notebook_config("class", smoke=True, seed=3, method_config={"hard": True})
     full = notebook_config("class", smoke=False, steps=123, method_config={"hard": True}, overrides=["batch_size=32"])
@@ -102,7 +102,7 @@ def test_notebook_config_smoke_and_full():
 
 
 def test_train_cached_reuses_a_finished_run_of_the_same_config(tmp_path: Path):
-    from workbench.experiments import notebook_config, smoke_dataset, train_cached
+    from workbench.figures import notebook_config, smoke_dataset, train_cached
     from workbench.data import load_dataset
 
     data = smoke_dataset(tasks=("reach",), per_task=3, root=tmp_path / "data")

@@ -22,6 +22,7 @@ from conftest import make_hand_episode, make_robot_episode
 from PIL import Image
 from rerun.chunk import RrdReader
 
+from workbench.cli.rerun import main as rerun_main
 from workbench.geometry import backproject_depth, look_at
 from workbench.types import MANO_BONES, CameraStream, Episode
 from workbench.viz.rerun import (
@@ -34,7 +35,6 @@ from workbench.viz.rerun import (
     serve_episode,
     show_in_notebook,
 )
-from workbench.viz.rerun_cli import main as rerun_main
 
 KNN = "/world/worms/" + rr.escape_entity_path_part("knn policy")  # a name with a space
 SAMPLES = Path(__file__).resolve().parents[1] / "data_samples"

@@ -11,7 +11,7 @@ import pytest
 from workbench.data import load_dataset
 from workbench.data.chunks import dataset_chunks
 from workbench.data.normalize import load_stats
-from workbench.data.samples import stats_file
+from workbench.data.shipped import stats_file
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data_samples"
 

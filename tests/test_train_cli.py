@@ -7,7 +7,7 @@ import pytest
 from workbench.cli import main
 from workbench.methods import method_names
 from workbench.train import RunDir, load_checkpoint
-from workbench.train.restore import load_run
+from workbench.train.run import load_run
 
 
 @pytest.mark.parametrize("method", method_names())

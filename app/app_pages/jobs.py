@@ -91,31 +91,22 @@ def evaluation_section() -> None:
         st.caption("Pick a run in the sidebar (runs that read the chosen dataset are offered) to see or make its evaluation.")
     else:
         st.caption(f"Run `{ev_run.id}` (the sidebar's run).")
-        import subprocess
-        import sys
-
+        from workbench.eval.jobs import EvalJobState, launch_eval, read_eval_job
         from workbench.eval.results import KNNResult, ProbeResult, RetrievalResult, RolloutResult
         from workbench.viz.curves import plot_probe_curves, plot_recall_at_k
 
         ev_path = str(ev_run.path)
-        procs = st.session_state.setdefault("jobs_eval_procs", {})
-        proc = procs.get(ev_path)
-        running = proc is not None and proc.poll() is None
+        job = read_eval_job(ev_path)
+        running = job is not None and job.active
         e1, e2 = st.columns([1, 3])
         if e1.button("Quick evaluation", disabled=running, key="jobs_eval_launch",
                      help="probe, retrieval and k-NN offline error on the held-out episodes, in a background process"):  # fmt: skip
-            log = Path(ev_path) / "eval" / "app-eval.log"
-            log.parent.mkdir(parents=True, exist_ok=True)
-            with open(log, "w") as fh:
-                procs[ev_path] = subprocess.Popen([sys.executable, "-m", "workbench.cli", "eval", ev_path, "--quiet"],
-                                                  stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+            job = launch_eval(ev_path)
             running = True
         if running:
             e2.info("Evaluation running in the background; results appear below when it finishes (press Refresh).")
-        elif proc is not None and proc.returncode:
-            log = Path(ev_path) / "eval" / "app-eval.log"
-            tail = log.read_text()[-800:] if log.exists() else ""
-            e2.error(f"The evaluation failed (exit {proc.returncode}):\n\n```\n{tail}\n```")
+        elif job is not None and job.state is EvalJobState.FAILED:
+            e2.error(f"The evaluation failed ({job.error}):\n\n```\n{job.log_tail()}\n```")
 
         results = cache.eval_results(ev_path)
         if not results:

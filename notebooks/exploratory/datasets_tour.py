@@ -20,7 +20,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from workbench.data import load_dataset
-from workbench.experiments import resolve_dataset
+from workbench.figures import resolve_dataset
 from workbench.viz.episode import plot_episode_streams
 
 paths = [dataset] if dataset else ["data_samples/metaworld", "data_samples/hands", "data_samples/robomimic"]

@@ -21,7 +21,7 @@ import numpy as np
 from workbench.data import load_dataset
 from workbench.data.chunks import dataset_chunks
 from workbench.dtw import dtw_path, dtw_topk
-from workbench.experiments import notebook_dataset
+from workbench.figures import notebook_dataset
 from workbench.viz.actions import plot_action_chunks
 from workbench.viz.matrices import plot_dtw_matrix
 

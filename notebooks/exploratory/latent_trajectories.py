@@ -17,15 +17,12 @@ figures_out = None
 
 # %%
 from workbench.analysis import compute_embeddings, latent_trajectories, make_projector, trajectory_alignment
-from workbench.experiments import SAMPLE_RESNET, notebook_config, notebook_dataset, train_cached
+from workbench.figures import notebook_dataset, train_recipe
 from workbench.viz.latent import plot_latent_trajectories
 
 data = notebook_dataset(dataset, smoke)
-# the settings of the paper notebooks (CLASS Fig. 13/14), so their trained run is reused
-encoder = {} if smoke or method not in ("class", "bc") else SAMPLE_RESNET
-overrides = ["batch_size=32"] if method == "class" and not smoke else []
-run = train_cached(notebook_config(method, smoke=smoke, seed=seed, dataset=data, steps=steps, method_config=encoder,
-                                   overrides=overrides), name=method)
+# the paper notebooks' recipe (CLASS Fig. 13/14), so their trained run is reused
+run = train_recipe(method, smoke=smoke, seed=seed, dataset=data, steps=steps)
 emb = compute_embeddings(run.load(), data, stride=4 if smoke else stride)
 a = trajectory_alignment(emb.vectors, emb.episode, emb.task, emb.progress)
 print(f"{len(emb)} frames of {len(set(emb.episode))} episodes; alignment {a.score:.3f}, progress alignment {a.progress_score:.3f}")

@@ -14,7 +14,7 @@ figures_out = None
 
 # %%
 from workbench.data import load_dataset
-from workbench.experiments import resolve_dataset
+from workbench.figures import resolve_dataset
 from workbench.viz.rerun import show_in_notebook
 
 ds = load_dataset(resolve_dataset(dataset))

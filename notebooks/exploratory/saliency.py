@@ -19,11 +19,17 @@ figures_out = None
 import numpy as np
 import torch
 
-from workbench.analysis.saliency import (EmbeddingSimilarity, action_target, attribute, caip_pooling_maps, overlay_map,
-                                         randomisation_check)
-from workbench.data.loader import collate
+from workbench.analysis.saliency import (
+    EmbeddingSimilarity,
+    action_target,
+    attribute,
+    caip_pooling_maps,
+    overlay_map,
+    randomisation_check,
+)
+from workbench.data.training_samples import collate
 from workbench.eval.features import load_split
-from workbench.experiments import notebook_config, notebook_dataset, train_cached
+from workbench.figures import notebook_config, notebook_dataset, train_cached
 from workbench.viz.saliency import plot_saliency_overlays
 
 data = notebook_dataset(dataset, smoke)

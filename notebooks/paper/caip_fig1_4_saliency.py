@@ -24,9 +24,9 @@ import torch
 
 from workbench.analysis.saliency import clip_and_gamma, native_maps, overlay_map, overlay_rgb, saliency_mass_in_mask
 from workbench.data import load_dataset
-from workbench.data.loader import collate
+from workbench.data.training_samples import collate
 from workbench.eval.features import load_split
-from workbench.experiments import notebook_config, notebook_dataset, train_cached
+from workbench.figures import notebook_config, notebook_dataset, train_cached
 from workbench.viz.saliency import plot_saliency_overlays
 from workbench.viz.save import save_figure
 

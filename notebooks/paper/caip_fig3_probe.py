@@ -18,8 +18,8 @@ steps = 300  # training steps per run in the full setting
 figures_out = None
 
 # %%
-from workbench.eval import ProbeConfig, evaluate_run
-from workbench.experiments import notebook_config, notebook_dataset, train_cached
+from workbench.eval import EvalConfig, ProbeConfig, evaluate_run
+from workbench.figures import notebook_config, notebook_dataset, train_cached
 from workbench.viz.curves import plot_probe_curves
 from workbench.viz.save import save_figure
 
@@ -32,7 +32,7 @@ stride = 4 if smoke else 1
 results = {}
 for label, method in methods.items():
     run = train_cached(notebook_config(method, smoke=smoke, seed=seed, dataset=data, steps=steps))
-    report = evaluate_run(run.run_dir, probe=True, retrieval=False, knn=False, probe_config=probe_cfg, stride=stride, out="fig3")
+    report = evaluate_run(run.run_dir, EvalConfig(probe=True, retrieval=False, knn=False, probe_config=probe_cfg, stride=stride, out="fig3"))
     results[label] = report.probe
     p = report.probe
     print(f"{label}: K={p.num_clusters} train={p.num_train} test={p.num_test} chance={p.chance:.3f} "

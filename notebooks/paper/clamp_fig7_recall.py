@@ -15,8 +15,8 @@ steps = 300
 figures_out = None
 
 # %%
-from workbench.eval import evaluate_run
-from workbench.experiments import notebook_config, notebook_dataset, train_cached
+from workbench.eval import EvalConfig, evaluate_run
+from workbench.figures import notebook_config, notebook_dataset, train_cached
 from workbench.viz.curves import plot_recall_at_k
 from workbench.viz.save import save_figure
 
@@ -31,7 +31,7 @@ runs = {
 # %%
 recalls, meta = {}, {}
 for label, run in runs.items():
-    r = evaluate_run(run.run_dir, probe=False, retrieval=True, knn=False, stride=stride, out="fig7").retrieval
+    r = evaluate_run(run.run_dir, EvalConfig(probe=False, retrieval=True, knn=False, stride=stride, out="fig7")).retrieval
     meta[label] = {"recall": r.recall, "num_samples": r.num_samples, "notes": r.notes}
     for pair, at in r.recall.items():
         recalls[f"{pair.replace('->', '→')} · {label}"] = {int(k): v for k, v in at.items() if int(k) in (1, 5)}

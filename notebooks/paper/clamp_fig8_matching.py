@@ -17,14 +17,14 @@ figures_out = None
 # %%
 import numpy as np
 
-from workbench.eval import evaluate_run
-from workbench.experiments import notebook_config, notebook_dataset, train_cached
+from workbench.eval import EvalConfig, evaluate_run
+from workbench.figures import notebook_config, notebook_dataset, train_cached
 from workbench.viz.matrices import plot_matching_matrix
 from workbench.viz.save import save_figure
 
 data = notebook_dataset(dataset, smoke)
 run = train_cached(notebook_config("clamp", smoke=smoke, seed=seed, dataset=data, steps=steps))
-r = evaluate_run(run.run_dir, probe=False, retrieval=True, knn=False, stride=4 if smoke else 1, out="fig8").retrieval
+r = evaluate_run(run.run_dir, EvalConfig(probe=False, retrieval=True, knn=False, stride=4 if smoke else 1, out="fig8")).retrieval
 print(f"t = {r.temperature:.2f}, b = {r.bias:.2f}, pairs: {list(r.matching)}")
 
 # %%

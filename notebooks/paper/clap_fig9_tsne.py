@@ -17,14 +17,12 @@ figures_out = None
 
 # %%
 import numpy as np
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 from sklearn.metrics import silhouette_score
 
 from workbench.analysis import make_projector
 from workbench.eval.features import embed_split, load_split
-from workbench.experiments import notebook_config, notebook_dataset, train_cached
-
+from workbench.figures import notebook_config, notebook_dataset, train_cached
+from workbench.viz.latent import plot_latent_panels
 from workbench.viz.save import save_figure
 
 data = notebook_dataset(dataset, smoke)
@@ -45,13 +43,7 @@ for label, f in feats.items():
     proj[label] = make_projector("tsne", random_state=seed).fit_transform(f)
     print(f"{label}: {f.shape[0]} chunks, silhouette by task {scores[label]:.3f}")
 
-fig = make_subplots(rows=1, cols=len(arms), subplot_titles=[f"{k}<br>silhouette {scores[k]:.2f}" for k in arms])
-colours = dict(zip(sorted(set(tasks)), ["#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3"]))
-for c, label in enumerate(arms, start=1):
-    for task, colour in colours.items():
-        sel = tasks == task
-        fig.add_trace(go.Scatter(x=proj[label][sel, 0], y=proj[label][sel, 1], mode="markers", name=task, legendgroup=task,
-                                 showlegend=c == 1, marker=dict(size=5, color=colour)), row=1, col=c)
-fig.update_layout(title="CLAP Fig. 9: t-SNE of held-out action latents, coloured by task", height=450)
+fig = plot_latent_panels(proj, tasks, subtitles={k: f"{k}<br>silhouette {scores[k]:.2f}" for k in arms},
+                         title="CLAP Fig. 9: t-SNE of held-out action latents, coloured by task")
 save_figure(fig, "clap_fig9_tsne", figures_out, meta={"silhouette_by_task": scores, "num_chunks": int(len(tasks))})
 fig

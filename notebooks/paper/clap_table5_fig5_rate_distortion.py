@@ -20,23 +20,20 @@ steps = 400  # training steps per (N_q, K)
 figures_out = None
 
 # %%
-import numpy as np
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
-
 from workbench.data import load_dataset
 from workbench.data.chunks import dataset_chunks
-from workbench.experiments import notebook_dataset
+from workbench.data.normalize import split_episodes
+from workbench.figures import notebook_dataset
 from workbench.methods import ActVAEMethodConfig, sweep_rate_distortion
-from workbench.viz.curves import plot_rate_distortion
+from workbench.viz.curves import plot_rate_distortion, rate_distortion_table
 from workbench.viz.save import save_figure
 
 if smoke:
     nq_values, k_values, steps = [2, 4], [8], 3
 ds = load_dataset(notebook_dataset(dataset, smoke))
-held_out = {i.index for i in ds.infos if i.index % 4 == 3}  # a quarter of each task's episodes
-train = dataset_chunks((ds.episode(i.index) for i in ds.infos if i.index not in held_out), "raw", 16, stride=1)
-test = dataset_chunks((ds.episode(i) for i in sorted(held_out)), "raw", 16, stride=1)
+split = split_episodes(ds.infos, 0.25, seed)  # a quarter of each task's episodes held out, as training splits
+train = dataset_chunks((ds.episode(i) for i in split["train"]), "raw", 16, stride=1)
+test = dataset_chunks((ds.episode(i) for i in split["val"]), "raw", 16, stride=1)
 print(f"{len(train.values)} training chunks, {len(test.values)} held-out chunks, shape {train.values.shape[1:]}")
 print("action range", float(train.values.min()), float(train.values.max()))
 
@@ -53,11 +50,7 @@ for p in points:
     print(f"{p.nq:>4} {p.k:>5} {p.mse:>10.5f} {p.psnr:>8.2f} {p.rate:>7.3f} {p.usage:>6.2f}")
 
 # %%
-table = go.Figure(go.Table(header=dict(values=["N_q", "K", "MSE", "PSNR (dB)", "rate", "codebook usage"]),
-                           cells=dict(values=[[p.nq for p in points], [p.k for p in points],
-                                              [f"{p.mse:.5f}" for p in points], [f"{p.psnr:.2f}" for p in points],
-                                              [f"{p.rate:.3f}" for p in points], [f"{p.usage:.2f}" for p in points]])))
-table.update_layout(title="CLAP Table V: Act-VAE reconstruction on held-out chunks")
+table = rate_distortion_table(points, title="CLAP Table V: Act-VAE reconstruction on held-out chunks")
 meta = {"points": [dict(nq=p.nq, k=p.k, mse=p.mse, psnr=p.psnr, rate=p.rate, usage=p.usage) for p in points], "steps": steps}
 save_figure(table, "clap_table5_rate_distortion", figures_out, meta=meta)
 fig = plot_rate_distortion(points, group_by="nq", y="psnr", title="CLAP Fig. 5: PSNR against rate, one line per N_q")

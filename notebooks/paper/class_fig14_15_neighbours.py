@@ -23,18 +23,15 @@ figures_out = None
 import numpy as np
 
 from workbench.analysis import compare_neighbours, compute_embeddings, load_frames
-from workbench.experiments import SAMPLE_RESNET, notebook_config, notebook_dataset, train_cached
+from workbench.figures import notebook_dataset, train_recipe
 from workbench.viz.neighbours import plot_neighbour_grid
 from workbench.viz.save import save_figure
 
 data = notebook_dataset(dataset, smoke)
-encoder = {} if smoke else SAMPLE_RESNET  # smoke: the methods' own tiny smoke encoders
-# CLASS encodes two augmented views per image: 32 images a batch = 64 encoder passes, BC's 64 images
-class_overrides = [] if smoke else ["batch_size=32"]
+# the notebooks' shared recipe (workbench.figures.recipe_config): one cached run per method
 runs = {
-    "CLASS": train_cached(notebook_config("class", smoke=smoke, seed=seed, dataset=data, steps=steps, method_config=encoder,
-                                          overrides=class_overrides), name="class"),
-    "BC": train_cached(notebook_config("bc", smoke=smoke, seed=seed, dataset=data, steps=steps, method_config=encoder)),
+    "CLASS": train_recipe("class", smoke=smoke, seed=seed, dataset=data, steps=steps),
+    "BC": train_recipe("bc", smoke=smoke, seed=seed, dataset=data, steps=steps),
 }
 k = 8 if not smoke else 4
 

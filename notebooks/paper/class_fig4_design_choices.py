@@ -24,16 +24,12 @@ rollout_tasks = ["reach", "push", "pick-place"]
 figures_out = None
 
 # %%
-import plotly.graph_objects as go
-
-from workbench.eval import KNNConfig, evaluate_run
-from workbench.experiments import SAMPLE_RESNET, notebook_config, notebook_dataset, train_cached
+from workbench.eval import EvalConfig, KNNConfig, evaluate_run
+from workbench.figures import notebook_dataset, train_recipe
+from workbench.viz.curves import plot_variant_bars
 from workbench.viz.save import save_figure
 
 data = notebook_dataset(dataset, smoke)
-encoder = {} if smoke else SAMPLE_RESNET  # smoke: the methods' own tiny smoke encoders
-# CLASS encodes two augmented views per image: 32 images a batch = 64 encoder passes, BC's 64 images
-class_overrides = [] if smoke else ["batch_size=32"]
 variants = {  # Fig. 4 panel -> label -> CLASS settings changed from the default (soft, DTW, no window, K = 2.5 %)
     "a) weights": {"soft (default)": {}, "hard": {"hard": True}},
     "b) DTW window": {"window 2": {"dtw_window": 2}, "window 4": {"dtw_window": 4}},
@@ -47,11 +43,10 @@ if smoke:  # one variant per code path
 rows = []
 for panel, group in variants.items():
     for label, change in group.items():
-        run = train_cached(notebook_config("class", smoke=smoke, seed=seed, dataset=data, steps=steps,
-                                           method_config={**encoder, **change}, overrides=class_overrides), name="class")
-        rep = evaluate_run(run.run_dir, probe=False, retrieval=False, knn=True, knn_config=KNNConfig(k=64),
+        run = train_recipe("class", smoke=smoke, seed=seed, dataset=data, steps=steps, method_config=change)
+        rep = evaluate_run(run.run_dir, EvalConfig(probe=False, retrieval=False, knn=True, knn_config=KNNConfig(k=64),
                            rollouts=0 if smoke else rollouts, tasks=rollout_tasks, per_task_corpus=False,
-                           save_episodes=0, stride=4 if smoke else 1, out="fig4")
+                           save_episodes=0, stride=4 if smoke else 1, out="fig4"))
         row = {"panel": panel, "variant": label, "knn_mse": rep.knn.policy.mse, "knn_l1": rep.knn.policy.l1,
                **{f"{k}_mse": v.mse for k, v in rep.knn.baselines.items()}}
         if rep.rollouts:
@@ -60,14 +55,8 @@ for panel, group in variants.items():
         print(row)
 
 # %%
-labels = [f"{r['variant']}" for r in rows]
-panel_colour = dict(zip(variants, ["#636efa", "#ef553b", "#00cc96", "#ab63fa"]))
-fig = go.Figure(go.Bar(x=labels, y=[r["knn_mse"] for r in rows], marker_color=[panel_colour[r["panel"]] for r in rows],
-                       text=[f"{r['knn_mse']:.4f}" for r in rows], textposition="outside", name="CLASS k-NN"))
-for key, dash in (("mean_chunk_mse", "dot"), ("state_knn_mse", "dash")):
-    if key in rows[0]:
-        fig.add_hline(y=rows[0][key], line_dash=dash, annotation_text=key.removesuffix("_mse").replace("_", " "))
-fig.update_layout(title="CLASS Fig. 4: held-out action MSE of the k-NN retrieval policy per design choice (lower is better)",
-                  yaxis_title="action-chunk MSE (raw actions)", xaxis_title="variant (panels a–d)")
+fig = plot_variant_bars(rows, value="knn_mse", baselines=("mean_chunk_mse", "state_knn_mse"), name="CLASS k-NN",
+                        title="CLASS Fig. 4: held-out action MSE of the k-NN retrieval policy per design choice (lower is better)",
+                        yaxis_title="action-chunk MSE (raw actions)", xaxis_title="variant (panels a–d)")
 save_figure(fig, "class_fig4_design_choices", figures_out, meta={"rows": rows, "steps": steps, "rollouts": rollouts})
 fig

@@ -1,7 +1,7 @@
 """Image embeddings of every frame of a dataset under a trained method, cached on disk.
 
 :func:`compute_embeddings` runs ``Method.encode_images`` over the frames of a dataset (the same
-image + following-chunk samples the method trained on, :class:`~workbench.data.loader.FrameChunkDataset`)
+image + following-chunk samples the method trained on, :class:`~workbench.data.training_samples.FrameChunkDataset`)
 in batches on the method's device, and returns an :class:`Embeddings`: the vectors plus, per row,
 the episode, the image step, the task, the camera setup and the action chunk that follows the
 frame — everything the latent-trajectory (CLASS App. J.1) and neighbour (CLASS App. J.2) views need
@@ -29,11 +29,13 @@ import torch
 
 from workbench.atomic import atomic_path
 from workbench.data.dataset import Dataset
-from workbench.data.io import load_dataset
-from workbench.data.loader import FrameChunkDataset, collate
+from workbench.data.layouts import load_dataset
+from workbench.data.training_samples import FrameChunkDataset, collate
+from workbench.methods.base import Method
+from workbench.train.run import TrainedRun, load_run, model_hash
 from workbench.types import Episode
 
-__all__ = ["Embeddings", "compute_embeddings", "dataset_fingerprint", "default_cache_dir", "model_hash", "load_frames"]
+__all__ = ["Embeddings", "as_trained_run", "compute_embeddings", "dataset_fingerprint", "default_cache_dir", "model_hash", "load_frames"]
 
 #: bump when the cached layout or the way embeddings are computed changes
 _CACHE_VERSION = 2  # 2: keyed by the dataset's content, not its path and mtimes
@@ -110,18 +112,6 @@ class Embeddings:
         return cls(**kw)
 
 
-def model_hash(method: torch.nn.Module) -> str:
-    """A short content hash of a model's weights and class (cache keys for in-memory models)."""
-    h = hashlib.sha256(type(method).__qualname__.encode())
-    cfg = getattr(method, "config", None)
-    if cfg is not None and hasattr(cfg, "to_dict"):
-        h.update(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode())
-    for name, t in sorted(method.state_dict().items()):
-        h.update(name.encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
 _FINGERPRINTS: dict[tuple[str, int, int], str] = {}
 
 
@@ -146,18 +136,78 @@ def dataset_fingerprint(path: str | Path) -> str:
     return _FINGERPRINTS[memo]
 
 
-def _resolve_model(model_or_run: Any) -> tuple[torch.nn.Module, str, dict, Path | None]:
-    """(method, content hash, the run's data settings, run dir) from a Method, RestoredRun or path."""
-    from workbench.train.restore import RestoredRun, checkpoint_hash, load_run
-
+def as_trained_run(model_or_run: Any) -> TrainedRun:
+    """A :class:`~workbench.train.run.TrainedRun` from a run, a run directory / checkpoint path
+    (loaded onto CUDA when present) or an in-memory :class:`~workbench.methods.Method`."""
+    if isinstance(model_or_run, TrainedRun):
+        return model_or_run
     if isinstance(model_or_run, (str, Path)):
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        model_or_run = load_run(model_or_run, map_location=device)
-    if isinstance(model_or_run, RestoredRun):
-        return model_or_run.method, checkpoint_hash(model_or_run.checkpoint), dict(model_or_run.data), model_or_run.run_dir
-    if isinstance(model_or_run, torch.nn.Module) and hasattr(model_or_run, "encode_images"):
-        return model_or_run, model_hash(model_or_run), {}, None
-    raise ValueError(f"model_or_run must be a Method, a RestoredRun, or a run directory / checkpoint path, got {type(model_or_run).__name__}")
+        return load_run(model_or_run)
+    if isinstance(model_or_run, Method):
+        return TrainedRun.from_method(model_or_run)
+    raise ValueError(f"model_or_run must be a Method, a TrainedRun, or a run directory / checkpoint path, got {type(model_or_run).__name__}")
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """What the frames are read with (part of the cache key)."""
+
+    camera: str | None
+    image_size: int | None
+    chunk_kind: str
+    horizon: int
+
+
+def _settings(run: TrainedRun, camera: str | None, image_size: int | None, chunk_kind: str | None,
+              horizon: int | None) -> _Settings:  # fmt: skip
+    # the run's own settings unless overridden: the frames look like those it trained on
+    meta = run.sample_meta
+    return _Settings(camera if camera is not None else run.camera, image_size or meta.image_size or run.data.image_size,
+                     chunk_kind or meta.chunk_kind, int(horizon or meta.horizon))  # fmt: skip
+
+
+def _cache_file(run: TrainedRun, key_path: str, st: _Settings, episodes: Sequence[int] | None, stride: int,
+                with_text: bool, cache_dir: str | Path | None) -> Path:  # fmt: skip
+    settings = {"v": _CACHE_VERSION, "model": run.model_id, "dataset": dataset_fingerprint(key_path),
+                "camera": st.camera, "image_size": st.image_size, "chunk_kind": st.chunk_kind, "horizon": st.horizon,
+                "episodes": None if episodes is None else sorted(int(e) for e in episodes), "stride": stride,
+                "with_text": with_text}  # fmt: skip
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:24]
+    root = Path(cache_dir) if cache_dir is not None else (run.run_dir / "embeddings" if run.run_dir else default_cache_dir())
+    return root / f"{run.model_id}-{key}.npz"
+
+
+def _encode_images(method: Any, samples: FrameChunkDataset, batch_size: int, with_text: bool) -> np.ndarray:
+    """(N, C) image embeddings of every sample, in batches on the method's device, eval mode."""
+    was_training = method.training
+    method.eval()
+    vecs = []
+    try:
+        with torch.no_grad():
+            for b0 in range(0, len(samples), batch_size):
+                batch = collate([samples[i] for i in range(b0, min(len(samples), b0 + batch_size))])
+                images = batch["image"].to(method.device)  # (B, 3, S, S) uint8
+                z = method.encode_images(images, batch["text"] if with_text else None)  # (B, C)
+                vecs.append(z.float().cpu().numpy())
+    finally:
+        method.train(was_training)
+    return np.concatenate(vecs).astype(np.float32)
+
+
+def _episode_facts(source: Dataset | Sequence[Episode], episodes: npt.NDArray) -> dict[int, tuple[str, str, int]]:
+    """``{episode: (task, camera setup, length)}`` for the given episode indices."""
+    out: dict[int, tuple[str, str, int]] = {}
+    if isinstance(source, Dataset):
+        infos = {info.index: info for info in source.infos}
+        for e in np.unique(episodes):
+            info = infos[int(e)]
+            out[int(e)] = (info.task, str(info.camera_setup), info.length)
+    else:
+        by_index = {ep.index: ep for ep in source}
+        for e in np.unique(episodes):
+            ep = by_index[int(e)]
+            out[int(e)] = (ep.task, ep.camera_setup.value, len(ep))
+    return out
 
 
 def compute_embeddings(
@@ -178,11 +228,11 @@ def compute_embeddings(
     """Embed every ``stride``-th frame of ``dataset_or_path`` with a method's image encoder.
 
     Args:
-        model_or_run: a :class:`~workbench.methods.Method`, a :class:`~workbench.train.restore.RestoredRun`,
+        model_or_run: a :class:`~workbench.methods.Method`, a :class:`~workbench.train.run.TrainedRun`,
             or a run directory / checkpoint path (loaded onto CUDA when present).
         dataset_or_path: a dataset, its path, or a list of episodes; None = the run's own dataset.
-        camera, image_size, chunk_kind, horizon: default to the run's data settings, then to the
-            method's sample meta, so the frames look like those it trained on.
+        camera, image_size, chunk_kind, horizon: override the run's settings (by default the
+            frames are :meth:`TrainedRun.samples`, as the method trained on them).
         episodes: ``Episode.index`` values to embed; None = all.
         with_text: give text-conditioned encoders (CAIP) each sample's instruction.
         cache: read/write the ``.npz`` cache; ``cache_dir`` defaults to ``<run>/embeddings`` for a
@@ -192,84 +242,48 @@ def compute_embeddings(
         raise ValueError(f"stride must be >= 1, got {stride}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    method, mhash, run_data, run_dir = _resolve_model(model_or_run)
-    meta = getattr(method, "meta", None)
+    run = as_trained_run(model_or_run)
     if dataset_or_path is None:
-        if not run_data.get("path"):
+        if not run.data.path:
             raise ValueError("no dataset given and the model carries no run data settings; pass dataset_or_path")
-        dataset_or_path = run_data["path"]
-    camera = camera if camera is not None else (run_data.get("camera") or (meta.camera if meta else None) or None)
-    image_size = image_size or (meta.image_size if meta else None) or run_data.get("image_size")
-    chunk_kind = chunk_kind or run_data.get("chunk_kind") or (meta.chunk_kind if meta else "raw")
-    horizon = horizon or run_data.get("horizon") or (meta.horizon if meta else 16)
-
-    source: Dataset | Sequence[Episode]
-    key_path = ""
-    if isinstance(dataset_or_path, (str, Path)):
+        source: Dataset | Sequence[Episode] = run.open_dataset()
+    elif isinstance(dataset_or_path, (str, Path)):
         source = load_dataset(dataset_or_path)
     else:
         source = dataset_or_path
-    if isinstance(source, Dataset):
-        key_path = str(source.path.resolve())
+    key_path = str(source.path.resolve()) if isinstance(source, Dataset) else ""
+    st = _settings(run, camera, image_size, chunk_kind, horizon)
 
-    cache_file: Path | None = None
-    if cache and key_path:
-        settings = {"v": _CACHE_VERSION, "model": mhash, "dataset": dataset_fingerprint(key_path),
-                    "camera": camera, "image_size": image_size, "chunk_kind": chunk_kind, "horizon": horizon,
-                    "episodes": None if episodes is None else sorted(int(e) for e in episodes), "stride": stride,
-                    "with_text": with_text}  # fmt: skip
-        key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:24]
-        root = Path(cache_dir) if cache_dir is not None else (run_dir / "embeddings" if run_dir else default_cache_dir())
-        cache_file = root / f"{mhash}-{key}.npz"
-        if cache_file.exists():
-            try:  # the entry may come from another checkout (shipped samples): name this one's path
-                return dataclasses.replace(Embeddings.load(cache_file), dataset=key_path)
-            except (OSError, ValueError, KeyError):
-                cache_file.unlink(missing_ok=True)  # a damaged cache entry is recomputed
+    cache_file = _cache_file(run, key_path, st, episodes, stride, with_text, cache_dir) if cache and key_path else None
+    if cache_file is not None and cache_file.exists():
+        try:
+            # the entry may come from another checkout (shipped samples): name this one's path
+            return dataclasses.replace(Embeddings.load(cache_file), dataset=key_path)
+        except (OSError, ValueError, KeyError):
+            cache_file.unlink(missing_ok=True)  # a damaged cache entry is recomputed
 
-    ds = FrameChunkDataset(source, camera=camera, chunk_kind=chunk_kind, horizon=int(horizon), stride=stride,
-                           image_size=image_size, episodes=episodes)  # fmt: skip
-    was_training = method.training
-    method.eval()
-    vecs = []
-    try:
-        with torch.no_grad():
-            for b0 in range(0, len(ds), batch_size):
-                batch = collate([ds[i] for i in range(b0, min(len(ds), b0 + batch_size))])
-                images = batch["image"].to(method.device)  # (B, 3, S, S) uint8
-                z = method.encode_images(images, batch["text"] if with_text else None)  # (B, C)
-                vecs.append(z.float().cpu().numpy())
-    finally:
-        method.train(was_training)
-
-    eps = list(source) if not isinstance(source, Dataset) else None
-    infos = {info.index: info for info in source.infos} if isinstance(source, Dataset) else None
-    ep_ids = ds.chunks.episode
-    task_of, setup_of, length_of = {}, {}, {}
-    for e in np.unique(ep_ids):
-        if infos is not None:
-            info = infos[int(e)]
-            task_of[e], setup_of[e], length_of[e] = info.task, str(info.camera_setup), info.length
-        else:
-            ep = next(x for x in eps if x.index == int(e))  # type: ignore[union-attr]
-            task_of[e], setup_of[e], length_of[e] = ep.task, ep.camera_setup.value, len(ep)
+    samples = run.samples(source, episodes=episodes, stride=stride, chunk_kind=st.chunk_kind, horizon=st.horizon,
+                          camera=st.camera, image_size=st.image_size)  # fmt: skip
+    vectors = _encode_images(run.method, samples, batch_size, with_text)
+    ep_ids = samples.chunks.episode
+    facts = _episode_facts(source, ep_ids)
     # the scene camera's setup varies per episode (CLASS Fig. 3); a wrist camera is always "wrist"
-    cam_setup = np.array([("wrist" if ds.camera == "wrist" else setup_of[e]) for e in ep_ids], dtype=np.str_)
-    lengths = np.array([length_of[e] for e in ep_ids], dtype=np.float32)
+    cam_setup = np.array([("wrist" if samples.camera == "wrist" else facts[int(e)][1]) for e in ep_ids], dtype=np.str_)
+    lengths = np.array([facts[int(e)][2] for e in ep_ids], dtype=np.float32)
     emb = Embeddings(
-        vectors=np.concatenate(vecs).astype(np.float32),
+        vectors=vectors,
         episode=ep_ids.astype(np.int64),
-        time=ds.chunks.time.astype(np.int64),
-        progress=(ds.chunks.time / np.maximum(lengths - 1, 1)).astype(np.float32),
-        task=np.array([task_of[e] for e in ep_ids], dtype=np.str_),
+        time=samples.chunks.time.astype(np.int64),
+        progress=(samples.chunks.time / np.maximum(lengths - 1, 1)).astype(np.float32),
+        task=np.array([facts[int(e)][0] for e in ep_ids], dtype=np.str_),
         camera_setup=cam_setup,
-        chunks=ds.chunks.values.astype(np.float32),
-        chunk_mask=ds.chunks.mask.astype(bool),
+        chunks=samples.chunks.values.astype(np.float32),
+        chunk_mask=samples.chunks.mask.astype(bool),
         dataset=key_path,
-        camera=ds.camera,
-        chunk_kind=str(chunk_kind),
-        image_size=int(ds.meta().image_size) if image_size is None else int(image_size),
-        model_id=mhash,
+        camera=samples.camera,
+        chunk_kind=str(st.chunk_kind),
+        image_size=int(samples.meta().image_size) if st.image_size is None else int(st.image_size),
+        model_id=run.model_id,
     )
     if cache_file is not None:
         emb.save(cache_file)

@@ -16,18 +16,116 @@ import numpy as np
 import numpy.typing as npt
 
 from workbench.analysis.embeddings import Embeddings
-from workbench.dtw import (
-    NeighbourOverlap,
-    RelativeDTW,
-    cosine_topk,
-    dtw_distance,
-    dtw_topk,
-    overlap_at_k,
-    pairwise_dtw,
-    relative_dtw_of_neighbours,
-)
+from workbench.analysis.similarity import _check_k, cosine_topk, top_k
+from workbench.dtw import DTWCost, dtw_distance, dtw_topk, paired_dtw, pairwise_dtw
 
-__all__ = ["NeighbourComparison", "compare_neighbours"]
+__all__ = ["NeighbourComparison", "NeighbourOverlap", "RelativeDTW", "compare_neighbours", "cosine_topk", "overlap_at_k",
+           "relative_dtw_of_neighbours"]  # fmt: skip
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class NeighbourOverlap:
+    """Overlap@k between two neighbour lists: |A_k ∩ B_k| / k per query and on average."""
+
+    per_query: FloatArray  # (Q,)
+    mean: float
+    k: int
+
+
+@dataclass(frozen=True)
+class RelativeDTW:
+    """Mean DTW from each query to its embedding neighbours, relative to random pairs.
+
+    ``ratio`` < 1 means the embedding puts together chunks whose actions are closer than
+    chance — the behavioural grounding CLASS aims for (§4.2, App. J.2).
+    """
+
+    neighbour_mean: float  # mean DTW(query, embedding neighbour)
+    random_mean: float  # mean DTW(query, random other chunk)
+    ratio: float  # neighbour_mean / random_mean
+    per_query: FloatArray  # (Q,) mean DTW to each query's neighbours
+
+
+def _as_neighbours(x: npt.ArrayLike, name: str) -> IntArray:
+    a = np.asarray(x)
+    if a.ndim != 2 or 0 in a.shape or not np.issubdtype(a.dtype, np.integer):
+        raise ValueError(f"{name} must be a non-empty (Q, k) integer array, got shape {a.shape} dtype {a.dtype}")
+    s = np.sort(a, axis=1)
+    if np.any(s[:, 1:] == s[:, :-1]):
+        raise ValueError(f"{name} has repeated indices within a row")
+    return a.astype(np.int64)
+
+
+def overlap_at_k(
+    neighbours_a: npt.ArrayLike, neighbours_b: npt.ArrayLike, k: int | None = None
+) -> NeighbourOverlap:
+    """Fraction of the first k neighbours two lists share, per query and on average.
+
+    Used to compare embedding neighbours (:func:`cosine_topk`) with DTW neighbours
+    (:func:`dtw_topk`) of the same queries.  ``k`` defaults to the shorter list.
+    """
+    a = _as_neighbours(neighbours_a, "neighbours_a")
+    b = _as_neighbours(neighbours_b, "neighbours_b")
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(f"neighbours_a and neighbours_b must have the same number of queries, got {a.shape[0]} and {b.shape[0]}")
+    kmax = min(a.shape[1], b.shape[1])
+    k = kmax if k is None else _check_k(k, kmax, "the shorter neighbour list")
+    shared = (a[:, :k, None] == b[:, None, :k]).any(axis=2).sum(axis=1)
+    per = shared / k
+    return NeighbourOverlap(per_query=per, mean=float(per.mean()), k=k)
+
+
+def relative_dtw_of_neighbours(
+    chunks: npt.ArrayLike,
+    neighbours: npt.ArrayLike,
+    *,
+    query_indices: npt.ArrayLike | None = None,
+    n_random: int | None = None,
+    seed: int = 0,
+    window: int | None = None,
+    cost: str | DTWCost = "sqeuclidean",
+) -> RelativeDTW:
+    """Mean DTW between queries and their embedding neighbours, relative to random pairs.
+
+    ``chunks`` (N, T, D) are the action chunks behind the embeddings; ``neighbours`` (Q, k)
+    are corpus indices (e.g. from :func:`cosine_topk`); query q is chunk ``query_indices[q]``
+    (default q).  The baseline pairs each query with ``n_random`` (default k) chunks drawn
+    uniformly among the others, with a fixed ``seed``.
+    """
+    X = np.asarray(chunks, dtype=np.float64)
+    if X.ndim != 3 or 0 in X.shape:
+        raise ValueError(f"chunks must be a non-empty (N, T, D) array, got shape {X.shape}")
+    nb = _as_neighbours(neighbours, "neighbours")
+    n = X.shape[0]
+    nq, k = nb.shape
+    if n < 2:
+        raise ValueError("chunks must hold at least 2 chunks")
+    qi = np.arange(nq) if query_indices is None else np.asarray(query_indices)
+    if qi.shape != (nq,) or not np.issubdtype(qi.dtype, np.integer) or qi.min() < 0 or qi.max() >= n:
+        raise ValueError(f"query_indices must be {nq} integers in [0, {n})")
+    if nb.min() < 0 or nb.max() >= n:
+        raise ValueError(f"neighbours must lie in [0, {n}) (the chunk indices)")
+    if n_random is None:
+        n_random = k
+    elif isinstance(n_random, bool) or not isinstance(n_random, (int, np.integer)) or n_random < 1:
+        raise ValueError(f"n_random must be a positive int, got {n_random!r}")
+    qa = np.repeat(qi, k).astype(np.int64)
+    dn = paired_dtw(X, qa, nb.ravel(), window=window, cost=cost).reshape(nq, k)
+    rng = np.random.default_rng(seed)
+    ra = np.repeat(qi, n_random).astype(np.int64)
+    # Uniform over the other n − 1 chunks: draw from n − 1 and skip the query itself.
+    rb = rng.integers(0, n - 1, size=ra.size)
+    rb = (rb + (rb >= ra)).astype(np.int64)
+    dr = paired_dtw(X, ra, rb, window=window, cost=cost)
+    neighbour_mean = float(dn.mean())
+    random_mean = float(dr.mean())
+    ratio = neighbour_mean / random_mean if random_mean > 0 else float("nan")
+    return RelativeDTW(
+        neighbour_mean=neighbour_mean, random_mean=random_mean, ratio=ratio, per_query=dn.mean(axis=1)
+    )
 
 
 @dataclass(frozen=True)
@@ -52,13 +150,6 @@ class NeighbourComparison:
     @property
     def k(self) -> int:
         return int(self.embedding_indices.shape[1])
-
-
-def _masked_topk(score: np.ndarray, k: int, largest: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Row-wise top-k of a (Q, N) matrix with excluded entries at ∓inf; ties to the lower index."""
-    key = -score if largest else score
-    idx = np.argsort(key, axis=1, kind="stable")[:, :k]
-    return idx.astype(np.int64), np.take_along_axis(score, idx, 1)
 
 
 def compare_neighbours(
@@ -95,12 +186,9 @@ def compare_neighbours(
         raise ValueError(f"k={k} exceeds the {int(allowed.sum(1).min())} candidate frames of some query")
 
     if exclude_same_episode:
-        v = embeddings.vectors.astype(np.float64)
-        v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
-        sim = np.where(allowed, v[q] @ v.T, -np.inf)
-        e_idx, e_sim = _masked_topk(sim, k, largest=True)
+        e_idx, e_sim = cosine_topk(embeddings.vectors[q], embeddings.vectors, k, allowed=allowed)
         d = np.where(allowed, pairwise_dtw(chunks[q], chunks, window=window, cost=cost), np.inf)
-        d_idx, d_dist = _masked_topk(d, k, largest=False)
+        d_idx, d_dist = top_k(d, k, largest=False)
     else:
         e_idx, e_sim = cosine_topk(embeddings.vectors[q], embeddings.vectors, k, exclude_self=True, query_indices=q)
         # the engine's exact top-k; one extra so the query (distance 0) can be dropped

@@ -23,13 +23,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import threading
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 from sklearn.base import BaseEstimator, TransformerMixin
+
+from workbench.atomic import atomic_path
 
 __all__ = ["PCAProjector", "TSNEProjector", "UMAPProjector", "project_cached", "projection_cache_dir", "warm_umap", "make_projector"]
 
@@ -234,15 +235,8 @@ def project_cached(projector: BaseEstimator, X: npt.ArrayLike, *, cache_dir: str
         except (OSError, ValueError):
             path.unlink(missing_ok=True)
     emb = np.asarray(projector.fit_transform(a), dtype=np.float32)
-    root.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npy", dir=root)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".npy") as tmp:
         np.save(tmp, emb)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return emb
 
 

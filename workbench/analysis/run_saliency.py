@@ -38,6 +38,11 @@ from workbench.analysis.saliency import (
     randomisation_check,
     text_target,
 )
+from workbench.data.dataset import Dataset
+from workbench.data.training_samples import collate
+from workbench.methods.capabilities import ActionEmbedder, TextEmbedder
+from workbench.train.run import TrainedRun
+from workbench.types import Episode
 
 __all__ = ["FrameSamples", "SaliencyPanel", "NATIVE_MAPS", "frame_samples", "randomisation_score", "run_saliency",
            "saliency_target", "target_kind"]  # fmt: skip
@@ -68,19 +73,13 @@ class FrameSamples:
         return replace(self, texts=texts)
 
 
-def frame_samples(restored: Any, dataset: Any, refs: Sequence[tuple[int, int]]) -> FrameSamples:
-    """The frames ``refs`` ((episode, time) pairs) of ``dataset`` as run ``restored`` trained on them."""
-    from workbench.data.loader import FrameChunkDataset, collate
-    from workbench.eval.features import _text_fn
-
+def frame_samples(run: TrainedRun, dataset: Dataset | Sequence[Episode], refs: Sequence[tuple[int, int]]) -> FrameSamples:
+    """The frames ``refs`` ((episode, time) pairs) of ``dataset`` as ``run`` trained on them
+    (:meth:`~workbench.train.run.TrainedRun.samples`, every step of the chosen episodes)."""
     if not refs:
         raise ValueError("no frames chosen")
-    meta = restored.sample_meta
-    d = restored.data
     eps = sorted({int(e) for e, _ in refs})
-    fcd = FrameChunkDataset(dataset, camera=meta.camera or d.get("camera"), chunk_kind=d.get("chunk_kind", meta.chunk_kind),
-                            horizon=int(d.get("horizon", meta.horizon)), image_size=meta.image_size, episodes=eps,
-                            norm_stats=restored.norm_stats, text_fn=_text_fn(restored))  # fmt: skip
+    fcd = run.samples(dataset, episodes=eps, stride=1)
     rows = []
     for e, t in refs:
         hit = np.flatnonzero((fcd.chunks.episode == int(e)) & (fcd.chunks.time == int(t)))
@@ -94,9 +93,9 @@ def frame_samples(restored: Any, dataset: Any, refs: Sequence[tuple[int, int]]) 
 
 def target_kind(method: Any) -> str:
     """``"action"``, ``"text"`` or ``"prototype"`` (see the module docstring)."""
-    if hasattr(method, "encode_actions"):
+    if isinstance(method, ActionEmbedder):
         return "action"
-    if hasattr(method, "encode_text"):
+    if isinstance(method, TextEmbedder):
         return "text"
     return "prototype"
 

@@ -41,6 +41,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from workbench.methods.capabilities import ActionEmbedder, TextEmbedder
+
 __all__ = [
     "SALIENCY_METHODS",
     "EmbeddingSimilarity",
@@ -119,7 +121,7 @@ class EmbeddingSimilarity(nn.Module):
 def action_target(method: nn.Module, chunks: torch.Tensor | np.ndarray, mask: torch.Tensor | np.ndarray | None = None) -> torch.Tensor:
     """Embeddings (B, C) of the action chunks (B, H, D) that follow the frames, for methods with an
     action tower (``encode_actions``: CAIP, CLAP). Chunks must be normalised as in training."""
-    if not hasattr(method, "encode_actions"):
+    if not isinstance(method, ActionEmbedder):
         raise ValueError(f"{type(method).__name__} has no action encoder; use text_target or a vector target")
     c = torch.as_tensor(chunks, dtype=torch.float32).to(method.device)
     m = None if mask is None else torch.as_tensor(mask, dtype=torch.bool).to(method.device)
@@ -150,7 +152,7 @@ def dtw_prototype_target(vectors: np.ndarray, chunks: np.ndarray, rows: Sequence
 @torch.no_grad()
 def text_target(method: nn.Module, texts: Sequence[str]) -> torch.Tensor:
     """Embeddings (B, C) of instructions, for methods with a text tower in the shared space (CLAMP)."""
-    if not hasattr(method, "encode_text"):
+    if not isinstance(method, TextEmbedder):
         raise ValueError(f"{type(method).__name__} has no text encoder in its embedding space")
     return method.encode_text(list(texts))
 

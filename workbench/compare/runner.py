@@ -83,7 +83,7 @@ def _check_settings(out: Path, cfg: CompareConfig) -> None:
 def _ensure_data(out: Path, cfg: CompareConfig, quiet: bool) -> Path:
     from workbench.data.generate import make_metaworld_dataset
 
-    from workbench.data.samples import write_dataset_stats
+    from workbench.data.normalize import write_dataset_stats
 
     root = out / "data"
     if (root / "meta" / "workbench_stats.json").exists():
@@ -143,9 +143,9 @@ def _make_policies(run_dir: Path, checkpoint: Path, policies: Sequence[str], cfg
     """Every asked policy on one checkpoint: the corpus is embedded once, the head trained once."""
     from workbench.eval.batch_policies import PROPRIO_DIMS, EncoderKNN, HeadPolicy
     from workbench.eval.features import embed_split, load_split
-    from workbench.eval.heads import HeadConfig, HeadKind, train_head
+    from workbench.eval.head_training import HeadConfig, HeadKind, train_head
     from workbench.eval.knn import KNNConfig, KNNPolicy
-    from workbench.train.restore import load_run
+    from workbench.train.run import load_run
 
     restored = load_run(run_dir, checkpoint=checkpoint)
     train = load_split(restored, "train", stride=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.data.io import UnknownLayoutError, detect_layout
+from workbench.data.layouts import UnknownLayoutError, detect_layout
 from workbench.types import DataError
 
 __all__ = ["DatasetEntry", "find_datasets", "resolve_within", "resolve_dataset_path", "check_dataset_path", "DEFAULT_ROOT"]

@@ -7,10 +7,9 @@ dataset is never written into; writes are atomic, so a crash never loses what wa
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from workbench.atomic import atomic_write_text
 from workbench.types import DataError
 
 __all__ = ["FLAGS", "flags_path", "load_flags", "save_flags", "set_episode_flags"]
@@ -39,10 +38,7 @@ def load_flags(dataset_path: str | Path) -> dict[int, dict]:
 def save_flags(dataset_path: str | Path, flags: dict[int, dict]) -> Path:
     f = flags_path(dataset_path)
     keep = {str(k): v for k, v in sorted(flags.items()) if v.get("flags") or v.get("note")}
-    fd, tmp = tempfile.mkstemp(prefix=f.name + ".", dir=f.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(keep, fh, indent=1)
-    os.replace(tmp, f)
+    atomic_write_text(f, json.dumps(keep, indent=1))
     return f
 
 

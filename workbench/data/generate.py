@@ -1,7 +1,7 @@
 """Generators of simulated episodes: metaworld's scripted experts and the Shadow hand.
 
 Both are deterministic from ``seed``; frames are rendered with MuJoCo on the CPU (EGL) and kept in
-memory as :class:`~workbench.types.ArrayFrames`. :mod:`workbench.data.samples` writes them to disk.
+memory as :class:`~workbench.types.ArrayFrames`. :mod:`workbench.data.shipped` writes them to disk.
 """
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ def make_metaworld_dataset(
     import time
 
     from workbench.data.lerobot import write_lerobot
-    from workbench.data.samples import write_dataset_stats
+    from workbench.data.normalize import write_dataset_stats
 
     check_generation(tasks, episodes_per_task, camera_setups)
     setups = tuple(str(getattr(s, "value", s)) for s in camera_setups)

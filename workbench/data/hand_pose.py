@@ -24,14 +24,13 @@ keypoint positions ``(T, K·3)`` as its actions, so every episode can be chunked
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from workbench.atomic import atomic_path
 from workbench.data.dataset import Dataset
 from workbench.data.validate import raise_if_invalid
 from workbench.data.video import read_video_segment, write_video
@@ -210,35 +209,42 @@ def write_hand_pose(episodes: Iterable[Episode], root: str | Path, *, crf: int =
         target = folder / f"{ep.index}.hdf5"
         if target.exists():
             raise FileExistsError(f"{target} already exists; refusing to overwrite it")
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=folder)
-        os.close(fd)
+        video = target.with_suffix(".mp4")
         try:
-            with h5py.File(tmp, "w") as h:
-                for j, name in enumerate(names):
-                    h.create_dataset(f"transforms/{name}", data=ep.hand_keypoints[:, j])
-                    conf = ep.hand_confidence[:, j] if ep.hand_confidence is not None else np.ones(len(ep), np.float32)
-                    h.create_dataset(f"confidences/{name}", data=conf)
-                h.create_dataset("actions", data=ep.actions)
-                cam = next(iter(ep.cameras.values()), None)
-                if cam is not None:
-                    h.create_dataset("transforms/camera", data=cam.extrinsics @ _ARKIT_TO_OPENCV)  # self-inverse flip
-                    h.create_dataset("camera/intrinsic", data=cam.intrinsics[0])
-                h.attrs.update({"llm_description": ep.instruction, "task": ep.task, "fps": ep.fps,
-                                "camera_setup": ep.camera_setup.value, "source": ep.source, "episode_index": ep.index})  # fmt: skip
-                if ep.success is not None:
-                    h.attrs["success"] = bool(ep.success)
-            if cam is not None:
-                if cam.intrinsics is None or cam.extrinsics is None:
-                    raise DataError(root, "the camera needs intrinsics and extrinsics", episode=ep.index)
-                if not np.allclose(cam.intrinsics, cam.intrinsics[0]):
-                    raise DataError(root, "EgoDex stores one intrinsic matrix; this camera's changes over time", episode=ep.index)
-                write_video(target.with_suffix(".mp4"), cam.rgb.load(), ep.fps, crf=crf, lossless=lossless)
-            os.replace(tmp, target)
+            _write_episode(ep, target, video, names, crf=crf, lossless=lossless)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            target.with_suffix(".mp4").unlink(missing_ok=True)
+            video.unlink(missing_ok=True)
             raise
         wrote += 1
     if wrote == 0:
         raise DataError(root, "no episodes to write")
     return root
+
+
+def _write_episode(ep: Episode, target: Path, video: Path, names: list[str], *, crf: int, lossless: bool) -> None:
+    """One episode's HDF5 and its camera's mp4 beside it, each written atomically; the HDF5 last,
+    so a reader never finds an episode without its video."""
+    root = target.parent.parent
+    cam = next(iter(ep.cameras.values()), None)
+    if cam is not None:
+        if cam.intrinsics is None or cam.extrinsics is None:
+            raise DataError(root, "the camera needs intrinsics and extrinsics", episode=ep.index)
+        if not np.allclose(cam.intrinsics, cam.intrinsics[0]):
+            raise DataError(root, "EgoDex stores one intrinsic matrix; this camera's changes over time", episode=ep.index)
+    with atomic_path(target) as tmp:
+        with h5py.File(tmp, "w") as h:
+            for j, name in enumerate(names):
+                h.create_dataset(f"transforms/{name}", data=ep.hand_keypoints[:, j])
+                conf = ep.hand_confidence[:, j] if ep.hand_confidence is not None else np.ones(len(ep), np.float32)
+                h.create_dataset(f"confidences/{name}", data=conf)
+            h.create_dataset("actions", data=ep.actions)
+            if cam is not None:
+                h.create_dataset("transforms/camera", data=cam.extrinsics @ _ARKIT_TO_OPENCV)  # self-inverse flip
+                h.create_dataset("camera/intrinsic", data=cam.intrinsics[0])
+            h.attrs.update({"llm_description": ep.instruction, "task": ep.task, "fps": ep.fps,
+                            "camera_setup": ep.camera_setup.value, "source": ep.source, "episode_index": ep.index})  # fmt: skip
+            if ep.success is not None:
+                h.attrs["success"] = bool(ep.success)
+        if cam is not None:
+            with atomic_path(video, suffix=".mp4") as vtmp:
+                write_video(vtmp, cam.rgb.load(), ep.fps, crf=crf, lossless=lossless)

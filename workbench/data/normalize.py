@@ -15,9 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from workbench.atomic import atomic_write_text
 from workbench.types import EpisodeInfo
 
-__all__ = ["NormStats", "compute_stats", "split_episodes", "save_stats", "load_stats", "STATS_FILE"]
+__all__ = ["CHUNK_HORIZON", "NormStats", "compute_norm_stats", "split_episodes", "save_stats", "load_stats", "STATS_FILE",
+           "stats_file", "write_dataset_stats"]
+
+CHUNK_HORIZON = 16  # CLASS App. B: DTW horizon 16; the horizon of the statistics written beside a dataset
 
 STATS_FILE = "workbench_stats.json"
 
@@ -45,7 +49,7 @@ class NormStats:
         return cls(np.asarray(d["mean"], dtype=np.float64), np.asarray(d["std"], dtype=np.float64), int(d["count"]), float(d.get("eps", 1e-6)))
 
 
-def compute_stats(values: np.ndarray, mask: np.ndarray | None = None) -> NormStats:
+def compute_norm_stats(values: np.ndarray, mask: np.ndarray | None = None) -> NormStats:
     """Statistics over every valid step of ``values`` ``(N, H, D)`` (or ``(N, D)``), per dimension."""
     v = np.asarray(values, dtype=np.float64)
     flat = v.reshape(-1, v.shape[-1])
@@ -54,6 +58,10 @@ def compute_stats(values: np.ndarray, mask: np.ndarray | None = None) -> NormSta
     if len(flat) == 0:
         raise ValueError("no valid steps to compute statistics on")
     return NormStats(flat.mean(0), flat.std(0), int(len(flat)))
+
+
+#: the former name, kept for notebooks and branches written before the rename
+compute_stats = compute_norm_stats
 
 
 def split_episodes(infos: Sequence[EpisodeInfo], val_fraction: float = 0.25, seed: int = 0) -> dict[str, list[int]]:
@@ -82,9 +90,7 @@ def split_episodes(infos: Sequence[EpisodeInfo], val_fraction: float = 0.25, see
 def save_stats(path: str | Path, stats: dict[str, NormStats], meta: dict | None = None) -> Path:
     """Write named statistics (e.g. ``"ee/h16"``) to a JSON file, atomically."""
     path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps({"meta": meta or {}, "stats": {k: v.to_dict() for k, v in stats.items()}}, indent=1))
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps({"meta": meta or {}, "stats": {k: v.to_dict() for k, v in stats.items()}}, indent=1))
     return path
 
 
@@ -99,3 +105,25 @@ def load_stats(path: str | Path) -> dict[str, NormStats]:
         return {}
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise DataError(path, f"statistics file is malformed: {e}") from e
+
+
+def stats_file(ds) -> Path:
+    """Where the workbench keeps a dataset's split and chunk statistics (a file of ours)."""
+    if ds.layout.startswith("lerobot"):
+        return ds.path / "meta" / "workbench_stats.json"
+    return (ds.path.parent if ds.path.is_file() else ds.path) / "workbench_stats.json"
+
+
+def write_dataset_stats(path: Path, kinds: tuple[str, ...], seed: int) -> None:
+    """The seeded train/val split and per-kind chunk statistics on the training split, beside the data."""
+    from workbench.data.chunks import dataset_chunks
+    from workbench.data.layouts import load_dataset
+
+    ds = load_dataset(path)
+    split = split_episodes(ds.infos, val_fraction=0.25, seed=seed)
+    train = [ds.episode(i) for i in split["train"]]
+    stats = {}
+    for kind in kinds:
+        ch = dataset_chunks(train, kind, CHUNK_HORIZON)
+        stats[f"{kind}/h{CHUNK_HORIZON}"] = compute_norm_stats(ch.values, ch.mask)
+    save_stats(stats_file(ds), stats, meta={"splits": split, "seed": seed, "horizon": CHUNK_HORIZON})

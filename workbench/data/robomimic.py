@@ -23,15 +23,14 @@ Any other ``obs`` key is kept in ``Episode.extras``.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from workbench.atomic import atomic_path
 from workbench.data.dataset import Dataset
 from workbench.data.validate import raise_if_invalid
 from workbench.types import CameraSetup, CameraStream, DataError, Episode, EpisodeInfo, LazyFrames
@@ -207,10 +206,7 @@ def write_robomimic(
     path = Path(path)
     if path.exists():
         raise FileExistsError(f"{path} already exists; refusing to overwrite it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         total = 0
         names: dict[int, str] = {}
         with h5py.File(tmp, "w") as f:
@@ -257,8 +253,4 @@ def write_robomimic(
                 m = f.create_group("mask")
                 for split, idxs in splits.items():
                     m.create_dataset(split, data=np.array([names[i] for i in idxs if i in names], dtype="S"))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

@@ -1,4 +1,4 @@
-"""Dataset statistics for browsing: per-task episode counts, lengths, success; action ranges."""
+"""Dataset statistics for browsing: the episode table, per-task counts, lengths, success; action ranges."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ import pandas as pd
 
 from workbench.data.dataset import Dataset
 
-__all__ = ["task_table", "action_summary"]
+__all__ = ["action_summary", "episode_table", "task_table"]
+
+
+def episode_table(ds: Dataset) -> pd.DataFrame:
+    """One row per episode: index, task, length, camera setup, success, instruction."""
+    return pd.DataFrame(
+        [{"episode": i.index, "task": i.task, "length": i.length, "camera setup": i.camera_setup,
+          "success": i.success, "instruction": i.instruction} for i in ds.infos]  # fmt: skip
+    )
 
 
 def task_table(ds: Dataset) -> pd.DataFrame:

@@ -13,7 +13,7 @@ import numpy as np
 
 from workbench.types import DataError, Episode
 
-__all__ = ["check_episode", "raise_if_invalid", "validate_dataset"]
+__all__ = ["check_episode", "raise_if_invalid"]
 
 
 def _finite(name: str, a: np.ndarray | None, problems: list[str]) -> None:
@@ -108,24 +108,3 @@ def raise_if_invalid(ep: Episode, path: str | Path, **kw) -> None:
     problems = check_episode(ep, **kw)
     if problems:
         raise DataError(path, "; ".join(problems), episode=ep.index)
-
-
-def validate_dataset(path: str | Path, *, progress: bool = False) -> list[str]:
-    """Load ``path`` leniently, decode every episode and return every problem as a line of text."""
-    from tqdm.auto import tqdm
-
-    from workbench.data.io import load_dataset
-
-    try:
-        ds = load_dataset(path, strict=False)
-    except DataError as e:
-        return [str(e)]
-    lines = [str(p) for p in ds.problems]
-    for i in tqdm(range(len(ds)), desc="validate", disable=not progress):
-        info = ds.infos[i]
-        try:
-            ep = ds[i]
-            lines += [f"{ds.path} (episode {info.index}): {p}" for p in check_episode(ep, decode_frames=True)]
-        except DataError as e:
-            lines.append(str(e))
-    return lines

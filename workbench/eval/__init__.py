@@ -1,13 +1,14 @@
 """Evaluation of trained runs: probes and zero-shot classification, cross-modal retrieval, the
 k-NN retrieval policy, policy heads, and closed-loop metaworld rollouts.
 
-``evaluate_run(run_dir, ...)`` runs any of them and saves each result as ``RUN/eval/<name>.json``;
+``evaluate_run(run_dir, EvalConfig(...))`` runs any of them and saves each result as ``RUN/eval/<name>.json``;
 ``load_eval_results(run_dir)`` reads them back for the app.
 """
 
 from __future__ import annotations
 
-from workbench.eval.heads import HeadConfig, HeadKind, TrainedHead, load_head, train_head
+from workbench.eval.evaluate import EvalConfig, evaluate_run
+from workbench.eval.head_training import HeadConfig, HeadKind, TrainedHead, load_head, train_head
 from workbench.eval.knn import KNNConfig, KNNPolicy, KNNPrediction, mean_chunk_prediction, offline_error
 from workbench.eval.probe import ProbeConfig, cluster_chunks, linear_probe_sweep, run_probe, zero_shot_accuracy
 from workbench.eval.results import (
@@ -25,9 +26,9 @@ from workbench.eval.results import (
     save_result,
 )
 from workbench.eval.retrieval import matching_probabilities, recall_at_k, run_retrieval
-from workbench.eval.runner import evaluate_run
 
 __all__ = [
+    "EvalConfig",
     "EvalError",
     "EvalReport",
     "HeadConfig",

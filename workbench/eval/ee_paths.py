@@ -12,20 +12,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from workbench.analysis.embeddings import compute_embeddings
+from workbench.data.dataset import Dataset
 from workbench.eval.knn import KNNConfig, KNNPolicy
+from workbench.train.run import TrainedRun
 
 __all__ = ["knn_ee_paths"]
 
 
 def knn_ee_paths(
-    restored: Any,
-    dataset: Any,
+    run: TrainedRun,
+    dataset: Dataset,
     episode_index: int,
     *,
     k: int = 16,
@@ -36,22 +37,21 @@ def knn_ee_paths(
 ) -> npt.NDArray[np.float64]:
     """``(T, H, 3)`` predicted end-effector positions for every step of episode ``episode_index``.
 
-    ``restored`` is a :class:`~workbench.train.restore.RestoredRun`; the corpus is its training
+    The corpus of ``run`` (a :class:`~workbench.train.run.TrainedRun`) is is its training
     split (``corpus_episodes`` overrides; all episodes when the run carries no split), never the
     query episode itself. ``anchor`` shifts each predicted path to start at the episode's own
     end-effector position (the shape of the predicted motion, not where the neighbour was).
     Raises ValueError when the dataset has no end-effector pose.
     """
-    meta = restored.sample_meta
-    horizon = int(restored.data.get("horizon", meta.horizon))
+    horizon = run.sample_meta.horizon
     if corpus_episodes is None:
-        corpus_episodes = restored.split.get("train") or [info.index for info in dataset.infos]
+        corpus_episodes = run.split.get("train") or [info.index for info in dataset.infos]
     corpus_episodes = [int(e) for e in corpus_episodes if int(e) != int(episode_index)]
     if not corpus_episodes:
         raise ValueError("the k-NN corpus is empty: the run's training split holds only the query episode")
     common = dict(chunk_kind="ee", horizon=horizon, cache_dir=cache_dir)
-    corpus = compute_embeddings(restored, dataset, episodes=corpus_episodes, **common)
-    query = compute_embeddings(restored, dataset, episodes=[int(episode_index)], **common)
+    corpus = compute_embeddings(run, dataset, episodes=corpus_episodes, **common)
+    query = compute_embeddings(run, dataset, episodes=[int(episode_index)], **common)
     knn = KNNPolicy(KNNConfig(k=k, temperature=temperature)).fit(corpus.vectors, corpus.chunks[..., :3], corpus.chunk_mask)
     pred = knn.predict(query.vectors).chunks.astype(np.float64)  # (N, H, 3)
     ep = dataset.episode(int(episode_index))

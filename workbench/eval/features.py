@@ -1,7 +1,7 @@
 """Frozen features of a trained run on its train and held-out splits, what every evaluation reads.
 
-:func:`load_split` rebuilds the samples a run trained on (same camera, chunk kind, horizon, image
-size, history, normalisation) for one split of its episodes, and adds the **raw action chunks**
+:func:`load_split` takes the samples a run trained on for one split of its episodes (through
+:meth:`~workbench.train.run.TrainedRun.samples`, the one place that rebuilds them) and adds the **raw action chunks**
 ``a_t … a_{t+H-1}`` of every sample. Policies (k-NN, heads) predict and execute raw actions even
 when the run aligned images with end-effector chunks: in metaworld the raw action (xyz delta +
 gripper) is what the simulator takes, and an ee chunk would need an inverse model to execute.
@@ -20,9 +20,13 @@ import numpy.typing as npt
 import torch
 
 from workbench.data.chunks import action_chunks
-from workbench.data.loader import FrameChunkDataset, collate
-from workbench.data.normalize import NormStats, compute_stats
+from workbench.data.dataset import Dataset
+from workbench.data.normalize import NormStats, compute_norm_stats
+from workbench.data.training_samples import FrameChunkDataset, collate
 from workbench.eval.results import EvalError
+from workbench.methods.capabilities import ActionEmbedder, ActionSource, HistoryEmbedder, TextEmbedder, action_source
+from workbench.train.run import TrainedRun
+from workbench.train.rundir import JobError
 
 __all__ = ["Features", "SplitData", "embed_split", "has_action_encoder", "has_text_encoder", "load_split", "raw_stats"]
 
@@ -43,38 +47,16 @@ class SplitData:
         return len(self.dataset)
 
 
-def _text_fn(restored: Any):
-    if restored.method_name == "clamp":
-        from workbench.methods.clamp import clamp_text_fn
-
-        return clamp_text_fn(restored.method.config)
-    return None
-
-
-def load_split(restored: Any, split: str, *, dataset: Any = None, stride: int | None = None) -> SplitData:
-    """The samples of ``split`` ("train" or "val") of a restored run (see :func:`load_run`)."""
-    from workbench.data import load_dataset
-
-    if split not in restored.split or not restored.split[split]:
-        raise EvalError(f"run {restored.id}: its split has no {split!r} episodes (a checkpoint without a run directory "
-                        "carries no split; evaluate the run directory)")  # fmt: skip
-    d = restored.data
-    if not d.get("path"):
-        raise EvalError(f"run {restored.id}: the checkpoint does not say which dataset it trained on")
-    ds = dataset if dataset is not None else load_dataset(d["path"])
-    eps = [ds.episode(int(i)) for i in restored.split[split]]
-    meta = restored.sample_meta
-    fcd = FrameChunkDataset(
-        eps,
-        camera=meta.camera or d.get("camera"),
-        chunk_kind=d.get("chunk_kind", meta.chunk_kind),
-        horizon=int(d.get("horizon", meta.horizon)),
-        stride=int(stride if stride is not None else d.get("stride", 1)),
-        image_size=meta.image_size,
-        history=int(d.get("history", meta.history)),
-        norm_stats=restored.norm_stats,
-        text_fn=_text_fn(restored),
-    )
+def load_split(run: TrainedRun, split: str, *, dataset: Dataset | None = None, stride: int | None = None) -> SplitData:
+    """The samples of ``split`` ("train" or "val") of a trained run (:meth:`TrainedRun.samples`),
+    with each sample's raw action chunk, state, episode, step and task."""
+    try:
+        episodes = run.episodes(split)
+        ds = dataset if dataset is not None else run.open_dataset()
+    except JobError as e:
+        raise EvalError(str(e)) from e
+    eps = [ds.episode(i) for i in episodes]
+    fcd = run.samples(eps, stride=stride)
     by_index = {ep.index: ep for ep in eps}
     H = fcd.horizon
     raw, mask, state = [], [], []
@@ -101,15 +83,16 @@ def load_split(restored: Any, split: str, *, dataset: Any = None, stride: int | 
 
 def raw_stats(data: SplitData) -> NormStats:
     """Per-dimension statistics of the raw action chunks (what the heads predict, normalised)."""
-    return compute_stats(data.raw, data.raw_mask)
+    return compute_norm_stats(data.raw, data.raw_mask)
 
 
 def has_action_encoder(method: Any) -> bool:
-    return hasattr(method, "encode_actions") or hasattr(method, "encode_history")
+    """Whether ``method`` embeds actions (the following chunk or the history)."""
+    return isinstance(method, (ActionEmbedder, HistoryEmbedder))
 
 
 def has_text_encoder(method: Any) -> bool:
-    return hasattr(method, "encode_text")
+    return isinstance(method, TextEmbedder)
 
 
 @dataclass(frozen=True)
@@ -129,7 +112,7 @@ def embed_split(method: Any, data: SplitData, *, batch_size: int = 64, progress:
     was_training = method.training
     method.eval()
     imgs, acts, txts = [], [], []
-    src = "chunk" if hasattr(method, "encode_actions") else "history" if hasattr(method, "encode_history") else ""
+    src = action_source(method)
     n = len(data.dataset)
     starts = range(0, n, batch_size)
     if progress:
@@ -139,12 +122,12 @@ def embed_split(method: Any, data: SplitData, *, batch_size: int = 64, progress:
     for s in starts:
         b = collate([data.dataset[i] for i in range(s, min(s + batch_size, n))])
         imgs.append(method.encode_images(b["image"], b["text"]).float().cpu())
-        if src == "chunk":
+        if src is ActionSource.CHUNK:
             acts.append(method.encode_actions(b["chunk"], b["mask"]).float().cpu())
-        elif src == "history":
+        elif src is ActionSource.HISTORY:
             acts.append(method.encode_history(b["history"]).float().cpu())
         if has_text_encoder(method):
             txts.append(method.encode_text(b["text"]).float().cpu())
     method.train(was_training)
     cat = lambda xs: torch.cat(xs).numpy().astype(np.float32) if xs else None  # noqa: E731
-    return Features(cat(imgs), cat(acts), cat(txts), tuple(data.dataset.texts), src)
+    return Features(cat(imgs), cat(acts), cat(txts), tuple(data.dataset.texts), src.value)

@@ -12,11 +12,14 @@ neighbour covers falls back to all of them (padding repeats the last action, so 
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from workbench.analysis.similarity import top_k
 from workbench.eval.results import OfflineError
 
 __all__ = ["KNNConfig", "KNNPolicy", "KNNPrediction", "mean_chunk_prediction", "offline_error", "standardize_state"]
@@ -48,10 +51,37 @@ class KNNPolicy:
     ``fit(embeddings (N, C), chunks (N, H, A), mask (N, H) | None)`` stores the corpus (rows are
     L2-normalised); ``predict(query (B, C))`` returns a :class:`KNNPrediction`. ``k_`` is the
     number of neighbours actually used (``min(k, N)``).
+
+    In closed loop (:mod:`workbench.eval.rollout`) the same policy acts on images:
+    :meth:`bind` gives it the run's image encoder and the task's text, after which
+    ``policy(image, obs)`` embeds the rendered image and returns the ensembled chunk (CLASS §4.4).
     """
 
     def __init__(self, config: KNNConfig | None = None) -> None:
         self.config = config or KNNConfig()
+        self.encoder: Any = None  # an ImageEmbedder once bound
+        self.text = ""
+
+    def bind(self, encoder: Any, text: str = "") -> KNNPolicy:
+        """A copy sharing this corpus that acts on images through ``encoder`` (conditioned on ``text``)."""
+        bound = copy.copy(self)
+        bound.encoder, bound.text = encoder, text
+        return bound
+
+    def reset(self) -> None:
+        """Start of a rollout episode: nothing to forget."""
+
+    def __call__(self, image: npt.NDArray[np.uint8], obs: npt.NDArray | None = None) -> npt.NDArray[np.float32]:
+        """(S, S, 3) uint8 rendered image -> (H, A) chunk; needs :meth:`bind` first."""
+        import torch
+
+        from workbench.eval.policies import image_tensor
+
+        if self.encoder is None:
+            raise ValueError("bind the policy to an image encoder first (policy.bind(method, text))")
+        with torch.no_grad():
+            z = self.encoder.encode_images(image_tensor(image), [self.text]).float().cpu().numpy()
+        return self.predict(z).chunks[0]
 
     def fit(self, embeddings: npt.ArrayLike, chunks: npt.ArrayLike, mask: npt.ArrayLike | None = None) -> KNNPolicy:
         emb = np.asarray(embeddings, dtype=np.float64)
@@ -69,10 +99,7 @@ class KNNPolicy:
         q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
         sim = q @ self.embeddings_.T  # (B, N)
         k = self.k_
-        top = np.argpartition(-sim, k - 1, axis=1)[:, :k] if k < sim.shape[1] else np.tile(np.arange(sim.shape[1]), (len(q), 1))
-        top_sim = np.take_along_axis(sim, top, axis=1)
-        order = np.argsort(-top_sim, axis=1, kind="stable")
-        top, top_sim = np.take_along_axis(top, order, axis=1), np.take_along_axis(top_sim, order, axis=1)
+        top, top_sim = top_k(sim, k)  # most similar first; ties to the lower corpus index
         logits = top_sim / self.config.temperature
         w = np.exp(logits - logits.max(1, keepdims=True))
         w /= w.sum(1, keepdims=True)  # (B, k)

@@ -1,7 +1,8 @@
-"""Learned chunk policies for closed-loop rollouts: image -> run's encoder -> k-NN or head -> chunk.
+"""A trained head as a chunk policy for closed-loop rollouts: image -> run's encoder -> head -> chunk.
 
-Both see the rendered image as the training samples did ((3, S, S) uint8) and the text the run
-was trained with for the task (CAIP conditions its image embedding on the instruction).
+It sees the rendered image as the training samples did ((3, S, S) uint8) and the text the run was
+trained with for the task (CAIP conditions its image embedding on the instruction). The k-NN
+policy acts on images itself (:meth:`workbench.eval.knn.KNNPolicy.bind`).
 """
 
 from __future__ import annotations
@@ -10,30 +11,14 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from workbench.eval.heads import TrainedHead
-from workbench.eval.knn import KNNPolicy
+from workbench.eval.head_training import TrainedHead
 
-__all__ = ["HeadChunkPolicy", "KNNChunkPolicy", "image_tensor"]
+__all__ = ["HeadChunkPolicy", "image_tensor"]
 
 
 def image_tensor(image: npt.NDArray[np.uint8]) -> torch.Tensor:
     """(S, S, 3) uint8 -> (1, 3, S, S) uint8."""
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].contiguous()
-
-
-class KNNChunkPolicy:
-    """CLASS §4.4 at run time: embed the image, ensemble the neighbours' raw action chunks."""
-
-    def __init__(self, method: object, knn: KNNPolicy, text: str = "") -> None:
-        self.method, self.knn, self.text = method, knn, text
-
-    def reset(self) -> None:
-        pass
-
-    @torch.no_grad()
-    def __call__(self, image: npt.NDArray[np.uint8], obs: npt.NDArray) -> npt.NDArray:
-        z = self.method.encode_images(image_tensor(image), [self.text]).float().cpu().numpy()  # type: ignore[attr-defined]
-        return self.knn.predict(z).chunks[0]  # (H, A)
 
 
 class HeadChunkPolicy:

@@ -93,7 +93,7 @@ def probe_split(episode: npt.NDArray, test_fraction: float = 0.5, seed: int = 0,
         test_eps += list(rng.choice(own, size=n_test, replace=False))
     test = np.isin(episode, test_eps)
     if test.all() or not test.any():
-        return probe_split(episode, test_fraction, seed), "episodes"
+        return probe_split(episode, test_fraction, seed)
     return test, "episodes, stratified by task"
 
 
@@ -155,9 +155,13 @@ def zero_shot_accuracy(image: npt.NDArray, action: npt.NDArray, labels: npt.NDAr
 
 def run_probe(
     method_name: str, image: npt.NDArray, chunks_normalised: npt.NDArray, episode: npt.NDArray,
-    action: npt.NDArray | None = None, config: ProbeConfig | None = None, task: npt.NDArray | None = None,
+    action: npt.NDArray | None = None, config: ProbeConfig | None = None, *, action_source: str = "chunk",
+    task: npt.NDArray | None = None,
 ) -> ProbeResult:
-    """The whole CAIP §3.2 protocol on one held-out set: cluster, split, probe sweep, zero-shot."""
+    """The whole CAIP §3.2 protocol on one held-out set: cluster, split, probe sweep, zero-shot.
+
+    ``action_source`` says what ``action`` embeds ("chunk": the following chunk; "history": the
+    past actions, CLAMP's action tower), for the notes."""
     cfg = config or ProbeConfig()
     n = len(image)
     k = cfg.num_clusters or default_num_clusters(n)
@@ -170,8 +174,8 @@ def run_probe(
     zs = zero_shot_accuracy(image, action, labels, test, k) if action is not None else None
     _, test_counts = np.unique(labels[test], return_counts=True)
     notes = "" if action is not None else "zero-shot N/A: the method has no action encoder"
-    if action is not None and method_name == "clamp":
-        notes = "zero-shot prototypes are CLAMP action-history embeddings (its action tower encodes the past actions)"
+    if action is not None and action_source == "history":
+        notes = f"zero-shot prototypes are {method_name} action-history embeddings (its action tower encodes the past actions)"
     return ProbeResult(method=method_name, num_clusters=k, shots=shots, accuracy=acc, accuracy_std=std, zero_shot=zs,
                        chance=float(test_counts.max() / test.sum()), uniform_chance=1.0 / k, num_train=int(train.sum()),
                        num_test=int(test.sum()), repeats=cfg.repeats, split=how, notes=notes)  # fmt: skip

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+
+from workbench.atomic import atomic_write_text
 
 __all__ = [
     "EvalError",
@@ -279,14 +279,7 @@ def save_result(run_dir: str | Path, name: str, result: Any) -> Path:
     out = eval_dir(run_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.json"
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(result.to_dict(), f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, json.dumps(result.to_dict(), indent=1))
     return path
 
 

@@ -1,7 +1,8 @@
 """One module per paper method (config dataclass, model assembly, loss step) plus baselines.
 
 ``build_method(name, config, meta)`` builds any of :data:`METHODS` (config: a dataclass, a dict,
-a preset name such as ``"smoke"``, or None); ``load_method(path)`` restores a saved one.
+a preset name such as ``"smoke"``, or None); ``load_method(path)`` restores a saved one. What a
+method can embed is a type (:mod:`.capabilities`: ``isinstance(method, ActionEmbedder)``).
 """
 
 from __future__ import annotations

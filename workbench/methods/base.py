@@ -2,9 +2,9 @@
 checkpoint format.
 
 A method is one ``nn.Module`` built from two things: its config (sizes and loss settings, a
-frozen dataclass) and the :class:`~workbench.data.loader.SampleMeta` of the data it trains on
+frozen dataclass) and the :class:`~workbench.data.training_samples.SampleMeta` of the data it trains on
 (chunk size, horizon, vocabulary, image size). ``training_step(batch)`` takes a collated batch
-from :class:`~workbench.data.loader.FrameChunkDataset` and returns a dict of scalar tensors with
+from :class:`~workbench.data.training_samples.FrameChunkDataset` and returns a dict of scalar tensors with
 ``loss`` first; the optimiser, schedule, autocast and logging belong to the training loop.
 
 Checkpoints are one safetensors file: the weights, plus the method name, config and sample meta
@@ -22,11 +22,11 @@ from typing import Any, ClassVar, TypeVar
 import torch
 import torch.nn.functional as F
 from safetensors import safe_open
-from safetensors.torch import load_model, save_model
+from safetensors.torch import save_model
 from torch import nn
 
 from workbench.atomic import atomic_path
-from workbench.data.loader import SampleMeta
+from workbench.data.training_samples import SampleMeta
 from workbench.models.config import ModelConfig
 from workbench.models.text import WordTokenizer
 
@@ -102,6 +102,13 @@ class Method(nn.Module):
         self.build()
 
     # -- subclass hooks -------------------------------------------------------------------------
+    @classmethod
+    def loader_kwargs(cls, config: MethodConfig) -> dict[str, Any]:
+        """Extra :class:`~workbench.data.training_samples.FrameChunkDataset` arguments this method's samples
+        need (CLAMP: its text function); the training loop and
+        :meth:`workbench.train.run.TrainedRun.samples` both pass them, so the samples agree."""
+        return {}
+
     def build(self) -> None:
         """Create the networks from ``self.config`` and ``self.meta``."""
         raise NotImplementedError
@@ -159,22 +166,6 @@ class Method(nn.Module):
         with atomic_path(path) as tmp:
             save_model(self, str(tmp), metadata=header)
         return path
-
-    @classmethod
-    def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> Method:
-        """Rebuild the method a checkpoint holds (any registered method when called on ``Method``)."""
-        from workbench.methods.registry import METHODS
-
-        header = read_checkpoint_header(path)
-        name = header["method"]
-        if name not in METHODS:
-            raise ValueError(f"{path}: unknown method {name!r}; known: {sorted(METHODS)}")
-        config_cls, method_cls = METHODS[name]
-        if cls is not Method and not issubclass(method_cls, cls):
-            raise ValueError(f"{path} holds a {name!r} method, not a {cls.__name__}")
-        method = method_cls(config_cls.from_dict(header["config"]), SampleMeta.from_dict(header["meta"]))
-        missing, unexpected = load_model(method, str(path), strict=True, device=str(map_location))
-        return method.to(map_location)
 
 
 def read_checkpoint_header(path: str | Path) -> dict[str, Any]:

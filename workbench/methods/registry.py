@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import load_model
 
-from workbench.data.loader import SampleMeta
-from workbench.methods.base import Method, MethodConfig
+from workbench.data.training_samples import SampleMeta
+from workbench.methods.base import Method, MethodConfig, read_checkpoint_header
 from workbench.methods.baselines import (
     BehaviorCloning,
     BehaviorCloningConfig,
@@ -69,6 +70,16 @@ def build_method(
     return method
 
 
-def load_method(path: str | Path, map_location: str | torch.device = "cpu") -> Method:
-    """The method saved at ``path`` by :meth:`Method.save`."""
-    return Method.load(path, map_location)
+def load_method(path: str | Path, map_location: str | torch.device = "cpu", *, expect: type[Method] = Method) -> Method:
+    """The method saved at ``path`` by :meth:`Method.save` (any registered method; ``expect``
+    refuses one of another class)."""
+    header = read_checkpoint_header(path)
+    name = header["method"]
+    if name not in METHODS:
+        raise ValueError(f"{path}: unknown method {name!r}; known: {sorted(METHODS)}")
+    config_cls, method_cls = METHODS[name]
+    if not issubclass(method_cls, expect):
+        raise ValueError(f"{path} holds a {name!r} method, not a {expect.__name__}")
+    method = method_cls(config_cls.from_dict(header["config"]), SampleMeta.from_dict(header["meta"]))
+    load_model(method, str(path), strict=True, device=str(map_location))
+    return method.to(map_location)

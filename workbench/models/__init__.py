@@ -12,7 +12,6 @@ from workbench.models.action import (
     ActionEncoderConfig,
     ActionOutput,
     PoolKind,
-    make_action_history,
 )
 from workbench.models.config import ModelConfig
 from workbench.models.factory import ModelKind, build_model, model_config_dict
@@ -79,7 +78,6 @@ __all__ = [
     "ViTOutput",
     "WordTokenizer",
     "build_model",
-    "make_action_history",
     "model_config_dict",
     "sample_flow_time",
 ]

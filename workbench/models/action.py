@@ -5,7 +5,8 @@ CAIP: each action vector is projected to the width, learned positions are added,
 is prepended, 4 pre-norm layers (8 heads, MLP 4C, GELU, dropout 0.1) run with padded steps
 masked, and the CLS output is projected to the embedding. CLAMP's action encoder is the same
 kind of transformer over the previous H actions (zero-padded at the episode start) pooled with
-MAP instead, so ``pool=PoolKind.MAP`` with :func:`make_action_history` covers it.
+MAP instead, so ``pool=PoolKind.MAP`` over
+:func:`workbench.data.training_samples.make_action_history` covers it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from workbench.models.config import ModelConfig, check_positive, check_probabili
 from workbench.models.pooling import MAPHead, MAPHeadConfig
 from workbench.models.transformer import Transformer
 
-__all__ = ["ActionEncoder", "ActionEncoderConfig", "ActionOutput", "PoolKind", "make_action_history"]
+__all__ = ["ActionEncoder", "ActionEncoderConfig", "ActionOutput", "PoolKind"]
 
 
 class PoolKind(str, Enum):
@@ -99,30 +100,3 @@ class ActionEncoder(nn.Module):
         x = self.transformer(x, mask)
         pooled = self.map_head(x, mask)  # type: ignore[misc]
         return ActionOutput(embedding=self.proj(pooled.pooled), tokens=x, attention=pooled.attention)
-
-
-def make_action_history(actions: torch.Tensor, t: int, history: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """CLAMP's action history A_t = (a_{t-1}, ..., a_{t-H}) (§III-A), zero-padded before the
-    episode start.
-
-    Args:
-        actions: one episode's actions (T_ep, A_d).
-        t: current step; the history holds steps strictly before it.
-        history: H.
-
-    Returns:
-        history (H, A_d), most recent first as in the paper, and its validity mask (H,) bool.
-    """
-    if actions.ndim != 2:
-        raise ValueError(f"actions must be (T_ep, A_d), got {tuple(actions.shape)}")
-    if history < 1:
-        raise ValueError(f"history must be >= 1, got {history}")
-    if not 0 <= t <= actions.shape[0]:
-        raise ValueError(f"t must be in [0, {actions.shape[0]}], got {t}")
-    out = actions.new_zeros(history, actions.shape[1])
-    mask = torch.zeros(history, dtype=torch.bool, device=actions.device)
-    n = min(history, t)
-    if n:
-        out[:n] = actions[t - n : t].flip(0)
-        mask[:n] = True
-    return out, mask

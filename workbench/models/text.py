@@ -6,9 +6,6 @@ own instructions. Instructions are lower-cased and punctuation is removed (CAIP 
 
 from __future__ import annotations
 
-import re
-import string
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from workbench.data.text import CLS_TOKEN, PAD_TOKEN, SPECIAL_TOKENS, UNK_TOKEN, build_vocab, normalize_instruction
 from workbench.models.config import ModelConfig, check_positive, check_probability
 from workbench.models.transformer import Transformer
 
@@ -30,14 +28,7 @@ __all__ = [
     "normalize_instruction",
 ]
 
-PAD_TOKEN, UNK_TOKEN, CLS_TOKEN = "<pad>", "<unk>", "<cls>"
-_SPECIALS = (PAD_TOKEN, UNK_TOKEN, CLS_TOKEN)  # ids 0, 1, 2
-_PUNCT = str.maketrans("", "", string.punctuation)
-
-
-def normalize_instruction(text: str) -> list[str]:
-    """Lower-case, drop punctuation, split on whitespace (CAIP App. C.1)."""
-    return re.split(r"\s+", text.lower().translate(_PUNCT).strip()) if text.strip() else []
+_SPECIALS = SPECIAL_TOKENS
 
 
 class WordTokenizer:
@@ -57,13 +48,9 @@ class WordTokenizer:
 
     @classmethod
     def from_instructions(cls, instructions: Iterable[str], min_count: int = 1) -> WordTokenizer:
-        """Vocabulary of every word seen at least ``min_count`` times, most frequent first."""
-        if min_count < 1:
-            raise ValueError(f"min_count must be >= 1, got {min_count}")
-        counts = Counter(w for text in instructions for w in normalize_instruction(text))
-        words = sorted((w for w, n in counts.items() if n >= min_count and w not in _SPECIALS),
-                       key=lambda w: (-counts[w], w))
-        return cls([*_SPECIALS, *words])
+        """Vocabulary of every word seen at least ``min_count`` times, most frequent first
+        (:func:`workbench.data.text.build_vocab`)."""
+        return cls(build_vocab(instructions, min_count))
 
     @property
     def vocab_size(self) -> int:

@@ -98,20 +98,19 @@ class TrainingSetup:
 def build_training(cfg: TrainConfig, *, device: torch.device | None = None, progress: bool = False) -> TrainingSetup:
     """Load the dataset, split it, compute chunk statistics on the training split, build the method."""
     from workbench.data import load_dataset
-    from workbench.data.chunks import dataset_chunks
-    from workbench.data.loader import FrameChunkDataset
-    from workbench.data.normalize import compute_stats, split_episodes
-    from workbench.methods import METHODS, build_method
-
     from workbench.data.catalog import resolve_dataset_path
+    from workbench.data.chunks import dataset_chunks
+    from workbench.data.normalize import compute_norm_stats, split_episodes
+    from workbench.data.training_samples import FrameChunkDataset
+    from workbench.methods import METHODS, build_method
 
     ds = load_dataset(resolve_dataset_path(cfg.data.path))
     split = split_episodes(ds.infos, cfg.data.val_fraction, cfg.seed)
     train_eps = [ds.episode(i) for i in split["train"]]
     ch = dataset_chunks(train_eps, cfg.data.chunk_kind, cfg.data.horizon)
-    stats = compute_stats(ch.values, ch.mask)
+    stats = compute_norm_stats(ch.values, ch.mask)
     method_cls = METHODS[cfg.method][1]
-    extra = method_cls.loader_kwargs(cfg.method_config_object()) if hasattr(method_cls, "loader_kwargs") else {}
+    extra = method_cls.loader_kwargs(cfg.method_config_object())
     data = FrameChunkDataset(
         train_eps,
         camera=cfg.data.camera,
@@ -190,7 +189,7 @@ def train(run_dir: str | Path, *, resume: bool = False, progress: bool = False) 
 def _train(rd: RunDir, cfg: TrainConfig, *, resume: bool, progress: bool, rank: int, world: int, local_rank: int, stop: dict) -> RunState:
     from tqdm.auto import tqdm
 
-    from workbench.data.loader import collate
+    from workbench.data.training_samples import collate
 
     lead = rank == 0
     if cfg.num_threads:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from workbench.atomic import atomic_write_text
 
-__all__ = ["RunState", "RunStatus", "RunDir", "JobError", "DEFAULT_RUNS_ROOT"]
+__all__ = ["RunState", "RunStatus", "RunDir", "JobError", "DEFAULT_RUNS_ROOT", "pid_alive"]
 
 DEFAULT_RUNS_ROOT = Path("runs")
 
@@ -66,7 +66,8 @@ class RunStatus:
         return self.state in (RunState.QUEUED.value, RunState.RUNNING.value, RunState.STOPPING.value)
 
 
-def _pid_alive(pid: int | None) -> bool:
+def pid_alive(pid: int | None) -> bool:
+    """Whether process ``pid`` is running (a zombie, exited but not reaped, is not)."""
     if not pid:
         return False
     try:
@@ -113,7 +114,7 @@ class RunDir:
         except json.JSONDecodeError as e:
             raise JobError(f"{self.status_path}: status file is malformed ({e})") from e
         st = RunStatus(**{k: v for k, v in raw.items() if k in RunStatus.__dataclass_fields__})
-        if st.state in (RunState.RUNNING.value, RunState.STOPPING.value) and not _pid_alive(st.pid):
+        if st.state in (RunState.RUNNING.value, RunState.STOPPING.value) and not pid_alive(st.pid):
             st.state = RunState.DEAD.value
         return st
 

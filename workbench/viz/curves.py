@@ -1,6 +1,7 @@
-"""Curves and bars from the evaluations: linear-probe accuracy vs samples per class with the
-zero-shot line (CAIP §3.2, Fig. 3), the rate–distortion curve (CLAP §IV-B, Fig. 5) and
-cross-modal Recall@k (CLAMP App. B, Fig. 7)."""
+"""Curves, bars and tables from the evaluations: linear-probe accuracy vs samples per class with the
+zero-shot line (CAIP §3.2, Fig. 3), the rate–distortion curve and table (CLAP §IV-B, Fig. 5,
+Table V), cross-modal Recall@k (CLAMP App. B, Fig. 7) and one bar per design variant with
+baseline lines (CLASS Fig. 4)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-__all__ = ["plot_probe_curves", "plot_rate_distortion", "plot_recall_at_k"]
+__all__ = ["plot_probe_curves", "plot_rate_distortion", "plot_recall_at_k", "plot_variant_bars", "rate_distortion_table"]
 
 _PALETTE = qualitative.Plotly
 
@@ -94,4 +95,32 @@ def plot_recall_at_k(recalls: Mapping[str, Mapping[int, float]], *, title: str =
         fig.add_trace(go.Bar(x=[f"R@{k}" for k in ks], y=vals, name=name, marker_color=_PALETTE[n % len(_PALETTE)],
                              text=[f"{v:.2f}" for v in vals], textposition="outside"))  # fmt: skip
     fig.update_layout(title=title, barmode="group", yaxis=dict(range=[0, 1.05], title="recall"), template="plotly_white")
+    return fig
+
+
+def plot_variant_bars(rows: Sequence[Mapping[str, Any]], *, value: str, label: str = "variant", group: str = "panel",
+                      baselines: Sequence[str] = (), name: str = "", title: str = "", yaxis_title: str = "",
+                      xaxis_title: str = "") -> go.Figure:  # fmt: skip
+    """One bar per row (``row[label]``, height ``row[value]``), coloured by ``row[group]``, with a
+    dotted / dashed horizontal line for each of ``baselines`` (keys of the first row; the line is
+    named after the key without ``_mse``). CLASS Fig. 4: k-NN error per design choice."""
+    groups = list(dict.fromkeys(r[group] for r in rows))
+    colour = {g: _PALETTE[i % len(_PALETTE)] for i, g in enumerate(groups)}
+    fig = go.Figure(go.Bar(x=[f"{r[label]}" for r in rows], y=[r[value] for r in rows],
+                           marker_color=[colour[r[group]] for r in rows], text=[f"{r[value]:.4f}" for r in rows],
+                           textposition="outside", name=name))  # fmt: skip
+    for key, dash in zip(baselines, ("dot", "dash", "dashdot", "longdash")):
+        if rows and key in rows[0]:
+            fig.add_hline(y=rows[0][key], line_dash=dash, annotation_text=key.removesuffix("_mse").replace("_", " "))
+    fig.update_layout(title=title, yaxis_title=yaxis_title, xaxis_title=xaxis_title)
+    return fig
+
+
+def rate_distortion_table(points: Sequence[Any], *, title: str = "") -> go.Figure:
+    """CLAP Table V: N_q, K, MSE, PSNR, rate and codebook usage per point of a rate–distortion sweep."""
+    cols = [[p.nq for p in points], [p.k for p in points], [f"{p.mse:.5f}" for p in points], [f"{p.psnr:.2f}" for p in points],
+            [f"{p.rate:.3f}" for p in points], [f"{p.usage:.2f}" for p in points]]  # fmt: skip
+    fig = go.Figure(go.Table(header=dict(values=["N_q", "K", "MSE", "PSNR (dB)", "rate", "codebook usage"]),
+                             cells=dict(values=cols)))  # fmt: skip
+    fig.update_layout(title=title)
     return fig

@@ -1,10 +1,12 @@
-"""Turning depth and label images into RGB for display."""
+"""Images for display: depth and labels as RGB, and small PNG thumbnails of episodes."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["colorize_depth", "colorize_labels", "LABEL_COLORS"]
+from workbench.data.dataset import Dataset
+
+__all__ = ["colorize_depth", "colorize_labels", "episode_thumbnails", "png_data_uri", "LABEL_COLORS"]
 
 LABEL_COLORS = np.array(
     [[40, 40, 40], [230, 85, 13], [49, 130, 189], [116, 196, 118], [158, 154, 200], [253, 174, 107]], dtype=np.uint8
@@ -30,3 +32,36 @@ def colorize_labels(labels: np.ndarray) -> np.ndarray:
     """``(H, W)`` small integer labels → ``(H, W, 3)`` uint8 with a fixed palette."""
     lab = np.asarray(labels).astype(np.int64)
     return LABEL_COLORS[lab % len(LABEL_COLORS)]
+
+
+def png_data_uri(rgb: np.ndarray, size: int | None = None) -> str:
+    """``(H, W, 3)`` uint8 → a ``data:image/png;base64,…`` URI, resized to ``size`` square when given."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    img = Image.fromarray(np.asarray(rgb, dtype=np.uint8))
+    if size is not None:
+        img = img.resize((size, size))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def episode_thumbnails(ds: Dataset, camera: str | None = None, size: int = 48) -> dict[int, str]:
+    """``{episode: data URI}`` of each episode's first frame of ``camera`` (else its first camera).
+
+    An episode that cannot be read, or has no camera, has no thumbnail; the others still do."""
+    out: dict[int, str] = {}
+    for info in ds.infos:
+        try:
+            ep = ds.episode(info.index)
+        except Exception:  # a bad episode has no thumbnail; the table still lists it
+            continue
+        cams = ep.cameras
+        if not cams:
+            continue
+        cam = cams[camera] if camera in cams else next(iter(cams.values()))
+        out[info.index] = png_data_uri(cam.rgb[0], size)
+    return out

@@ -7,7 +7,7 @@ or lasso-selected point back to its frame (``point["customdata"][0]``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -15,7 +15,9 @@ from plotly.colors import qualitative, sample_colorscale
 
 from workbench.analysis.trajectories import LatentTrajectory
 
-__all__ = ["plot_latent_trajectories", "selected_sample_ids", "distinct_colours", "COLOR_BY"]
+
+
+__all__ = ["plot_latent_trajectories", "plot_latent_panels", "selected_sample_ids", "distinct_colours", "COLOR_BY"]
 
 COLOR_BY = ("episode", "task", "time", "camera_setup")
 
@@ -100,3 +102,25 @@ def selected_sample_ids(points: Sequence[dict], trajectories: Sequence[LatentTra
                 continue
             rows.add(int(trajectories[int(trace)].sample_ids[int(index)]))
     return sorted(rows)
+
+
+def plot_latent_panels(points: Mapping[str, np.ndarray], labels: Sequence[str], *, subtitles: Mapping[str, str] | None = None,
+                       title: str = "", height: int = 450) -> go.Figure:  # fmt: skip
+    """One scatter panel per entry of ``points`` (name -> (N, 2) projection of the same N items),
+    every point coloured by its ``labels`` entry with one shared legend (CLAP Fig. 9: t-SNE of the
+    action latents of two training arms, coloured by task)."""
+    from plotly.subplots import make_subplots
+
+    names = list(points)
+    lab = np.asarray(labels)
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=[(subtitles or {}).get(n, n) for n in names])
+    palette = qualitative.Plotly
+    colours = {v: palette[i % len(palette)] for i, v in enumerate(sorted(set(lab.tolist())))}
+    for c, name in enumerate(names, start=1):
+        xy = np.asarray(points[name])
+        for value, colour in colours.items():
+            sel = lab == value
+            fig.add_trace(go.Scatter(x=xy[sel, 0], y=xy[sel, 1], mode="markers", name=str(value), legendgroup=str(value),
+                                     showlegend=c == 1, marker=dict(size=5, color=colour)), row=1, col=c)  # fmt: skip
+    fig.update_layout(title=title, height=height)
+    return fig

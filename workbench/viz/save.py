@@ -8,6 +8,8 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
+from workbench.atomic import atomic_path, atomic_write_text
+
 __all__ = ["save_figure", "figures_dir"]
 
 
@@ -26,9 +28,10 @@ def save_figure(fig: go.Figure, name: str, out_dir: str | Path | None = None, *,
     out.mkdir(parents=True, exist_ok=True)
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
     html = out / f"{safe}.html"
-    fig.write_html(html, include_plotlyjs="directory", full_html=True)
+    with atomic_path(html, suffix=".html") as tmp:
+        fig.write_html(tmp, include_plotlyjs="directory", full_html=True)
     spec = json.loads(fig.to_json())
     if meta:
         spec["actionlens_meta"] = meta
-    (out / f"{safe}.json").write_text(json.dumps(spec))
+    atomic_write_text(out / f"{safe}.json", json.dumps(spec))
     return html

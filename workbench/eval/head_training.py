@@ -34,8 +34,8 @@ import torch
 from torch import nn
 
 from workbench.atomic import atomic_path
-from workbench.data.loader import collate
 from workbench.data.normalize import NormStats
+from workbench.data.training_samples import collate
 from workbench.eval.features import SplitData, raw_stats
 from workbench.methods.base import masked_regression_loss
 from workbench.models.heads import FlowMatchingHead, FlowMatchingHeadConfig, MLPChunkHead, MLPChunkHeadConfig, sample_flow_time

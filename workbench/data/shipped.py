@@ -22,38 +22,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from workbench.data.chunks import dataset_chunks
-from workbench.data.dataset import Dataset
+from workbench.atomic import atomic_write_text
 from workbench.data.hand_pose import write_hand_pose
-from workbench.data.io import load_dataset
+from workbench.data.layouts import load_dataset
 from workbench.data.lerobot import write_lerobot
-from workbench.data.normalize import compute_stats, save_stats, split_episodes
+from workbench.data.normalize import CHUNK_HORIZON, split_episodes, stats_file, write_dataset_stats
 from workbench.data.robomimic import write_robomimic
 
 __all__ = ["make_samples", "stats_file", "write_dataset_stats", "SAMPLE_TASKS", "CHUNK_HORIZON"]
 
 SAMPLE_TASKS = ("reach", "push", "pick-place", "drawer-open", "button-press", "door-open")
-CHUNK_HORIZON = 16  # CLASS App. B: DTW horizon 16
 _ROBOMIMIC_EPISODES = 3
-
-
-def stats_file(ds: Dataset) -> Path:
-    """Where the workbench keeps a dataset's split and chunk statistics (a file of ours)."""
-    if ds.layout.startswith("lerobot"):
-        return ds.path / "meta" / "workbench_stats.json"
-    return (ds.path.parent if ds.path.is_file() else ds.path) / "workbench_stats.json"
-
-
-def write_dataset_stats(path: Path, kinds: tuple[str, ...], seed: int) -> None:
-    """The seeded train/val split and per-kind chunk statistics on the training split, beside the data."""
-    ds = load_dataset(path)
-    split = split_episodes(ds.infos, val_fraction=0.25, seed=seed)
-    train = [ds.episode(i) for i in split["train"]]
-    stats = {}
-    for kind in kinds:
-        ch = dataset_chunks(train, kind, CHUNK_HORIZON)
-        stats[f"{kind}/h{CHUNK_HORIZON}"] = compute_stats(ch.values, ch.mask)
-    save_stats(stats_file(ds), stats, meta={"splits": split, "seed": seed, "horizon": CHUNK_HORIZON})
 
 
 def _swap_in(tmp: Path, final: Path, force: bool) -> None:
@@ -139,5 +118,5 @@ def make_samples(out: str | Path = "data_samples", *, seed: int = 0, quick: bool
     present = [n for n in SAMPLE_NAMES if (out / n).exists()]
     manifest = {"seed": seed, "quick": quick, "seconds": round(time.time() - t0, 1),
                 "datasets": {n: {**load_dataset(out / n).info().to_dict(), "path": n} for n in present}}  # fmt: skip
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2))
     return out

@@ -1,23 +1,19 @@
-"""The ``workbench eval RUN …`` sub-command; :func:`add_eval_parser` is wired in by ``workbench.cli``.
-
-Errors the user can fix (a bad run, an unknown task, a camera the simulator cannot render) end
-the command with one line on stderr and exit status 2.
-"""
+"""``workbench eval RUN …``: evaluate a trained run in this process, or ``--detach`` it as a job."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["add_eval_parser", "run_eval"]
+from workbench.cli.exit import EXIT_OK
 
-EXIT_PROBLEM = 2
+if TYPE_CHECKING:  # the library is imported when the command runs, so `workbench --help` stays quick
+    from workbench.eval.evaluate import EvalConfig
 
 
-def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add the ``eval`` sub-command to ``subparsers`` (what ``build_parser`` in workbench.cli holds)."""
-    p = subparsers.add_parser(
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
         "eval",
         help="evaluate a trained run: probes, retrieval, k-NN policy, policy heads, metaworld rollouts",
         description=(
@@ -44,42 +40,38 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     p.add_argument("--out", default=None, metavar="NAME", help="prefix of the result names (RUN/eval/NAME-<part>.json)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda when available)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=_checked)
-    return p
-
-
-def _checked(args: argparse.Namespace) -> int:
-    try:
-        return run_eval(args)
-    except Exception as e:
-        from workbench.eval.results import EvalError
-        from workbench.train import CheckpointError, JobError
-        from workbench.types import DataError
-
-        if not isinstance(e, (EvalError, JobError, CheckpointError, DataError, ValueError, FileNotFoundError)):
-            raise
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_PROBLEM
+    p.add_argument("--detach", action="store_true", help="run in the background (workbench.eval.jobs); follow RUN/eval/job.json")
+    p.set_defaults(func=run_eval)
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from workbench.eval import KNNConfig, ProbeConfig, evaluate_run
+    from workbench.eval import evaluate_run
+    from workbench.eval.jobs import launch_eval
+
+    cfg = eval_config(args)
+    if args.detach:
+        job = launch_eval(args.run, cfg)
+        print(f"evaluation started in the background (pid {job.pid}); its state is in {args.run / 'eval' / 'job.json'}")
+        return EXIT_OK
+    _print_report(evaluate_run(args.run, cfg, progress=not args.quiet))
+    print(f"results saved under {Path(args.run) / 'eval'}")
+    return EXIT_OK
+
+
+def eval_config(args: argparse.Namespace) -> EvalConfig:
+    """The :class:`EvalConfig` the command line asks for (no part named = probe, retrieval, k-NN)."""
+    from workbench.eval import EvalConfig, KNNConfig, ProbeConfig
 
     any_part = args.probe or args.retrieval or args.knn or args.head or args.rollouts
     probe, retrieval, knn = (args.probe, args.retrieval, args.knn) if any_part else (True, True, True)
-    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
+    tasks = tuple(t.strip() for t in args.tasks.split(",") if t.strip()) if args.tasks else None
     if args.rollouts < 0:
         raise ValueError(f"--rollouts must be >= 0, got {args.rollouts}")
-    report = evaluate_run(
-        args.run, probe=probe, retrieval=retrieval, knn=knn or (bool(args.rollouts) and not args.head),
-        head=args.head, unfreeze=args.unfreeze, head_steps=args.steps, rollouts=args.rollouts, tasks=tasks,
-        max_steps=args.max_steps, execute=args.execute, save_episodes=args.save_episodes, out=args.out,
-        probe_config=ProbeConfig(num_clusters=args.clusters), knn_config=KNNConfig(k=args.k, temperature=args.tau),
-        device=args.device, progress=not args.quiet,
-    )  # fmt: skip
-    _print_report(report)
-    print(f"results saved under {Path(args.run) / 'eval'}")
-    return 0
+    return EvalConfig(probe=probe, retrieval=retrieval, knn=knn or (bool(args.rollouts) and not args.head), head=args.head,
+                      unfreeze=args.unfreeze, head_steps=args.steps, rollouts=args.rollouts, tasks=tasks,
+                      max_steps=args.max_steps, execute=args.execute, save_episodes=args.save_episodes, out=args.out,
+                      probe_config=ProbeConfig(num_clusters=args.clusters),
+                      knn_config=KNNConfig(k=args.k, temperature=args.tau), device=args.device)  # fmt: skip
 
 
 def _fmt(x: float | None) -> str:

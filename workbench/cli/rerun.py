@@ -1,8 +1,5 @@
 """``workbench rerun``: play dataset episodes back in Rerun (save ``.rrd`` files or serve the web viewer).
 
-Wired into :mod:`workbench.cli` with :func:`add_rerun_parser`; also runnable on its own as
-``python -m workbench.viz.rerun_cli`` with the same arguments.
-
 With several ``--episode`` and ``--save out.rrd`` each episode goes to its own file,
 ``out_ep<index>.rrd`` (see :func:`workbench.viz.rerun.save_episodes_rrd`); one episode goes to
 ``out.rrd`` itself.
@@ -11,16 +8,14 @@ With several ``--episode`` and ``--save out.rrd`` each episode goes to its own f
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from workbench.cli.exit import EXIT_OK
 from workbench.types import DataError
 
-__all__ = ["add_rerun_parser", "run_rerun", "main"]
-
-EXIT_PROBLEM = 2  # as workbench.cli: a problem the user can fix
+__all__ = ["add_parser", "main", "run_rerun"]
 
 
 def _episodes(path: Path, indices: Sequence[int] | None) -> list:
@@ -42,29 +37,26 @@ def _episodes(path: Path, indices: Sequence[int] | None) -> list:
 
 
 def run_rerun(args: argparse.Namespace) -> int:
-    """The handler behind ``workbench rerun``; user-fixable problems end in one line and exit 2."""
+    """The handler behind ``workbench rerun``."""
     from workbench.viz.rerun import save_episodes_rrd, serve_episodes
 
-    try:
-        episodes = _episodes(args.path, args.episode)
-        kw = dict(horizon=args.horizon, point_cloud=args.point_cloud, jpeg_quality=args.jpeg_quality, name=Path(args.path).name)
-        if args.save is not None:
-            for p in save_episodes_rrd(episodes, args.save, **kw):
-                print(p)
-        if args.serve:
-            served = serve_episodes(episodes, open_browser=False, **kw)
-            print(f"serving {len(episodes)} episode(s) at {served.url} (Ctrl-C to stop)", flush=True)
-            while True:  # the servers live as long as this process
-                time.sleep(3600)
-    except (DataError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_PROBLEM
-    return 0
+    if args.save is None and not args.serve:
+        raise ValueError("nothing to do: pass --save OUT.rrd and/or --serve")
+    episodes = _episodes(args.path, args.episode)
+    kw = dict(horizon=args.horizon, point_cloud=args.point_cloud, jpeg_quality=args.jpeg_quality, name=Path(args.path).name)
+    if args.save is not None:
+        for p in save_episodes_rrd(episodes, args.save, **kw):
+            print(p)
+    if args.serve:
+        served = serve_episodes(episodes, open_browser=False, **kw)
+        print(f"serving {len(episodes)} episode(s) at {served.url} (Ctrl-C to stop)", flush=True)
+        while True:  # the servers live as long as this process
+            time.sleep(3600)
+    return EXIT_OK
 
 
-def add_rerun_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add the ``rerun`` sub-command to ``subparsers`` (what ``build_parser`` in workbench.cli holds)."""
-    p = subparsers.add_parser(
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
         "rerun",
         help="play episodes back in Rerun: save .rrd files or serve the web viewer",
         description=(
@@ -82,27 +74,13 @@ def add_rerun_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     p.add_argument("--point-cloud", action="store_true", help="also back-project depth into a coloured point cloud")
     p.add_argument("--horizon", type=int, default=16, help="worm length in steps (default 16)")
     p.add_argument("--jpeg-quality", type=int, default=85, help="JPEG quality of the camera images (default 85)")
-    p.set_defaults(func=_checked)
-    return p
-
-
-def _checked(args: argparse.Namespace) -> int:
-    if args.save is None and not args.serve:
-        print("error: nothing to do: pass --save OUT.rrd and/or --serve", file=sys.stderr)
-        return EXIT_PROBLEM
-    return run_rerun(args)
+    p.set_defaults(func=run_rerun)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="workbench")
-    add_rerun_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["rerun", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    """``workbench rerun ARGS…`` (what tests and scripts call with the sub-command's arguments)."""
+    import sys
 
+    from workbench.cli import main as workbench_main
 
-if __name__ == "__main__":
-    sys.exit(main())
+    return workbench_main(["rerun", *(sys.argv[1:] if argv is None else argv)])
