@@ -607,3 +607,40 @@ def test_saliency_mass_on_a_model_that_looks_only_at_gripper_and_object():
         bar = 0.9 if name != "occlusion" else 8 * area
         assert known > bar, f"{name}: only {known:.2f} of the mass is on the gripper and the object"
         assert rnd < 0.5 * known, f"{name}: a re-initialised detector puts {rnd:.2f} there too (vs {known:.2f})"
+
+
+def test_viewpoint_span_on_a_known_construction():
+    """Two episodes seen from a fixed camera along +x, two from a camera turned 90° (along +y)."""
+    from workbench.analysis.neighbours import viewpoint_span
+
+    episode = np.repeat([0, 1, 2, 3], 3)
+    setup = np.repeat(["fixed", "fixed", "random", "random"], 3)
+    view = np.repeat([[1.0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 1, 0]], 3, axis=0)
+    queries = np.array([0, 6])
+    same_view = np.array([[1, 3, 4], [7, 9, 10]])  # own episode + the other episode of the same setup
+    across = np.array([[6, 9, 3], [0, 1, 9]])
+    a = viewpoint_span(same_view, queries, setup, episode, view)
+    b = viewpoint_span(across, queries, setup, episode, view)
+    np.testing.assert_allclose(a.other_setup, [0, 0])
+    np.testing.assert_allclose(a.other_episode, [2 / 3, 2 / 3])
+    np.testing.assert_allclose(a.view_angle_deg, [0, 0])
+    np.testing.assert_allclose(b.other_setup, [2 / 3, 2 / 3])
+    np.testing.assert_allclose(b.view_angle_deg, [60, 60])
+    s = b.summary()
+    assert s["other_setup"].estimate == pytest.approx(2 / 3) and s["view_angle_deg"].low <= 60 <= s["view_angle_deg"].high
+
+
+def test_camera_view_directions_read_the_extrinsics():
+    from pathlib import Path
+
+    from workbench.analysis.neighbours import camera_view_directions
+    from workbench.data import load_dataset
+
+    ds = load_dataset(Path(__file__).parents[1] / "data_samples" / "metaworld")
+    ep = ds[0]
+    cam = next(iter(ep.cameras))
+    d = camera_view_directions(ds, [ep.index, ep.index], [0, len(ep) - 1], cam)
+    z = ep.cameras[cam].extrinsics[[0, len(ep) - 1], :3, 2]
+    np.testing.assert_allclose(d, z / np.linalg.norm(z, axis=1, keepdims=True))
+    with pytest.raises(ValueError, match="no extrinsics|camera"):
+        camera_view_directions(ds, [ep.index], [0], "no-such-camera")

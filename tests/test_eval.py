@@ -198,19 +198,76 @@ def test_knn_offline_error_beats_mean_chunk(splits):
 
 
 def test_probe_sweep_shapes_and_above_chance(splits, restored):
-    from workbench.eval.probe import run_probe
+    from workbench.data import load_dataset
+    from workbench.eval.probe import probe_action_chunks, run_probe
 
     _, val, _, f_val = splits
-    chunks = restored.norm_stats.normalize(val.dataset.chunks.values)
+    chunks = probe_action_chunks(restored.open_dataset(), val.episode, val.time, horizon=16)
     res = run_probe("caip", f_val.image, chunks, val.episode, f_val.action,
-                    ProbeConfig(num_clusters=4, shots=(1, 2, 4, 8, 1000), repeats=3))  # fmt: skip
-    assert res.num_clusters == 4 and res.split == "episodes"
+                    ProbeConfig(num_clusters=4, shots=(1, 2, 4, 8, 1000), repeats=3), task=val.task)  # fmt: skip
+    assert res.num_clusters == 4 and res.split.startswith("episodes")
     assert res.shots == (1, 2, 4, 8) and len(res.accuracy) == len(res.accuracy_std) == 4  # 1000 > any class
     assert res.zero_shot is not None and 0.0 <= res.zero_shot <= 1.0
-    assert res.accuracy[-1] >= res.chance and res.accuracy[-1] > res.uniform_chance
-    assert res.uniform_chance == pytest.approx(0.25)
+    assert res.accuracy[-1] > res.uniform_chance and res.uniform_chance == pytest.approx(0.25)
+    # chance is the test set's majority class under the same classes and split
+    from workbench.eval.probe import cluster_chunks, probe_split
+
+    labels = cluster_chunks(chunks, 4, seed=0)
+    test, _ = probe_split(val.episode, 0.5, 0, val.task)
+    assert res.chance == pytest.approx(np.bincount(labels[test]).max() / test.sum())
+    assert res.num_test == test.sum() and res.num_train == (~test).sum()
     blind = run_probe("bc", f_val.image, chunks, val.episode, None, ProbeConfig(num_clusters=4, shots=(4,), repeats=1))
     assert blind.zero_shot is None and "N/A" in blind.notes
+
+
+def test_probe_classes_come_from_raw_relative_chunks(restored):
+    """CAIP §3.2 clusters raw relative actions: the chunk after sample (e, t) is relative_chunks(e)[t]."""
+    from workbench.data import load_dataset
+    from workbench.data.chunks import relative_chunks
+    from workbench.eval.probe import probe_action_chunks
+
+    ds = restored.open_dataset()
+    e0, e1 = ds[0], ds[1]
+    eps = np.array([e1.index, e0.index, e0.index, e1.index])
+    times = np.array([3, 0, len(e0) - 1, 0])
+    got = probe_action_chunks(ds, eps, times, horizon=8)
+    want0, _ = relative_chunks(e0, 8)
+    want1, _ = relative_chunks(e1, 8)
+    np.testing.assert_array_equal(got, np.stack([want1[3], want0[0], want0[-1], want1[0]]))
+    assert got.shape[-1] == 10  # end effector: 9-D relative pose + gripper, not normalised
+
+
+def test_probe_split_is_stratified_and_never_shares_an_episode():
+    from workbench.eval.probe import probe_split
+
+    episode = np.repeat(np.arange(12), 5)
+    task = np.repeat(["a"] * 4 + ["b"] * 4 + ["c"] * 4, 5)
+    for seed in range(5):
+        test, how = probe_split(episode, 0.5, seed, task)
+        assert how == "episodes, stratified by task"
+        assert not set(episode[test]) & set(episode[~test])  # no episode on both sides
+        for t in "abc":  # every task gives 2 of its 4 episodes to the test set
+            assert len(set(episode[test & (task == t)])) == 2
+
+
+def test_zero_shot_prototypes_never_see_the_test_episodes():
+    """A class whose only members are test samples has no prototype: with leakage it would be
+    predicted perfectly (its prototype is the test samples' own action embedding)."""
+    from workbench.eval.probe import zero_shot_accuracy
+
+    rng = np.random.default_rng(1)
+    action = rng.normal(size=(30, 8))
+    image = action + 0.01 * rng.normal(size=(30, 8))  # images sit on their own action embeddings
+    labels = np.repeat(np.arange(3), 10)
+    test = labels == 2  # class 2 appears only in the test set
+    assert zero_shot_accuracy(image, action, labels, test, 3) == 0.0
+    with pytest.raises(ValueError, match="overlaps"):
+        zero_shot_accuracy(image, action, labels, test, 3, prototype_pool=np.ones(30, dtype=bool))
+    # on classes the pool does hold, the prototypes classify the test images
+    onehot = np.repeat(np.eye(3, 8), 10, axis=0)
+    test2 = np.zeros(30, dtype=bool)
+    test2[[0, 10, 20]] = True
+    assert zero_shot_accuracy(onehot + 0.01 * rng.normal(size=(30, 8)), onehot, labels, test2, 3) == 1.0
 
 
 def test_linear_probe_learns_separable_labels():
@@ -334,21 +391,3 @@ def test_clamp_retrieval_covers_text_and_history(pattern_data, tmp_path):
     assert rep.retrieval.recall["image->text"]["10"] > 0.0
     assert rep.probe.zero_shot is not None and "history" in rep.probe.notes
 
-
-def test_probe_split_keeps_every_task_on_both_sides():
-    """Two episodes per task (the shipped runs' held-out set): an unstratified half can leave a
-    task out of training entirely (its classes then score below chance); per task it cannot."""
-    from workbench.eval.probe import probe_split
-
-    episode = np.repeat(np.arange(12), 5)
-    task = np.repeat(np.array(["a", "b", "c", "d", "e", "f"]).repeat(2), 5)
-    unseen = 0
-    for seed in range(20):
-        test, how = probe_split(episode, 0.5, seed, task=task)
-        assert how == "episodes, stratified by task"
-        assert set(task[test]) == set(task[~test]) == set(task)  # every task on both sides
-        for e in np.unique(episode):  # whole episodes, never split
-            assert len(set(test[episode == e])) == 1
-        plain, _ = probe_split(episode, 0.5, seed)
-        unseen += bool(set(task[plain]) - set(task[~plain]))
-    assert unseen > 0  # what stratifying prevents: the unstratified draw does leave tasks out

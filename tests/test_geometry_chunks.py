@@ -146,3 +146,47 @@ def test_split_is_stratified_and_deterministic():
     assert sorted(s1["train"] + s1["val"]) == list(range(24))
     assert {infos[i].task for i in s1["val"]} == {"a", "b", "c"}
     assert split_episodes(infos, 0.25, seed=2) != s1
+
+
+def _rz_quat(deg: float) -> np.ndarray:
+    h = np.deg2rad(deg) / 2
+    return np.array([0.0, 0.0, np.sin(h), np.cos(h)])
+
+
+def test_ee_relative_chunks_against_a_hand_computed_example():
+    """CAIP §2.4.2: the action at offset i is T_t⁻¹·T_{t+i}, i = 1 … H, as translation + 6-D rotation."""
+    from workbench.data.chunks import ee_relative_chunks
+
+    # base pose: rotated 90° about z at (1, 0, 0); then a step along world +y; then a further 90° turn
+    pos = np.array([[1.0, 0, 0], [1, 1, 0], [1, 1, 0]])
+    quat = np.stack([_rz_quat(90), _rz_quat(90), _rz_quat(180)])
+    grip = np.array([0.1, 0.2, 0.3])
+    c, m = ee_relative_chunks(pos, quat, grip, horizon=2)
+    assert c.shape == (3, 2, 10) and m.tolist() == [[True, True], [True, False], [False, False]]
+    # i = 1: world +y seen from a frame turned 90° is its +x; no relative rotation
+    np.testing.assert_allclose(c[0, 0], [1, 0, 0, 1, 0, 0, 0, 1, 0, 0.2], atol=1e-6)
+    # i = 2: same translation, relative rotation Rz(90°): columns (0, 1, 0) and (−1, 0, 0)
+    np.testing.assert_allclose(c[0, 1], [1, 0, 0, 0, 1, 0, -1, 0, 0, 0.3], atol=1e-6)
+    # the relative transform of a pose to itself (offset i = 0) is the identity
+    np.testing.assert_allclose(pose_to_9d(relative_pose(np.eye(4)[None], np.eye(4)[None]))[0], [0, 0, 0, 1, 0, 0, 0, 1, 0])
+    T0 = np.eye(4)
+    T0[:3, 3] = pos[0]
+    T0[:3, :3] = [[0, -1, 0], [1, 0, 0], [0, 0, 1]]
+    np.testing.assert_allclose(pose_to_9d(relative_pose(T0, T0)), [0, 0, 0, 1, 0, 0, 0, 1, 0], atol=1e-12)
+    # past the end the last pose repeats (masked)
+    np.testing.assert_allclose(c[1, 1], c[1, 0])
+
+
+def test_relative_chunks_use_hands_when_present_else_the_end_effector(robot_episodes):
+    from workbench.data.chunks import ee_relative_chunks, episode_chunks
+
+    hand = make_hand_episode(0, T=10)
+    c, m = episode_chunks(hand, "relative", horizon=4)
+    want, want_m = hand_chunks(hand.hand_keypoints, horizon=4)
+    np.testing.assert_array_equal(c, want)
+    np.testing.assert_array_equal(m, want_m)
+    ep = robot_episodes[0]
+    c, m = episode_chunks(ep, "relative", horizon=4)
+    want, _ = ee_relative_chunks(ep.ee_pos, ep.ee_quat, ep.gripper, horizon=4)
+    np.testing.assert_array_equal(c, want)
+    assert c.shape[-1] == 9 + np.asarray(ep.gripper).reshape(len(ep), -1).shape[1]

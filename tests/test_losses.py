@@ -272,3 +272,22 @@ def test_gather_with_two_gloo_processes_matches_full_batch(tmp_path):
         gy = torch.cat([results[r][name][2] for r in range(world)])
         torch.testing.assert_close(gx / world, x.grad)
         torch.testing.assert_close(gy / world, y.grad)
+
+
+def test_siglip_multi_positive_equals_siglip_on_the_diagonal_and_by_hand():
+    from workbench.losses import siglip_loss, siglip_multi_positive_loss
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.nn.functional.normalize(torch.randn(5, 8, generator=g), dim=1)
+    y = torch.nn.functional.normalize(torch.randn(5, 8, generator=g), dim=1)
+    eye = torch.eye(5, dtype=torch.bool)
+    assert torch.allclose(siglip_multi_positive_loss(x, y, 10.0, -10.0, eye), siglip_loss(x, y, 10.0, -10.0), atol=1e-6)
+    pos = eye.clone()
+    pos[0, 1] = pos[1, 0] = True  # rows 0 and 1 share a caption
+    logits = 10.0 * x @ y.T - 10.0
+    want = 0.0
+    for i in range(5):
+        for j in range(5):
+            sign = 1.0 if pos[i, j] else -1.0
+            want += -math.log(1 / (1 + math.exp(-sign * float(logits[i, j]))))
+    assert float(siglip_multi_positive_loss(x, y, 10.0, -10.0, pos)) == pytest.approx(want / 5, rel=1e-5)

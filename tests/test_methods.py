@@ -142,11 +142,14 @@ def _falls(losses: list[float], factor: float = 0.9) -> None:
 CASES = [
     ("caip", "ee", {}),
     ("caip", "hand", {}),
+    ("caip", "relative", {}),
     ("class", "ee", {}),
     ("clamp", "raw", {"history": 4}),
     ("clap_actvae", "ee", {}),
     ("bc", "ee", {}),
     ("direct_regression", "raw", {}),
+    ("siglip", "ee", {}),
+    ("simclr", "ee", {}),
 ]
 
 
@@ -167,6 +170,25 @@ def test_loss_falls(name: str, kind: str, kw: dict) -> None:
         p = 1.0 / BATCH
         bias_only = -BATCH * (p * math.log(p) + (1 - p) * math.log(1 - p))
         assert np.mean(losses[-5:]) < 0.95 * bias_only
+
+
+def test_direct_regression_from_patch_tokens_learns() -> None:
+    """CAIP App. E (ii): a transformer decoder over the full patch sequence regresses the chunk."""
+    from workbench.methods.baselines import DirectRegressionConfig
+    from workbench.models.chunk_decoder import PatchChunkDecoder
+
+    ds = _dataset("raw")
+    torch.manual_seed(0)
+    cfg = DirectRegressionConfig.preset("smoke", variant="patches", decoder_depth=1)
+    method = build_method("direct_regression", cfg, ds.meta(), dataset=ds)
+    assert isinstance(method.head, PatchChunkDecoder)
+    batch = collate([ds[i] for i in range(4)])
+    assert method.predict(batch["image"]).shape == (4, HORIZON, ds.meta().chunk_dim)
+    z = method.encode_images(batch["image"])
+    assert torch.allclose(z.norm(dim=1), torch.ones(4), atol=1e-5)
+    _falls(_train(method, ds))
+    with pytest.raises(ValueError, match="variant"):
+        DirectRegressionConfig(variant="decoder")
 
 
 def test_training_is_deterministic_on_cpu() -> None:
@@ -392,3 +414,22 @@ def test_actvae_contrastive_variant_trains_the_image_tower() -> None:
         has_grad = m.vision_proj.weight.grad is not None and bool(m.vision_proj.weight.grad.abs().sum() > 0)
         assert has_grad == (weight > 0) and ("contrastive" in out) == (weight > 0)
         assert torch.equal(before, m.vision_proj.weight)
+
+
+def test_class_dtw_horizon_compares_only_the_first_steps():
+    """Fig. 4b varies the DTW horizon h: positives are computed from the first h steps alone."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(0)
+    chunks = rng.normal(size=(40, 16, 3)).astype(np.float32)
+
+    def positives(chunks, **change):
+        return CLASS.compute_positives(SimpleNamespace(config=CLASSConfig.preset("smoke", **change)), chunks)
+
+    short, first4, full = positives(chunks, dtw_horizon=4), positives(chunks[:, :4]), positives(chunks)
+    np.testing.assert_array_equal(short.anchors, first4.anchors)
+    np.testing.assert_array_equal(short.positives, first4.positives)
+    np.testing.assert_allclose(short.weights, first4.weights)
+    assert not (len(full.anchors) == len(short.anchors) and np.array_equal(full.positives, short.positives))
+    with pytest.raises(ValueError, match="dtw_horizon"):
+        CLASSConfig(dtw_horizon=0)

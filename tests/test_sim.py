@@ -105,8 +105,10 @@ def test_hand_keypoints_in_mano_order():
 def test_both_wrists_travel_in_every_motion():
     """The model welds the hand to a fixed mount; the recorder's arm carries it, so each wrist
     path has a person's extent (it used to be a single point: Playback showed a dot)."""
-    eps = list(generate_hand_episodes(3, steps=20, image_size=16, progress=False))
-    assert {e.task for e in eps} == {"grasp", "pinch", "wave"}
+    from workbench.sim.shadow_hand import MOTIONS
+
+    eps = list(generate_hand_episodes(len(MOTIONS), steps=20, image_size=16, progress=False))
+    assert {e.task for e in eps} == set(MOTIONS)
     for ep in eps:
         for wrist in (0, 21):
             path = ep.hand_keypoints[:, wrist, :3, 3]
@@ -165,3 +167,59 @@ def test_generator_placements_avoid_the_evaluation_seeds():
     assert not (1000 <= placement < 1100 or 2000 <= placement < 2100)
     with pytest.raises(ValueError, match="episodes_per_task"):
         next(generate_metaworld_episodes(("reach",), 0, progress=False))
+
+
+def test_hand_motion_families_parameters_and_camera_setups(tmp_path):
+    """Five families with their parameters in the instruction; fixed cameras agree across
+    episodes, random ones differ, dynamic ones move within an episode; `rotate` turns the wrist."""
+    from workbench.data.generate import generate_hand_episodes
+    from workbench.sim.shadow_hand import MOTIONS, MotionParams, motion_instruction
+
+    assert set(MOTIONS) == {"grasp", "pinch", "point", "wave", "rotate"}
+    assert motion_instruction(MotionParams("pinch", period=0.55, finger="middle")) == "pinch the block between thumb and middle finger quickly"
+    assert motion_instruction(MotionParams("point", period=0.75)) == "point with the index finger"
+    eps = list(generate_hand_episodes(15, steps=10, image_size=16, progress=False, camera_setups=("fixed", "random", "dynamic")))
+    assert [e.task for e in eps[:5]] == sorted(MOTIONS)
+    assert [e.camera_setup.value for e in eps] == ["fixed"] * 5 + ["random"] * 5 + ["dynamic"] * 5
+    ext = [e.cameras["ego"].extrinsics for e in eps]
+    np.testing.assert_allclose(ext[0][0], ext[1][0], atol=0.03)  # fixed: the same view (the palm moves a little)
+    assert np.abs(ext[5][0] - ext[6][0]).max() > 0.05  # random: a new view per episode
+    np.testing.assert_array_equal(ext[5][0], ext[5][-1])  # … fixed within it
+    assert np.abs(ext[10][0][:3, :3] - ext[10][-1][:3, :3]).max() > 0.1  # dynamic: the view turns during it
+    assert len({e.instruction for e in eps}) > 5
+    # rotate turns the right wrist about the forearm far more than grasp does
+    from workbench.geometry import relative_pose
+
+    def turn(ep):
+        w = ep.hand_keypoints[:, 21]  # the right wrist
+        R = relative_pose(w[0], w)[:, :3, :3]
+        return np.degrees(np.arccos(np.clip((np.trace(R, axis1=1, axis2=2) - 1) / 2, -1, 1))).max()
+
+    rot = next(e for e in eps if e.task == "rotate")
+    grasp = next(e for e in eps if e.task == "grasp")
+    assert turn(rot) > 20 and turn(rot) > 2 * turn(grasp)
+    with pytest.raises(ValueError, match="camera setup"):
+        next(generate_hand_episodes(1, camera_setups=("wrist",), progress=False))
+    with pytest.raises(ValueError, match="motion"):
+        next(generate_hand_episodes(1, motions=("juggle",), progress=False))
+
+
+def test_make_hand_dataset_writes_a_loadable_set(tmp_path):
+    from workbench.data import load_dataset
+    from workbench.data.shipped import make_hand_dataset
+
+    out = make_hand_dataset(tmp_path / "hands", 3, steps=8, image_size=16, progress=False)
+    ds = load_dataset(out)
+    assert len(ds) == 3 and ds[0].hand_keypoints.shape == (8, 42, 4, 4)
+    with pytest.raises(FileExistsError, match="exists"):
+        make_hand_dataset(tmp_path / "hands", 3, steps=8, image_size=16, progress=False)
+
+
+def test_make_hands_command_refuses_an_unknown_camera_setup(tmp_path):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "workbench.cli", "data", "make-hands", "--out", str(tmp_path / "h"),
+                        "--episodes", "2", "--camera", "orbit"], capture_output=True, text=True)  # fmt: skip
+    assert r.returncode == 2 and "orbit" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "h").exists()

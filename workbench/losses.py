@@ -37,6 +37,7 @@ __all__ = [
     "gather_features",
     "info_nce",
     "siglip_loss",
+    "siglip_multi_positive_loss",
     "soft_info_nce",
     "straight_through",
     "trimodal_siglip",
@@ -170,6 +171,21 @@ def siglip_loss(
     rows = torch.arange(b, device=x.device)
     labels[rows, rows + offset] = 1.0
     return -F.logsigmoid(labels * logits).sum() / b
+
+
+def siglip_multi_positive_loss(
+    x: torch.Tensor, y: torch.Tensor, logit_scale: torch.Tensor | float, logit_bias: torch.Tensor | float,
+    positive: torch.Tensor,
+) -> torch.Tensor:
+    """SigLIP's sigmoid loss with an explicit (B, B) boolean matrix of positive pairs.
+
+    ``L = -(1/B) sum_ij log sigmoid(y_ij (t <x_i, y_j> + b))`` with ``y_ij = +1`` where
+    ``positive[i, j]`` else −1 (Zhai et al. 2023 use the diagonal; with duplicated captions every
+    pair with the same caption is a positive). With ``positive = eye(B)`` it equals :func:`siglip_loss`.
+    """
+    logits = logit_scale * x @ y.T + logit_bias  # (B, B)
+    labels = positive.to(logits.dtype) * 2 - 1
+    return -F.logsigmoid(labels * logits).sum() / x.shape[0]
 
 
 def info_nce(

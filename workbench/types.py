@@ -236,7 +236,8 @@ class Episode:
     :func:`workbench.data.validate.check_episode`). ``actions`` is ``(T, A)``; ``ee_pos`` ``(T, 3)``;
     ``ee_quat`` ``(T, 4)`` scalar-last; ``gripper`` ``(T,)``; ``hand_keypoints`` ``(T, K, 4, 4)``;
     ``state`` ``(T, S)`` (e.g. proprioception or the simulator's observation); ``extras`` any other
-    named per-step scalar or vector streams.
+    named per-step scalar or vector streams. ``objects`` names the scene objects whose world
+    positions ``(T, 3)`` are ``extras["object.<i>"]`` (what the simulator knows; CLAMP §III-B).
     """
 
     index: int
@@ -257,8 +258,10 @@ class Episode:
     success: bool | None = None
     source: str = ""
     extras: dict[str, np.ndarray] = field(default_factory=dict)
+    objects: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        self.objects = tuple(str(o) for o in self.objects)
         self.actions = np.asarray(self.actions, dtype=np.float32)
         if self.actions.ndim == 1:
             self.actions = self.actions[:, None]

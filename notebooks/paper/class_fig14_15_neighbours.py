@@ -7,7 +7,10 @@
 # phase of the same task — they agree with the action neighbours. Numbers: the overlap@8 between
 # the two lists and the mean DTW of embedding neighbours relative to random frames (lower = the
 # embedding finds action-similar frames), for CLASS and for behaviour cloning; frames of the
-# query's own episode are excluded (they are trivially similar).
+# query's own episode are excluded (they are trivially similar). The paper's point — CLASS's
+# neighbours span camera viewpoints while BC's stay in one — is measured by the viewpoint span: the
+# share of the top-k neighbours from another camera setup and the mean angle between the query's and
+# the neighbours' camera viewing directions, each with a 95 % bootstrap interval over queries.
 
 # %% tags=["parameters"]
 dataset = None  # None: the metaworld sample (smoke: 8 of its episodes)
@@ -24,6 +27,8 @@ import numpy as np
 
 from workbench.analysis import compare_neighbours, compute_embeddings, load_frames
 from workbench.figures import notebook_dataset, train_recipe
+from workbench.analysis.neighbours import camera_view_directions, viewpoint_span
+from workbench.data import load_dataset
 from workbench.viz.neighbours import plot_neighbour_grid
 from workbench.viz.save import save_figure
 
@@ -44,8 +49,11 @@ for label, run in runs.items():
     c = compare_neighbours(emb, queries, k=k, exclude_same_episode=True, seed=seed)
     comparisons[label] = (emb, c)
     same_task = float(np.mean(emb.task[c.embedding_indices] == emb.task[c.queries][:, None]))
+    view = camera_view_directions(load_dataset(data), emb.episode, emb.time, emb.camera)
+    span = viewpoint_span(c.embedding_indices, c.queries, emb.camera_setup, emb.episode, view).summary(seed=seed)
     stats[label] = {"overlap_at_k": float(c.overlap.mean), "relative_dtw": float(c.relative_dtw.ratio),
-                    "same_task_share": same_task, "k": k, "queries": int(len(queries))}
+                    "same_task_share": same_task, "k": k, "queries": int(len(queries)),
+                    **{f"span_{name}": iv.to_dict() for name, iv in span.items()}}
     print(label, stats[label])
 
 # %%

@@ -18,9 +18,10 @@ import numpy.typing as npt
 from workbench.analysis.embeddings import Embeddings
 from workbench.analysis.similarity import _check_k, cosine_topk, top_k
 from workbench.dtw import DTWCost, dtw_distance, dtw_topk, paired_dtw, pairwise_dtw
+from workbench.stats import Interval, bootstrap_interval
 
-__all__ = ["NeighbourComparison", "NeighbourOverlap", "RelativeDTW", "compare_neighbours", "cosine_topk", "overlap_at_k",
-           "relative_dtw_of_neighbours"]  # fmt: skip
+__all__ = ["NeighbourComparison", "NeighbourOverlap", "RelativeDTW", "ViewpointSpan", "camera_view_directions",
+           "compare_neighbours", "cosine_topk", "overlap_at_k", "relative_dtw_of_neighbours", "viewpoint_span"]  # fmt: skip
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -207,3 +208,62 @@ def compare_neighbours(
         overlap=overlap_at_k(e_idx, d_idx, k), relative_dtw=rel,
         query_refs=refs[q], embedding_refs=refs[e_idx], dtw_refs=refs[d_idx],
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ViewpointSpan:
+    """How far a query's neighbours stray from its own viewpoint (CLASS App. J.2, Fig. 14/15).
+
+    CLASS's claim is that its neighbours "come from other demonstrations and other viewpoints"
+    while behaviour cloning's stay near the query's camera. Per query (rows of ``(Q,)``): the share
+    of its k neighbours from another camera setup (fixed / random / dynamic), from another episode,
+    and the mean angle in degrees between the query's and each neighbour's camera viewing
+    direction (0 when they share the view; random and dynamic cameras differ per episode or step).
+    """
+
+    other_setup: npt.NDArray[np.float64]  # (Q,)
+    other_episode: npt.NDArray[np.float64]  # (Q,)
+    view_angle_deg: npt.NDArray[np.float64] | None  # (Q,) None without camera poses
+
+    def summary(self, *, seed: int = 0) -> dict[str, Interval]:
+        """Each measure's mean over queries with a 95 % bootstrap interval over queries."""
+        out = {"other_setup": bootstrap_interval(self.other_setup, seed=seed),
+               "other_episode": bootstrap_interval(self.other_episode, seed=seed)}
+        if self.view_angle_deg is not None:
+            out["view_angle_deg"] = bootstrap_interval(self.view_angle_deg, seed=seed)
+        return out
+
+
+def camera_view_directions(source, episode: npt.ArrayLike, time: npt.ArrayLike, camera: str) -> npt.NDArray[np.float64]:
+    """Unit viewing directions ``(N, 3)`` in the world (the +z axis of the camera-to-world pose,
+    OpenCV convention) of ``camera`` at each ``(episode, time)``; ``source`` has ``.episode(index)``."""
+    episode, time = np.asarray(episode), np.asarray(time)
+    out = np.full((len(episode), 3), np.nan)
+    for e in np.unique(episode):
+        cam = source.episode(int(e)).cameras.get(camera)
+        if cam is None or cam.extrinsics is None:
+            raise ValueError(f"episode {int(e)}: camera {camera!r} has no extrinsics, so its viewpoint is unknown")
+        sel = episode == e
+        z = np.asarray(cam.extrinsics, dtype=np.float64)[time[sel], :3, 2]
+        out[sel] = z / np.linalg.norm(z, axis=1, keepdims=True)
+    return out
+
+
+def viewpoint_span(
+    neighbours: npt.ArrayLike, queries: npt.ArrayLike, camera_setup: npt.ArrayLike, episode: npt.ArrayLike,
+    view_dir: npt.ArrayLike | None = None,
+) -> ViewpointSpan:
+    """:class:`ViewpointSpan` of neighbour rows ``(Q, k)`` of query rows ``(Q,)``; ``camera_setup``,
+    ``episode`` and ``view_dir`` ``(N, 3)`` are per row of the embeddings."""
+    nb, q = np.asarray(neighbours, dtype=np.int64), np.asarray(queries, dtype=np.int64).ravel()
+    if nb.ndim != 2 or len(nb) != len(q):
+        raise ValueError(f"neighbours must be (Q, k) for {len(q)} queries, got {nb.shape}")
+    setup, ep = np.asarray(camera_setup), np.asarray(episode)
+    other_setup = (setup[nb] != setup[q][:, None]).mean(1)
+    other_episode = (ep[nb] != ep[q][:, None]).mean(1)
+    angle = None
+    if view_dir is not None:
+        d = np.asarray(view_dir, dtype=np.float64)
+        cos = np.clip(np.einsum("qkd,qd->qk", d[nb], d[q]), -1.0, 1.0)
+        angle = np.degrees(np.arccos(cos)).mean(1)
+    return ViewpointSpan(other_setup.astype(np.float64), other_episode.astype(np.float64), angle)

@@ -69,6 +69,16 @@ def _data_generate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _data_make_hands(args: argparse.Namespace) -> int:
+    from workbench.data.shipped import make_hand_dataset
+
+    setups = tuple(c.strip() for c in args.camera.split(",") if c.strip())
+    out = make_hand_dataset(args.out, args.episodes, steps=args.steps, seed=args.seed, image_size=args.image_size,
+                            camera_setups=setups, force=args.force, progress=not args.quiet)  # fmt: skip
+    print(f"{args.episodes} Shadow-hand episodes of {args.steps} frames -> {out}")
+    return EXIT_OK
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     data = sub.add_parser("data", help="inspect, validate and generate datasets")
     dsub = data.add_subparsers(dest="data_command", required=True)
@@ -98,3 +108,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(func=_data_generate)
+    mh = dsub.add_parser("make-hands", help="a Shadow-hand dataset big enough to pre-train CAIP (every motion family and camera setup)")
+    mh.add_argument("--out", type=Path, required=True, help="the dataset folder to create")
+    mh.add_argument("--episodes", type=int, default=200)
+    mh.add_argument("--steps", type=int, default=150, help="frames per episode at 30 Hz (150 = 5 s; CAIP chunks are 64)")
+    mh.add_argument("--camera", default="fixed,random,dynamic", help="camera setups, cycled per episode")
+    mh.add_argument("--image-size", type=int, default=96)
+    mh.add_argument("--seed", type=int, default=0)
+    mh.add_argument("--force", action="store_true", help="replace an existing folder")
+    mh.add_argument("--quiet", action="store_true", help="no progress bar")
+    mh.set_defaults(func=_data_make_hands)

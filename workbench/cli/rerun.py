@@ -43,7 +43,8 @@ def run_rerun(args: argparse.Namespace) -> int:
     if args.save is None and not args.serve:
         raise ValueError("nothing to do: pass --save OUT.rrd and/or --serve")
     episodes = _episodes(args.path, args.episode)
-    kw = dict(horizon=args.horizon, point_cloud=args.point_cloud, jpeg_quality=args.jpeg_quality, name=Path(args.path).name)
+    kw = dict(horizon=args.horizon, point_cloud=args.point_cloud, jpeg_quality=args.jpeg_quality, name=Path(args.path).name,
+              virtual_views=args.virtual_views)  # fmt: skip
     if args.save is not None:
         for p in save_episodes_rrd(episodes, args.save, **kw):
             print(p)
@@ -72,6 +73,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--save", type=Path, metavar="OUT.rrd", help="write OUT.rrd (several episodes: OUT_ep<N>.rrd each)")
     p.add_argument("--serve", action="store_true", help="serve the web viewer on localhost and print its URL")
     p.add_argument("--point-cloud", action="store_true", help="also back-project depth into a coloured point cloud")
+    p.add_argument("--virtual-views", action="store_true",
+                   help="also show CLAMP's virtual depth + XYZ views and the merged point cloud (needs depth)")
     p.add_argument("--horizon", type=int, default=16, help="worm length in steps (default 16)")
     p.add_argument("--jpeg-quality", type=int, default=85, help="JPEG quality of the camera images (default 85)")
     p.set_defaults(func=run_rerun)

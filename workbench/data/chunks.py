@@ -11,7 +11,12 @@ Padded steps repeat the last valid step, so distances such as DTW stay meaningfu
   (:func:`hand_chunks`);
 * **end-effector** chunks (CLASS App. B): position, 6-D orientation and gripper, 10 per step, with
   the orientation scaled (0.5 in CLASS) "to balance the influence of position and orientation"
-  (:func:`ee_chunks`).
+  (:func:`ee_chunks`);
+* **relative** chunks (CAIP §2.4.2 applied to whatever moves): the relative SE(3) transform between
+  the pose at ``t`` and at ``t+i``, ``i = 1 … H``, 9-D per keypoint — the hand keypoints when the
+  episode has them (identical to **hand** chunks), else the end effector, followed by the gripper
+  opening at ``t+i`` (:func:`relative_chunks`). CAIP "emulates end-effector delta control": this is
+  the target it aligns images with, for hands and robots alike.
 """
 
 from __future__ import annotations
@@ -25,13 +30,14 @@ import numpy as np
 from workbench.geometry import make_pose, pose_to_9d, quat_to_matrix, relative_pose, rot6d_from_matrix
 from workbench.types import Episode
 
-__all__ = ["ChunkKind", "Chunks", "action_chunks", "hand_chunks", "ee_chunks", "episode_chunks", "dataset_chunks", "chunk_starts", "available_chunk_kinds"]
+__all__ = ["ChunkKind", "Chunks", "action_chunks", "hand_chunks", "ee_chunks", "ee_relative_chunks", "relative_chunks", "episode_chunks", "dataset_chunks", "chunk_starts", "available_chunk_kinds"]
 
 
 class ChunkKind(str, Enum):
     RAW = "raw"
     HAND = "hand"
     EE = "ee"
+    RELATIVE = "relative"
 
 
 @dataclass(frozen=True)
@@ -140,9 +146,38 @@ def ee_chunks(
 
 def available_chunk_kinds(ep: Episode) -> list[str]:
     """The chunk kinds ``ep`` has the streams for, in :class:`ChunkKind` order (raw always)."""
-    has = {ChunkKind.RAW: True, ChunkKind.HAND: ep.hand_keypoints is not None,
-           ChunkKind.EE: ep.ee_pos is not None and ep.ee_quat is not None}  # fmt: skip
+    ee = ep.ee_pos is not None and ep.ee_quat is not None
+    has = {ChunkKind.RAW: True, ChunkKind.HAND: ep.hand_keypoints is not None, ChunkKind.EE: ee,
+           ChunkKind.RELATIVE: ee or ep.hand_keypoints is not None}  # fmt: skip
     return [k.value for k in ChunkKind if has.get(k, False)]
+
+
+def ee_relative_chunks(
+    ee_pos: np.ndarray, ee_quat: np.ndarray, gripper: np.ndarray | None, horizon: int, stride: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """End-effector motion as CAIP §2.4.2 defines an action chunk: for base ``t`` and ``i = 1 … H``
+    the relative transform ``T_t⁻¹ · T_{t+i}`` as translation + 6-D rotation (9), then the gripper
+    at ``t+i`` (absolute: opening is a state, not a motion). ``(N, H, 9 [+ G])``; past the end the
+    last pose repeats and the mask is False (as :func:`hand_chunks`).
+    """
+    pos = np.asarray(ee_pos, dtype=np.float64)
+    poses = make_pose(quat_to_matrix(ee_quat), pos)  # (T, 4, 4)
+    starts, idx, mask = _window(len(pos), horizon, stride, 1)
+    rel = relative_pose(poses[starts][:, None], poses[idx])  # (N, H, 4, 4)
+    parts = [pose_to_9d(rel)]
+    if gripper is not None:
+        parts.append(np.asarray(gripper, dtype=np.float64).reshape(len(pos), -1)[idx])
+    return np.concatenate(parts, axis=-1).astype(np.float32), mask
+
+
+def relative_chunks(ep: Episode, horizon: int, stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """CAIP §2.4.2 relative SE(3) chunks of whatever the episode tracks: hand keypoints when
+    present (:func:`hand_chunks`), else the end effector (:func:`ee_relative_chunks`)."""
+    if ep.hand_keypoints is not None:
+        return hand_chunks(ep.hand_keypoints, horizon, stride)
+    if ep.ee_pos is None or ep.ee_quat is None:
+        raise ValueError(f"episode {ep.index} has neither hand_keypoints nor an end-effector pose for relative chunks")
+    return ee_relative_chunks(ep.ee_pos, ep.ee_quat, ep.gripper, horizon, stride)
 
 
 def episode_chunks(ep: Episode, kind: ChunkKind | str, horizon: int, stride: int = 1, **kw) -> tuple[np.ndarray, np.ndarray]:
@@ -154,6 +189,8 @@ def episode_chunks(ep: Episode, kind: ChunkKind | str, horizon: int, stride: int
         if ep.hand_keypoints is None:
             raise ValueError(f"episode {ep.index} has no hand_keypoints for hand chunks")
         return hand_chunks(ep.hand_keypoints, horizon, stride)
+    if kind == ChunkKind.RELATIVE:
+        return relative_chunks(ep, horizon, stride)
     if ep.ee_pos is None or ep.ee_quat is None:
         raise ValueError(f"episode {ep.index} has no end-effector pose for ee chunks")
     return ee_chunks(ep.ee_pos, ep.ee_quat, ep.gripper, horizon, stride, **kw)

@@ -47,9 +47,11 @@ def _plan(tasks: Sequence[str], episodes_per_task: int) -> list[tuple[int, str, 
 class _EpisodeMaker:
     """Records episode ``j`` of task number ``k``; keeps one recorder per task (one per process)."""
 
-    def __init__(self, seed: int, image_size: int, action_noise: float, max_steps: int, camera_setups: Sequence[str]) -> None:
+    def __init__(self, seed: int, image_size: int, action_noise: float, max_steps: int, camera_setups: Sequence[str],
+                 second_scene_size: int | None = None) -> None:  # fmt: skip
         self.seed, self.image_size, self.action_noise, self.max_steps = seed, image_size, action_noise, max_steps
         self.camera_setups = tuple(camera_setups)
+        self.second_scene_size = second_scene_size
         self._recorders: dict = {}
 
     def __call__(self, item: tuple[int, str, int]) -> Episode:
@@ -59,7 +61,8 @@ class _EpisodeMaker:
         if task not in self._recorders:
             for rec, _ in self._recorders.values():  # tasks come in order: one GL context at a time
                 rec.close()
-            self._recorders = {task: (MetaworldRecorder(task, self.image_size), expert_policy(task))}
+            rec = MetaworldRecorder(task, self.image_size, second_scene_size=self.second_scene_size)
+            self._recorders = {task: (rec, expert_policy(task))}
         rec, policy = self._recorders[task]
         placement = 10_000 * self.seed + j
         rng = np.random.default_rng([self.seed, k, j])
@@ -94,6 +97,7 @@ def generate_metaworld_episodes(
     action_noise: float = 0.1,
     max_steps: int = 100,
     camera_setups: Sequence[str] = SCENE_SETUPS,
+    second_scene_size: int | None = 48,
     workers: int = 0,
     progress: bool = True,
 ) -> Iterator[Episode]:
@@ -103,7 +107,9 @@ def generate_metaworld_episodes(
     reference's evaluation seeds 1000–1099 and 2000–2099 stay unseen for every ``seed`` as long as
     ``episodes_per_task`` ≤ 1000) and uses scene-camera setup ``camera_setups[j % len]``.
     Recording stops 8 steps after the first success or at ``max_steps`` (metaworld runs at 80 Hz:
-    the experts finish in 40–90 steps).
+    the experts finish in 40–90 steps). ``second_scene_size``: the side of the second, fixed scene
+    camera (RGB + depth, for CLAMP's merged point cloud, §III-B); 48 px keeps the samples within
+    their budget; None records none. Every episode records the object and goal positions.
 
     ``workers`` > 1 records episodes in that many processes (each with its own environment and GL
     context); the episodes come back in the same order and are identical to the serial ones, since
@@ -113,7 +119,8 @@ def generate_metaworld_episodes(
 
     check_generation(tasks, episodes_per_task, camera_setups)
     plan = _plan(tasks, episodes_per_task)
-    args = (seed, image_size, action_noise, max_steps, tuple(str(getattr(s, "value", s)) for s in camera_setups))
+    args = (seed, image_size, action_noise, max_steps, tuple(str(getattr(s, "value", s)) for s in camera_setups),
+            second_scene_size)  # fmt: skip
     bar = tqdm(total=len(plan), desc="metaworld", unit="ep", disable=not progress)
     if workers > 1:
         import multiprocessing as mp
@@ -196,14 +203,26 @@ def make_metaworld_dataset(
 
 
 def generate_hand_episodes(
-    n_episodes: int = 8, *, seed: int = 0, image_size: int = 96, steps: int = 60, progress: bool = True
+    n_episodes: int = 8, *, seed: int = 0, image_size: int = 96, steps: int = 60, progress: bool = True,
+    motions: Sequence[str] | None = None, camera_setups: Sequence[str] = ("random",),
 ) -> Iterator[Episode]:
-    """Shadow-hand episodes cycling through the motion families (grasp, pinch, wave), 30 fps."""
+    """Shadow-hand episodes cycling through the motion families and camera setups, 30 fps.
+
+    Episode ``i`` has motion ``motions[i % M]`` and camera setup ``camera_setups[(i // M) % C]``
+    (so every family meets every setup), with parameters drawn from ``seed`` and ``i``.
+    """
     from tqdm.auto import tqdm
 
-    from workbench.sim.shadow_hand import MOTIONS, HandRecorder
+    from workbench.sim.shadow_hand import HAND_CAMERA_SETUPS, MOTIONS, HandRecorder
 
-    motions = sorted(MOTIONS)
+    motions = sorted(MOTIONS) if motions is None else list(motions)
+    for m in motions:
+        if m not in MOTIONS:
+            raise ValueError(f"unknown hand motion {m!r}; known: {', '.join(sorted(MOTIONS))}")
+    for c in camera_setups:
+        if c not in HAND_CAMERA_SETUPS:
+            raise ValueError(f"unknown hand camera setup {c!r}; known: {', '.join(HAND_CAMERA_SETUPS)}")
     with HandRecorder(image_size) as rec:
         for i in tqdm(range(n_episodes), desc="hands", disable=not progress):
-            yield rec.record(motions[i % len(motions)], i, T=steps, rng=np.random.default_rng([seed, i]))
+            setup = camera_setups[(i // len(motions)) % len(camera_setups)]
+            yield rec.record(motions[i % len(motions)], i, T=steps, rng=np.random.default_rng([seed, i]), setup=setup)

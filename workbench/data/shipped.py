@@ -29,7 +29,7 @@ from workbench.data.lerobot import write_lerobot
 from workbench.data.normalize import CHUNK_HORIZON, split_episodes, stats_file, write_dataset_stats
 from workbench.data.robomimic import write_robomimic
 
-__all__ = ["make_samples", "stats_file", "write_dataset_stats", "SAMPLE_TASKS", "CHUNK_HORIZON"]
+__all__ = ["make_hand_dataset", "make_samples", "stats_file", "write_dataset_stats", "SAMPLE_TASKS", "CHUNK_HORIZON"]
 
 SAMPLE_TASKS = ("reach", "push", "pick-place", "drawer-open", "button-press", "door-open")
 _ROBOMIMIC_EPISODES = 3
@@ -77,14 +77,43 @@ def _make_robomimic(metaworld: Path, root: Path, seed: int) -> None:
 
 def _make_hands(root: Path, image: int, seed: int, quick: bool) -> None:
     from workbench.data.generate import generate_hand_episodes
+    from workbench.sim.shadow_hand import HAND_CAMERA_SETUPS
 
     write_hand_pose(
         generate_hand_episodes(2 if quick else 8, seed=seed, image_size=image, progress=not quick,
-                               **({"steps": 24} if quick else {})),  # fmt: skip
+                               camera_setups=HAND_CAMERA_SETUPS, **({"steps": 24} if quick else {})),  # fmt: skip
         root,
         crf=28,
     )
     write_dataset_stats(root, ("hand",), seed)
+
+
+def make_hand_dataset(out: str | Path, n_episodes: int = 200, *, steps: int = 150, seed: int = 0, image_size: int = 96,
+                      camera_setups: tuple[str, ...] | None = None, force: bool = False, progress: bool = True) -> Path:
+    """A Shadow-hand dataset big enough to pre-train CAIP at small scale (CAIP §2.4: hands first).
+
+    ``n_episodes`` episodes of ``steps`` frames at 30 Hz (150 = 5 s, so T = 64 chunks of 2.1 s fit
+    with room), cycling through every motion family and camera setup, written in the EgoDex layout
+    with hand-chunk statistics beside it. Built in a temporary folder and renamed into place.
+    """
+    from workbench.data.generate import generate_hand_episodes
+    from workbench.sim.shadow_hand import HAND_CAMERA_SETUPS
+
+    if n_episodes < 2:
+        raise ValueError(f"a hand dataset needs at least 2 episodes (train and held-out), got {n_episodes}")
+    out = Path(out)
+    if out.exists() and not force:
+        raise FileExistsError(f"{out} exists; pass force=True (--force) to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".hands.", dir=out.parent))
+    try:
+        write_hand_pose(generate_hand_episodes(n_episodes, seed=seed, image_size=image_size, steps=steps, progress=progress,
+                                               camera_setups=camera_setups or HAND_CAMERA_SETUPS), work / "hands", crf=28)
+        write_dataset_stats(work / "hands", ("hand", "relative"), seed)
+        _swap_in(work / "hands", out, force)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return out
 
 
 def make_samples(out: str | Path = "data_samples", *, seed: int = 0, quick: bool = False, force: bool = False,

@@ -58,7 +58,7 @@ class SampleMeta:
     chunk_dim: int  # per-step chunk size D
     action_dim: int  # raw action size A (what the history holds)
     history: int  # CLAMP history length h (0 = none)
-    image_size: int  # square side of the images the samples carry
+    image_size: int  # side of the square images the samples carry (of each view for tiled views)
     image_channels: int  # 3 for RGB
     vocab: tuple[str, ...]  # word vocabulary of every sample's text (WordTokenizer order)
     tasks: tuple[str, ...]  # task names; task_id indexes this
@@ -137,6 +137,9 @@ class FrameChunkDataset(TorchDataset):
         future_offset: when > 0 add ``future_image``, the frame ``future_offset`` steps later
             (clamped to the last frame), for inverse-dynamics models (CLAP §III-C2).
         text_fn: ``(episode, t) -> str`` for each sample's text; the instruction by default.
+        image_fn: ``episode -> (T, C, H, W)`` array of per-step images that replace the camera's
+            frames as ``image`` (e.g. CLAMP's tiled depth + XYZ views,
+            :func:`workbench.data.views.episode_view_images`); taken as they are, not resized.
         chunk_kwargs: passed to the chunk function (e.g. ``relative=True`` for ee chunks).
 
     Items are dicts: ``image`` (3, S, S) uint8, ``chunk`` (H, D) float32, ``mask`` (H,) bool,
@@ -160,6 +163,7 @@ class FrameChunkDataset(TorchDataset):
         with_depth: bool = False,
         future_offset: int = 0,
         text_fn: Callable[[Episode, int], str] | None = None,
+        image_fn: Callable[[Episode], np.ndarray] | None = None,
         chunk_kwargs: dict[str, Any] | None = None,
     ) -> None:
         self.chunk_kind = ChunkKind(chunk_kind)
@@ -167,6 +171,7 @@ class FrameChunkDataset(TorchDataset):
         self.horizon, self.stride, self.history = horizon, stride, history
         self.image_size, self.with_depth, self.future_offset = image_size, with_depth, future_offset
         self.norm_stats, self.history_stats = norm_stats, history_stats
+        self._image_fn = image_fn
 
         eps = self._select(source, episodes)
         if not eps:
@@ -188,10 +193,16 @@ class FrameChunkDataset(TorchDataset):
     def _load_streams(self, ep: Episode, camera: str | None) -> str:
         """Decode one episode's frames (resized), depth and actions into memory; the camera's name."""
         cam = self._camera(ep, camera)
-        rgb = cam.rgb.load()
-        if len(rgb) != len(ep):
-            raise ValueError(f"episode {ep.index}: camera {cam.name!r} has {len(rgb)} frames for {len(ep)} steps")
-        self._frames.append(_resize(rgb, self.image_size, "bilinear"))  # (T, 3, S, S) uint8
+        if self._image_fn is not None:
+            images = np.asarray(self._image_fn(ep))
+            if images.ndim != 4 or len(images) != len(ep):
+                raise ValueError(f"episode {ep.index}: image_fn gave shape {images.shape}, expected ({len(ep)}, C, H, W)")
+            self._frames.append(torch.from_numpy(np.ascontiguousarray(images)))  # (T, C, H, W) as given
+        else:
+            rgb = cam.rgb.load()
+            if len(rgb) != len(ep):
+                raise ValueError(f"episode {ep.index}: camera {cam.name!r} has {len(rgb)} frames for {len(ep)} steps")
+            self._frames.append(_resize(rgb, self.image_size, "bilinear"))  # (T, 3, S, S) uint8
         if self.with_depth:
             if cam.depth is None:
                 raise ValueError(f"episode {ep.index}: camera {cam.name!r} has no depth (with_depth=True)")
@@ -306,7 +317,7 @@ class FrameChunkDataset(TorchDataset):
     def meta(self) -> SampleMeta:
         """The facts a method needs to size its networks, including the text vocabulary."""
         vocab = build_vocab(self.texts)
-        s = int(self._frames[0].shape[-1])
+        s = int(self._frames[0].shape[-2])  # the height: tiled views are (S, V·S)
         return SampleMeta(
             chunk_kind=self.chunk_kind.value,
             horizon=self.horizon,

@@ -25,7 +25,7 @@ import torch
 from workbench.eval.features import Features, SplitData, embed_split, load_split
 from workbench.eval.head_training import HeadConfig, HeadKind, TrainedHead, train_head
 from workbench.eval.knn import KNNConfig, KNNPolicy, mean_chunk_prediction, offline_error, standardize_state
-from workbench.eval.probe import ProbeConfig, run_probe
+from workbench.eval.probe import ProbeConfig, probe_action_chunks, run_probe
 from workbench.eval.results import EvalError, EvalReport, HeadResult, KNNResult, OfflineError, save_result
 from workbench.eval.retrieval import run_retrieval
 from workbench.train.run import TrainedRun, load_run
@@ -136,6 +136,7 @@ class _Evaluation:
     f_train: Features
     f_val: Features
     parts: dict[str, Any]
+    dataset: Any = None  # the run's dataset, opened once
 
     @property
     def run_dir(self) -> Path:
@@ -183,15 +184,15 @@ def _prepare(run_dir: str | Path, cfg: EvalConfig, progress: bool) -> _Evaluatio
         _check_rollouts(run, train, list(cfg.tasks) if cfg.tasks else sorted(set(train.task)))
     f_train = embed_split(run.method, train, progress=progress)
     f_val = embed_split(run.method, val, progress=progress)
-    return _Evaluation(run, cfg, train, val, f_train, f_val, {})
+    return _Evaluation(run, cfg, train, val, f_train, f_val, {}, ds)
 
 
 def _probe(ev: _Evaluation) -> None:
-    # the run's chunk kind, normalised with its statistics: what its action encoder saw
-    values = ev.val.dataset.chunks.values
-    chunks = ev.run.norm_stats.normalize(values) if ev.run.norm_stats is not None else values
-    res = run_probe(ev.run.method_name, ev.f_val.image, chunks, ev.val.episode, ev.f_val.action, ev.config.probe_config,
-                    action_source=ev.f_val.action_source, task=np.asarray(ev.val.task))  # fmt: skip
+    # classes from raw relative SE(3) chunks (CAIP §3.2): the same for every method on this data
+    pcfg = ev.config.probe_config
+    chunks = probe_action_chunks(ev.dataset, ev.val.episode, ev.val.time, pcfg.horizon)
+    res = run_probe(ev.run.method_name, ev.f_val.image, chunks, ev.val.episode, ev.f_val.action, pcfg,
+                    task=ev.val.task, action_source=ev.f_val.action_source)  # fmt: skip
     ev.save("probe", ev.config.name("probe"), res)
 
 

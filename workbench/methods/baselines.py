@@ -33,6 +33,7 @@ from workbench.models import (
     ViTEncoder,
 )
 from workbench.models.config import check_positive
+from workbench.models.chunk_decoder import PatchChunkDecoder, PatchChunkDecoderConfig
 
 __all__ = [
     "BehaviorCloning",
@@ -155,8 +156,10 @@ class BehaviorCloning(Method):
 
 @dataclass(frozen=True)
 class DirectRegressionConfig(CAIPConfig):
-    head_hidden: int = 256  # MLP hidden width
-    head_depth: int = 2  # MLP hidden layers
+    variant: str = "pooled"  # App. E (i) "pooled": MLP on the pooled embedding; (ii) "patches": decoder on all patch tokens
+    head_hidden: int = 256  # MLP hidden width (variant i)
+    head_depth: int = 2  # MLP hidden layers (variant i)
+    decoder_depth: int = 2  # transformer decoder layers (variant ii)
     loss: str = "l1"  # App. E: L1 (MSE "yielded similar results")
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
@@ -169,12 +172,19 @@ class DirectRegressionConfig(CAIPConfig):
         check_positive(self, head_hidden=self.head_hidden)
         if self.head_depth < 0:
             raise ValueError(f"DirectRegressionConfig.head_depth must be >= 0, got {self.head_depth!r}")
+        if self.variant not in ("pooled", "patches"):
+            raise ValueError(f"DirectRegressionConfig.variant must be 'pooled' (App. E i) or 'patches' (App. E ii), got {self.variant!r}")
+        check_positive(self, decoder_depth=self.decoder_depth)
         _check_loss(self, self.loss)
 
 
 class DirectRegression(Method):
-    """CAIP App. E (i): regress the chunk from the pooled text-conditioned image embedding.
+    """CAIP App. E: direct action regression as a pre-training objective, two variants.
 
+    (i) ``variant="pooled"``: an MLP regresses the chunk from the pooled text-conditioned image
+    embedding, which is also the representation. (ii) ``variant="patches"``: a transformer decoder
+    (:class:`~workbench.models.chunk_decoder.PatchChunkDecoder`) regresses it from the full ViT patch
+    sequence; the representation is then the mean patch token (the pooling is not trained).
     The action tower and the SigLIP parameters of :class:`CAIPConfig` are unused here.
     """
 
@@ -186,17 +196,26 @@ class DirectRegression(Method):
         m = self.meta
         self.tokenizer = self.make_tokenizer()
         self.towers = ImageTextTowers(cfg, m.image_size, m.image_channels, self.tokenizer.vocab_size, cfg.embed_dim)
-        self.head = MLPChunkHead(MLPChunkHeadConfig(in_dim=cfg.embed_dim, horizon=m.horizon, action_dim=m.chunk_dim,
-                                                    hidden=cfg.head_hidden, depth=cfg.head_depth))
+        if cfg.variant == "patches":
+            self.head = PatchChunkDecoder(PatchChunkDecoderConfig(width=cfg.width, heads=cfg.vision_heads,
+                                                                  depth=cfg.decoder_depth, horizon=m.horizon,
+                                                                  action_dim=m.chunk_dim))
+        else:
+            self.head = MLPChunkHead(MLPChunkHeadConfig(in_dim=cfg.embed_dim, horizon=m.horizon, action_dim=m.chunk_dim,
+                                                        hidden=cfg.head_hidden, depth=cfg.head_depth))
 
     def _pooled(self, images: torch.Tensor, text: list[str] | None) -> torch.Tensor:
         ids, mask = self.tokenize(text, images.shape[0], self.config.text_max_len)  # type: ignore[attr-defined]
         return self.towers(images.to(self.device), ids, mask).pooled  # (B, E)
 
     def encode_images(self, images: torch.Tensor, text: list[str] | None = None) -> torch.Tensor:
+        if self.config.variant == "patches":  # type: ignore[attr-defined]
+            return self.normalize(self.towers.vision(images.to(self.device)).tokens.mean(1))  # (B, C)
         return self.normalize(self._pooled(images, text))
 
     def predict(self, images: torch.Tensor, text: list[str] | None = None) -> torch.Tensor:
+        if self.config.variant == "patches":  # type: ignore[attr-defined]
+            return self.head(self.towers.vision(images.to(self.device)).tokens)  # (B, H, D)
         return self.head(self._pooled(images, text))  # (B, H, D)
 
     def training_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:

@@ -6,8 +6,9 @@ text-conditioned image embedding (§2.1, C.2). A 4-layer transformer with a CLS 
 action chunk that follows the image (C.2). A SigLIP sigmoid loss aligns the two (C.3) with a
 learnable temperature in log space initialised to 1/0.07, clamped at 100, and bias −10.
 
-Works on hand chunks (378 numbers per step for two hands) and on robot raw/ee chunks alike: the
-action tower's input size comes from the data.
+Works on hand chunks (378 numbers per step for two hands) and on robot chunks alike: the action
+tower's input size comes from the data. Its defaults follow §2.4.2: relative SE(3) chunks of the
+hands (or the end effector), T = 64.
 """
 
 from __future__ import annotations
@@ -108,6 +109,10 @@ class ImageTextTowers(torch.nn.Module):
 class CAIP(Method):
     name: ClassVar[str] = "caip"
     config_class: ClassVar[type[MethodConfig]] = CAIPConfig
+    #: CAIP §2.4.2 / App. C.1: images are aligned with the *relative* SE(3) motion that follows
+    #: (pose at t+i relative to t, i = 1 … T, 9-D per keypoint), T = 64 (≈ 2 s of hand motion at
+    #: 30 Hz). On a robot the end effector is the keypoint (64 steps ≈ 0.8 s at metaworld's 80 Hz).
+    data_defaults: ClassVar[dict[str, Any]] = {"chunk_kind": "relative", "horizon": 64}
 
     def build(self) -> None:
         cfg: CAIPConfig = self.config  # type: ignore[assignment]

@@ -1,14 +1,18 @@
 """CLAMP: tri-modal contrastive pre-training of image, text and action-history encoders
 (paper 002, §III-B, Eq. 1–3).
 
-* Image encoder: a ViT whose tokens are pooled by multihead attention pooling (MAP). CLAMP
-  feeds it re-rendered multi-view depth + XYZ images; that re-rendering is a separate feature, so
-  here the encoder sees whatever images the samples carry (``image_channels`` from the data).
+* Image encoder: a ViT whose tokens are pooled by multihead attention pooling (MAP). With
+  ``image_input="dxyz"`` (the paper's) it reads the merged point cloud re-rendered as depth + XYZ
+  virtual views — fixed and wrist views tiled side by side (:mod:`workbench.data.views`) — and
+  its attention carries Cayley-STRING on each patch's mean XYZ (:mod:`workbench.models.multiview`,
+  §III-B, §III-D); ``positions="learned"`` is Table III's "without STRING" and
+  ``wrist_views=False`` its "without virtual wrist views". ``image_input="rgb"`` (the ablation
+  "RGB instead of D+XYZ") reads one camera's RGB frames with a plain ViT.
 * Text encoder: over a string holding (i) the task description, (ii) each object's name and
-  position and (iii) an integer for task progress (§III-B), built per sample by
-  :func:`make_clamp_text`.
-* Action encoder: a transformer with MAP pooling over the previous h actions
-  ``(a_{t-1}, …, a_{t-h})``, zero-padded before the episode start (§III-B).
+  normalised position in the global frame and (iii) an integer for task progress (§III-B), built
+  per sample by :func:`make_clamp_text`.
+* Action encoder: a transformer with MAP pooling over the previous H actions
+  ``(a_{t-1}, …, a_{t-H})``, zero-padded before the episode start, H the chunk size (§III-A).
 
 Loss: the mean of the image–text, image–action and text–action SigLIP losses with one shared
 learnable t and b, initialised t = 10, b = −10 (Eq. 1–3).
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from functools import partial
 from typing import Any, ClassVar
 
@@ -25,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from workbench.data.views import DEFAULT_VIEWS, episode_view_images
 from workbench.losses import CLAMP_INIT_TEMPERATURE, MAX_TEMPERATURE, SIGLIP_INIT_BIAS, TriModalSigLIPLoss
 from workbench.methods.base import Method, MethodConfig
 from workbench.models import (
@@ -39,14 +45,41 @@ from workbench.models import (
     ViTEncoder,
 )
 from workbench.models.config import check_positive, check_probability
+from workbench.models.multiview import MultiViewViT, MultiViewViTConfig, PositionKind
 from workbench.types import Episode
 
-__all__ = ["CLAMP", "CLAMPConfig", "METAWORLD_OBJECT_DIMS", "clamp_text_fn", "make_clamp_text"]
+__all__ = ["CLAMP", "CLAMPConfig", "ImageInput", "METAWORLD_OBJECT_DIMS", "OBJECT_PREFIX", "clamp_text_fn", "make_clamp_text"]
 
 #: Metaworld's 39-D observation: hand position (0:3), gripper distance (3), then the first
 #: object's position (4:7) and quaternion (7:11), a second object (11:18), a frame stack of the
 #: same 18 numbers for the previous step (18:36) and the goal (36:39).
 METAWORLD_OBJECT_DIMS = (4, 7)
+#: Episode extras ``object.<i>`` hold object ``i``'s world position ``(T, 3)`` per step, named by
+#: ``Episode.objects`` (recorded by the metaworld generator); object 0 is the one the task manipulates.
+OBJECT_PREFIX = "object."
+
+
+class ImageInput(str, Enum):
+    DXYZ = "dxyz"  # depth + XYZ virtual views of the merged point cloud (§III-B)
+    RGB = "rgb"  # one camera's RGB frames (ablation)
+
+
+def _objects(ep: Episode) -> list[tuple[str, np.ndarray]]:
+    """``(name, (T, 3) positions)`` of the objects the episode records, object 0 first; an object
+    without a name in ``ep.objects`` is called "object"."""
+    found = []
+    for key, value in ep.extras.items():
+        index = key[len(OBJECT_PREFIX):]
+        if key.startswith(OBJECT_PREFIX) and index.isdigit():
+            i = int(index)
+            name = ep.objects[i] if i < len(ep.objects) else "object"
+            found.append((i, name, np.asarray(value, dtype=np.float64).reshape(len(ep), -1)[:, :3]))
+    return [(name, pos) for _, name, pos in sorted(found, key=lambda f: f[0])]
+
+
+def _normalised_word(v: float, lo: float, hi: float) -> str:
+    # position in the workspace box as a whole percentage, 0..100 (§III-B: normalised positions)
+    return str(int(np.clip(round(100.0 * (float(v) - lo) / (hi - lo)), 0, 100)))
 
 
 def _coordinate_word(v: float) -> str:
@@ -64,15 +97,24 @@ def make_clamp_text(
     object_name: str = "object",
     with_progress: bool = True,
 ) -> str:
-    """CLAMP's text for step ``t`` of ``ep`` (§III-B): task description, object name and
+    """CLAMP's text for step ``t`` of ``ep`` (§III-B): task description, each object's name and
     position, and progress = round(100 t / T).
 
-    The position is read from ``ep.state[t, object_dims[0]:object_dims[1]]`` (metaworld's object
-    position by default, in metres) and written in centimetres; it is left out when the episode
-    has no state that wide or ``object_dims`` is None.
+    Objects come from the episode's ``object.<i>`` extras named by ``ep.objects``, each position normalised to the
+    workspace box of :data:`workbench.data.views.DEFAULT_VIEWS` as whole percentages per axis
+    ("puck at x 45 y 62 z 3"). Episodes recorded before those extras existed fall back to one
+    object read from ``ep.state[t, object_dims[0]:object_dims[1]]`` (metaworld's object position,
+    metres), written in centimetres; it is left out when the state is not that wide or
+    ``object_dims`` is None.
     """
     parts = [ep.instruction or ep.task]
-    if object_dims is not None and ep.state is not None and ep.state.ndim == 2 and ep.state.shape[1] >= object_dims[1]:
+    objects = _objects(ep)
+    if objects:
+        lo, hi = DEFAULT_VIEWS.workspace_lo, DEFAULT_VIEWS.workspace_hi
+        for name, pos in objects:
+            words = " ".join(f"{axis} {_normalised_word(v, a, b)}" for axis, v, a, b in zip("xyz", pos[t], lo, hi))
+            parts.append(f"{name} at {words}")
+    elif object_dims is not None and ep.state is not None and ep.state.ndim == 2 and ep.state.shape[1] >= object_dims[1]:
         pos = np.asarray(ep.state[t, object_dims[0] : object_dims[1]], dtype=np.float64)
         parts.append(f"{object_name} at " + " ".join(f"{axis} {_coordinate_word(v)}" for axis, v in zip("xyz", pos)))
     if with_progress:
@@ -107,6 +149,10 @@ class CLAMPConfig(MethodConfig):
     object_dims: tuple[int, int] | None = METAWORLD_OBJECT_DIMS  # state columns of the object position
     object_name: str = "object"  # how the text names the object
     with_progress: bool = True  # append "progress N" to the text
+    image_input: str = ImageInput.RGB.value  # "dxyz": depth + XYZ virtual views (the paper); "rgb": camera frames
+    view_size: int = 32  # side of each virtual view (dxyz); patch_size must divide it
+    wrist_views: bool = True  # add the two virtual wrist views (dxyz; Table III "without virtual wrist views")
+    positions: str = PositionKind.STRING.value  # dxyz encoder: "string" or "learned" (Table III "without STRING")
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": dict(patch_size=8, vision_width=32, vision_depth=1, vision_heads=2, text_width=32, text_depth=1,
@@ -122,6 +168,10 @@ class CLAMPConfig(MethodConfig):
                        action_heads=self.action_heads, embed_dim=self.embed_dim,
                        init_temperature=self.init_temperature)
         check_probability(self, dropout=self.dropout)
+        ImageInput(self.image_input)
+        PositionKind(self.positions)
+        if self.image_input == ImageInput.DXYZ.value and self.view_size % self.patch_size:
+            raise ValueError(f"CLAMPConfig.patch_size ({self.patch_size}) must divide view_size ({self.view_size})")
         if self.text_max_len < 2:
             raise ValueError(f"CLAMPConfig.text_max_len must be >= 2, got {self.text_max_len}")
         if self.max_temperature < self.init_temperature:
@@ -142,12 +192,17 @@ class CLAMP(Method):
     name: ClassVar[str] = "clamp"
     config_class: ClassVar[type[MethodConfig]] = CLAMPConfig
     #: data settings a training job needs for this method (merged into ``TrainConfig.data``)
-    data_defaults: ClassVar[dict[str, Any]] = {"history": 8}
+    #: H = the chunk size (§III-A): the default data horizon is 16
+    data_defaults: ClassVar[dict[str, Any]] = {"history": 16}
 
     @classmethod
     def loader_kwargs(cls, config: CLAMPConfig) -> dict[str, Any]:
-        """Extra :class:`FrameChunkDataset` arguments: the CLAMP text (task, objects, progress)."""
-        return {"text_fn": clamp_text_fn(config)}
+        """Extra :class:`FrameChunkDataset` arguments: the CLAMP text (task, objects, progress)
+        and, for ``image_input="dxyz"``, the tiled virtual views in place of the camera frames."""
+        kw: dict[str, Any] = {"text_fn": clamp_text_fn(config)}
+        if config.image_input == ImageInput.DXYZ.value:
+            kw["image_fn"] = partial(episode_view_images, size=config.view_size, wrist=config.wrist_views)
+        return kw
 
     def build(self) -> None:
         cfg: CLAMPConfig = self.config  # type: ignore[assignment]
@@ -155,9 +210,20 @@ class CLAMP(Method):
         if m.history < 1:
             raise ValueError("CLAMP needs an action history: build the FrameChunkDataset with history >= 1")
         self.tokenizer = self.make_tokenizer()
-        self.vision = ViTEncoder(ViTConfig(image_size=m.image_size, patch_size=cfg.patch_size, in_channels=m.image_channels,
-                                           width=cfg.vision_width, depth=cfg.vision_depth, heads=cfg.vision_heads,
-                                           dropout=cfg.dropout))
+        self.vision: nn.Module
+        if cfg.image_input == ImageInput.DXYZ.value:
+            if m.image_channels != 4 or m.image_size != cfg.view_size:
+                raise ValueError(f"CLAMP dxyz needs the samples' tiled {cfg.view_size}-px depth + XYZ views (build the "
+                                 f"FrameChunkDataset with CLAMP.loader_kwargs(config)); got {m.image_channels}-channel "
+                                 f"{m.image_size}-px images")  # fmt: skip
+            self.vision = MultiViewViT(MultiViewViTConfig(
+                view_size=cfg.view_size, num_views=len(DEFAULT_VIEWS.names(cfg.wrist_views)), patch_size=cfg.patch_size,
+                width=cfg.vision_width, depth=cfg.vision_depth, heads=cfg.vision_heads, dropout=cfg.dropout,
+                positions=cfg.positions))  # fmt: skip
+        else:
+            self.vision = ViTEncoder(ViTConfig(image_size=m.image_size, patch_size=cfg.patch_size, in_channels=m.image_channels,
+                                               width=cfg.vision_width, depth=cfg.vision_depth, heads=cfg.vision_heads,
+                                               dropout=cfg.dropout))
         self.vision_pool = MAPHead(MAPHeadConfig(width=cfg.vision_width, heads=cfg.vision_heads, dropout=cfg.dropout))
         self.vision_proj = nn.Linear(cfg.vision_width, cfg.embed_dim)
         self.text = TextEncoder(TextEncoderConfig(vocab_size=self.tokenizer.vocab_size, max_len=cfg.text_max_len,

@@ -13,8 +13,9 @@ augmented views of every image, so a batch of B gives 2B embeddings in which the
 the same image are positives with weight ``self_weight`` and every DTW weight applies between
 all views of the two images. The loss is the soft InfoNCE of Eq. 1 (τ = 0.05, App. C Table 4).
 
-Design-choice switches of Fig. 4: ``hard`` (all positive weights 1, Fig. 4a), ``window``
-(Sakoe–Chiba DTW radius, Fig. 4b), ``distance="l2"`` (Euclidean distance between the flattened
+Design-choice switches of Fig. 4: ``hard`` (all positive weights 1, Fig. 4a), ``dtw_horizon``
+(how many future steps DTW compares, "up to T = 16", Fig. 4b; ``dtw_window``, a Sakoe–Chiba band,
+is a further ablation, not the paper's), ``distance="l2"`` (Euclidean distance between the flattened
 chunks instead of DTW, Fig. 4c) and ``quantile`` (K, Fig. 4d; 2.5 % for most tasks in Table 5).
 """
 
@@ -50,7 +51,8 @@ class CLASSConfig(MethodConfig):
     tau: float = 0.05  # soft-InfoNCE temperature (App. C Table 4)
     quantile: float = 2.5  # K: positives are pairs below this percentile of all distances (Table 5)
     distance: ChunkDistance = ChunkDistance.DTW  # DTW, or L2 for the Fig. 4c ablation
-    dtw_window: int | None = None  # Sakoe–Chiba radius in steps; None = unconstrained (Fig. 4b)
+    dtw_horizon: int | None = None  # DTW over the first h steps of each chunk; None = all (App. B: 16; Fig. 4b varies it)
+    dtw_window: int | None = None  # Sakoe–Chiba band radius in steps; None = unconstrained (an extra ablation)
     dtw_cost: DTWCost = DTWCost.EUCLIDEAN  # step cost ‖a − b‖₂ as written in §4.1
     exclude_same_episode_within: int | None = None  # drop same-episode pairs this close in time
     sample_pairs: int | None = None  # estimate the K % threshold from this many random pairs (large N, App. B)
@@ -72,6 +74,8 @@ class CLASSConfig(MethodConfig):
                        embed_dim=self.embed_dim, tau=self.tau)
         if not 0.0 < self.quantile <= 100.0:
             raise ValueError(f"CLASSConfig.quantile is K in percent and must be in (0, 100], got {self.quantile!r}")
+        if self.dtw_horizon is not None and self.dtw_horizon < 1:
+            raise ValueError(f"CLASSConfig.dtw_horizon must be >= 1 or None, got {self.dtw_horizon!r}")
         if self.dtw_window is not None and self.dtw_window < 0:
             raise ValueError(f"CLASSConfig.dtw_window must be >= 0 or None, got {self.dtw_window!r}")
         if self.exclude_same_episode_within is not None and self.exclude_same_episode_within < 0:
@@ -137,6 +141,8 @@ class CLASS(Method):
         kw: dict[str, Any] = {}
         if excl is not None:
             kw = dict(exclude_same_episode_within=excl, episode_ids=episode, time_index=time)
+        if cfg.dtw_horizon is not None:  # Fig. 4b: how much of the future the similarity looks at
+            chunks = np.asarray(chunks)[:, : cfg.dtw_horizon]
         if cfg.distance is ChunkDistance.L2:
             data: np.ndarray = l2_distance_matrix(chunks)
         else:

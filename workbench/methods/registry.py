@@ -26,6 +26,7 @@ from workbench.methods.caip import CAIP, CAIPConfig
 from workbench.methods.clamp import CLAMP, CLAMPConfig
 from workbench.methods.clap import ActVAEMethod, ActVAEMethodConfig
 from workbench.methods.class_method import CLASS, CLASSConfig
+from workbench.methods.comparators import SigLIP, SigLIPConfig, SimCLR, SimCLRConfig
 
 __all__ = ["METHODS", "build_method", "load_method", "method_names"]
 
@@ -37,6 +38,8 @@ METHODS: dict[str, tuple[type[MethodConfig], type[Method]]] = {
     "bc": (BehaviorCloningConfig, BehaviorCloning),
     "direct_regression": (DirectRegressionConfig, DirectRegression),
     "random_encoder": (RandomEncoderConfig, RandomEncoder),
+    "siglip": (SigLIPConfig, SigLIP),
+    "simclr": (SimCLRConfig, SimCLR),
 }
 
 

@@ -8,7 +8,14 @@ task set on the environment, then ``_freeze_rand_vec = False`` and ``seeded_rand
 Cameras (CLASS Fig. 3): ``scene`` is MuJoCo's free camera orbiting the table — the named
 ``corner`` cameras render upside down — in one of three setups: ``fixed`` (one pose for every
 episode), ``random`` (a pose drawn per episode) and ``dynamic`` (the pose sweeps during the
-episode); ``wrist`` is metaworld's ``gripperPOV``.
+episode); ``wrist`` is metaworld's ``gripperPOV``. An optional second, fixed scene camera
+``scene2`` looks from the opposite corner of the table (:data:`SCENE2_CAMERA`), so the depth of
+the scene cameras merges into a point cloud that is not one view's shell (CLAMP §III-B); it has
+RGB and depth but no segmentation.
+
+Object positions: every step records, as episode extras ``object.<i>`` ``(T, 3)``, the world
+position of the manipulated object (``i = 0``, metaworld's observation 4:7) and of the goal
+(``i = 1``, observation 36:39), named by ``Episode.objects`` — what CLAMP's text describes (§III-B).
 
 Segmentation labels: 0 rest, 1 gripper (the ``hand`` body and its fingers), 2 the manipulated
 object (the subtree of :data:`OBJECT_BODIES`).
@@ -37,6 +44,9 @@ __all__ = [
     "OBJECT_BODIES",
     "SEGMENTATION_LABELS",
     "SCENE_CAMERA",
+    "SCENE2_CAMERA",
+    "OBJECT_NAMES",
+    "object_positions",
     "make_env",
     "reset_env",
     "expert_policy",
@@ -80,6 +90,10 @@ GRIPPER_BODY = "hand"
 SEGMENTATION_LABELS = ("rest", "gripper", "object")
 #: The fixed scene view: look-at point, distance, azimuth, elevation (MuJoCo's free camera).
 SCENE_CAMERA = OrbitCamera((0.0, 0.65, 0.1), 1.0, 135.0, -30.0)
+#: The second scene view, fixed, from the opposite corner of the table.
+SCENE2_CAMERA = OrbitCamera((0.0, 0.65, 0.1), 1.0, -45.0, -35.0)
+#: What the text calls each task's manipulated object (one word: the text tokenizer splits on spaces).
+OBJECT_NAMES = {"reach": "puck", "push": "puck", "pick-place": "puck", "drawer-open": "drawer", "button-press": "button", "door-open": "door"}
 MAX_STEPS = 200
 
 
@@ -129,6 +143,12 @@ def _subtree(model: mujoco.MjModel, root: str) -> np.ndarray:
             a = model.body_parentid[a]
         inside[b] = a == rid
     return np.flatnonzero(inside[model.geom_bodyid])
+
+
+def object_positions(obs: np.ndarray) -> dict[str, np.ndarray]:
+    """The world positions in a 39-D observation, keyed ``object.<i>``: the manipulated object
+    (0), then the goal (1); their names for a task are ``(OBJECT_NAMES[task], "goal")``."""
+    return {"object.0": np.asarray(obs[4:7], dtype=np.float32), "object.1": np.asarray(obs[36:39], dtype=np.float32)}
 
 
 def segmentation_lut(model: mujoco.MjModel, task: str) -> np.ndarray:
@@ -191,24 +211,30 @@ class _Frames:
         self.K.append(v.intrinsics)
         self.E.append(v.extrinsics)
 
-    def stream(self, name: str, setup: CameraSetup | str) -> CameraStream:
-        return CameraStream(name=name, rgb=np.stack(self.rgb), depth=np.stack(self.depth), segmentation=np.stack(self.seg),
+    def stream(self, name: str, setup: CameraSetup | str, *, segmentation: bool = True) -> CameraStream:
+        return CameraStream(name=name, rgb=np.stack(self.rgb), depth=np.stack(self.depth),
+                            segmentation=np.stack(self.seg) if segmentation else None,
                             intrinsics=np.stack(self.K), extrinsics=np.stack(self.E), setup=setup,
                             segmentation_labels=SEGMENTATION_LABELS)  # fmt: skip
 
 
 class MetaworldRecorder:
-    """One task's environment and renderer; records episodes of any policy with both cameras.
+    """One task's environment and renderer; records episodes of any policy with its cameras.
 
+    ``second_scene_size``: also record the fixed ``scene2`` camera at that image size (None: not).
     Holds a GL context: use it as a context manager or call :meth:`close` when done. Several may
     be alive at once.
     """
 
-    def __init__(self, task: str, image_size: int = 96) -> None:
+    def __init__(self, task: str, image_size: int = 96, *, second_scene_size: int | None = None) -> None:
         self.task = task
         self.image_size = int(image_size)
+        if second_scene_size is not None and second_scene_size < 1:
+            raise ValueError(f"second_scene_size must be >= 1 or None, got {second_scene_size}")
+        self.second_scene_size = second_scene_size
         self.env = make_env(task)
         self._renderer: SceneRenderer | None = None  # made on first render: state-only rollouts need no GL
+        self._renderer2: SceneRenderer | None = None
         self.lut = segmentation_lut(self.env.model, task)
 
     @property
@@ -217,10 +243,18 @@ class MetaworldRecorder:
             self._renderer = SceneRenderer(self.env.model, self.image_size, self.image_size)
         return self._renderer
 
+    @property
+    def renderer2(self) -> SceneRenderer:
+        if self._renderer2 is None:
+            size = int(self.second_scene_size or self.image_size)
+            self._renderer2 = SceneRenderer(self.env.model, size, size)
+        return self._renderer2
+
     def close(self) -> None:
-        if self._renderer is not None:
-            self._renderer.close()
-            self._renderer = None
+        for r in (self._renderer, self._renderer2):
+            if r is not None:
+                r.close()
+        self._renderer = self._renderer2 = None
         self.env.close()
 
     def __enter__(self) -> MetaworldRecorder:
@@ -263,14 +297,18 @@ class MetaworldRecorder:
         obs = reset_env(self.env, seed)
         # Drawn even without rendering, so the noise sequence of a seed does not depend on `render`.
         cams = scene_camera(setup, rng, max_steps)
-        scene, wrist = _Frames.empty(), _Frames.empty()
-        actions, states, pos, quat, grip = [], [], [], [], []
+        scene, wrist, scene2 = _Frames.empty(), _Frames.empty(), _Frames.empty()
+        second = render and self.second_scene_size is not None
+        actions, states, pos, quat, grip, objects = [], [], [], [], [], []
         success_at = None
         queue = np.zeros((0, 4))
         for t in range(max_steps):
             if render:
                 scene.add(self.render(cams[t]), self.lut)
                 wrist.add(self.render("gripperPOV"), self.lut)
+            if second:
+                scene2.add(self.renderer2.render(self.env.data, SCENE2_CAMERA), self.lut)
+            objects.append(object_positions(obs))
             p, q = end_effector_pose(self.env)
             pos.append(p)
             quat.append(q)
@@ -293,11 +331,14 @@ class MetaworldRecorder:
             if success_at is not None and steps_after_success is not None and t - success_at >= steps_after_success:
                 break
         fps = 1.0 / float(self.env.dt)
+        cameras = {"scene": scene.stream("scene", setup), "wrist": wrist.stream("wrist", CameraSetup.WRIST)} if render else {}
+        if second:
+            cameras["scene2"] = scene2.stream("scene2", CameraSetup.FIXED, segmentation=False)
         return Episode(
             index=index,
             actions=np.stack(actions),
             fps=fps,
-            cameras={"scene": scene.stream("scene", setup), "wrist": wrist.stream("wrist", CameraSetup.WRIST)} if render else {},
+            cameras=cameras,
             ee_pos=np.stack(pos),
             ee_quat=np.stack(quat),
             gripper=np.asarray(grip),
@@ -307,7 +348,9 @@ class MetaworldRecorder:
             camera_setup=setup,
             success=success_at is not None,
             source=source,
-            extras={"seed": np.full(len(actions), seed, dtype=np.int64)},
+            objects=(OBJECT_NAMES[self.task], "goal"),
+            extras={"seed": np.full(len(actions), seed, dtype=np.int64),
+                    **{k: np.stack([o[k] for o in objects]) for k in objects[0]}},
         )
 
 

@@ -27,6 +27,8 @@ import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
 
+from workbench.geometry import intrinsics_from_fovy, project_points  # noqa: E402,F401  (re-exported)
+
 __all__ = [
     "OrbitCamera",
     "RenderedView",
@@ -84,35 +86,6 @@ class RenderedView:
     geom_ids: npt.NDArray[np.int32]  # (H, W)
     intrinsics: npt.NDArray[np.float64]  # (3, 3)
     extrinsics: npt.NDArray[np.float64]  # (4, 4) camera-to-world, OpenCV
-
-
-def intrinsics_from_fovy(fovy_deg: float, width: int, height: int) -> npt.NDArray[np.float64]:
-    """Pinhole matrix for a vertical field of view, square pixels, principal point at the centre.
-
-    Pixel ``(u, v)`` integer indices are pixel centres (OpenCV), so the centre of a ``W``-wide
-    image is ``(W - 1) / 2`` — the convention :func:`workbench.geometry.backproject_depth` uses.
-    """
-    f = 0.5 * height / np.tan(np.deg2rad(fovy_deg) / 2.0)
-    return np.array([[f, 0.0, (width - 1) / 2.0], [0.0, f, (height - 1) / 2.0], [0.0, 0.0, 1.0]])
-
-
-def project_points(
-    points: npt.ArrayLike, intrinsics: npt.ArrayLike, extrinsics: npt.ArrayLike
-) -> npt.NDArray[np.float64]:
-    """World points ``(N, 3)`` → pixel coordinates ``(N, 2)`` and camera depth ``(N,)`` as ``(N, 3)``.
-
-    ``K · E⁻¹ · p`` with ``E`` camera-to-world (OpenCV). The last column is the depth along the
-    optical axis, so callers can discard points behind the camera (depth ≤ 0).
-    """
-    p = np.atleast_2d(np.asarray(points, dtype=np.float64))
-    E = np.asarray(extrinsics, dtype=np.float64)
-    R, t = E[:3, :3], E[:3, 3]
-    cam = (p - t) @ R  # (N, 3): Rᵀ(p − t), row-wise
-    uvw = cam @ np.asarray(intrinsics, dtype=np.float64).T
-    z = cam[:, 2]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        uv = uvw[:, :2] / z[:, None]
-    return np.concatenate([uv, z[:, None]], axis=1)
 
 
 def depth_to_millimetres(depth_m: npt.ArrayLike, max_m: float = 65.535) -> npt.NDArray[np.uint16]:

@@ -21,7 +21,7 @@ class ConfigError(ValueError):
     """A configuration key or value is not allowed; the message names it and the alternatives."""
 
 
-CHUNK_KINDS = ("raw", "ee", "hand")
+CHUNK_KINDS = ("raw", "ee", "hand", "relative")
 OPTIMIZERS = ("adamw", "lars")
 
 
@@ -29,7 +29,7 @@ OPTIMIZERS = ("adamw", "lars")
 class DataConfig:
     path: str = "data_samples/metaworld"  # dataset folder or file (any layout load_dataset reads)
     camera: str | None = None  # which camera's frames; None = the dataset's first camera
-    chunk_kind: str = "ee"  # raw actions, end-effector poses (CLASS App. B) or hand poses (CAIP §2.4.2)
+    chunk_kind: str = "ee"  # raw actions, end-effector poses (CLASS App. B), hand poses or relative SE(3) motion of hands/end effector (CAIP §2.4.2)
     horizon: int = 16  # chunk length H (CLASS App. B: 16; CAIP: 64 at 30 Hz)
     stride: int = 1  # one sample every `stride` steps
     image_size: int | None = 64  # square side images are resized to; None keeps the stored size

@@ -421,6 +421,7 @@ def log_episode(
     action_names: Sequence[str] | None = None,
     name: str | None = None,
     blueprint: bool = True,
+    virtual_views: bool = False,
 ) -> rr.RecordingStream:
     """Log ``episode`` into ``recording`` (a new one, see :func:`new_recording`, when None).
 
@@ -429,6 +430,8 @@ def log_episode(
     ground truth (the next ``horizon`` end-effector or wrist positions). ``jpeg_quality=None`` logs
     raw pixels instead of JPEG. ``point_cloud`` back-projects every ``point_stride``-th depth pixel.
     ``blueprint`` sends :func:`workbench.viz.blueprint.make_blueprint` as the default layout.
+    ``virtual_views`` adds CLAMP's virtual depth + XYZ views as cameras ``virtual_<view>`` and the
+    merged point cloud they are rendered from (:mod:`workbench.viz.virtual_views`).
     """
     if horizon < 1:
         raise ValueError(f"horizon must be at least 1, got {horizon}")
@@ -439,13 +442,19 @@ def log_episode(
     if GROUND_TRUTH in predicted:
         raise ValueError(f"{GROUND_TRUTH!r} is reserved for the episode's own chunk; rename that prediction")
     rec = recording if recording is not None else new_recording(episode, name=name)
+    cameras = list(episode.cameras.values())
+    if virtual_views:
+        from workbench.viz.virtual_views import log_scene_cloud, virtual_camera_streams
+
+        cameras += virtual_camera_streams(episode)
+        log_scene_cloud(rec, episode)
 
     if blueprint:
-        depth_cams = [n for n, c in episode.cameras.items() if c.depth is not None]
-        rec.send_blueprint(bp.make_blueprint(list(episode.cameras), depth_cameras=depth_cams, focus=_focus_points(episode, predicted)))
+        depth_cams = [c.name for c in cameras if c.depth is not None]
+        rec.send_blueprint(bp.make_blueprint([c.name for c in cameras], depth_cameras=depth_cams, focus=_focus_points(episode, predicted)))
     rec.log(bp.WORLD, rr.ViewCoordinates.RIGHT_HAND_Z_UP, static=True)
     scale = _scene_scale(episode)
-    for cam in episode.cameras.values():
+    for cam in cameras:
         _log_camera(
             rec,
             episode,

@@ -405,6 +405,7 @@ class LeRobotDataset(Dataset):
             success=success,
             source=self._note(info.index, info.instruction, "source") or f"lerobot {self.version}",
             extras=extras,
+            objects=tuple(self._note(info.index, info.instruction, "objects") or ()),
         )
         raise_if_invalid(ep, f)
         return ep

@@ -406,7 +406,8 @@ def _write(episodes: Iterable[Episode], root: Path, *, version: str, fps: float 
         where = store.add(ep, cols)
         rows.append(episode_row(ep, instruction, where, ep_stats))
         stats.append(ep_stats)
-        notes[str(ep.index)] = {"task": ep.task, "instruction": instruction, "source": ep.source}
+        notes[str(ep.index)] = {"task": ep.task, "instruction": instruction, "source": ep.source,
+                                **({"objects": list(ep.objects)} if ep.objects else {})}  # fmt: skip
         frames += len(ep)
     if features is None or store is None:
         raise DataError(root, "no episodes to write")
