@@ -305,7 +305,7 @@ def test_neighbours_page_controls_change_the_output(trained, app):
     app.select_slider[0].set_value(times[-1]).run()  # another query frame: the neighbours and their captions change
     _no_errors(app)
     assert list(against().options) != captions
-    assert app.selectbox(key="neighbours_kind").options == ["raw", "ee"]  # a robot dataset has no hand chunks
+    assert app.selectbox(key="neighbours_kind").options == ["raw", "ee", "relative"]  # a robot dataset has no hand chunks
     app.number_input(key="neighbours_horizon").set_value(4).run()
     _no_errors(app)
 
