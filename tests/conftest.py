@@ -88,3 +88,48 @@ def robot_episodes() -> list[Episode]:
 @pytest.fixture
 def hand_episodes() -> list[Episode]:
     return [make_hand_episode(i, T=8 + i) for i in range(3)]
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Torch on one intra-op thread for a module of tiny models, restored afterwards."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def direction_frames(theta: float, T: int, size: int = 64) -> np.ndarray:
+    """(T, S, S, 3): background colour from the direction ``theta``, a white bar (S/8 wide) at the progress."""
+    bar = size // 8
+    img = np.empty((T, size, size, 3), dtype=np.uint8)
+    img[:] = np.array([128 + 110 * np.cos(theta), 128 + 110 * np.sin(theta), 60], dtype=np.uint8)
+    for t in range(T):
+        x = int(round((size - bar) * t / max(T - 1, 1)))
+        img[t, :, x : x + bar] = 255
+    return img
+
+
+def learnable_robot_episodes(n: int = 8, T: int = 24, size: int = 64) -> list[Episode]:
+    """Episodes with structure to learn: each moves in its own direction, which its frames'
+    background colour encodes, and a bright bar marks the progress through the episode."""
+    from workbench.types import ArrayFrames
+
+    eps = []
+    for i in range(n):
+        theta = 2 * np.pi * i / n
+        ep = make_robot_episode(i, T=T, size=size, task=("push", "reach")[i % 2])
+        rng = np.random.default_rng(i)
+        t = np.arange(T)
+        phase = np.sin(2 * np.pi * t / T)
+        ep.actions = np.stack([np.full(T, np.cos(theta)), np.full(T, np.sin(theta)), phase,
+                               (t > T // 2).astype(float)], 1).astype(np.float32) + 0.01 * rng.normal(size=(T, 4)).astype(np.float32)
+        ep.ee_pos = np.cumsum(0.05 * ep.actions[:, :3], axis=0)
+        ep.ee_quat = np.tile([0.0, 0.0, 0.0, 1.0], (T, 1))
+        ep.gripper = ep.actions[:, 3].astype(np.float64)
+        ep.state[:, 4:7] = ep.ee_pos + np.array([0.1, 0.6, 0.02])
+        ep.cameras["scene"].rgb = ArrayFrames(direction_frames(theta, T, size))
+        eps.append(ep)
+    return eps

@@ -23,8 +23,8 @@ import torch
 if not numba.np.ufunc.parallel._is_initialized:
     numba.config.THREADING_LAYER = "workqueue"
 
-from conftest import make_hand_episode, make_robot_episode
-
+from conftest import direction_frames as _frames
+from conftest import learnable_robot_episodes, make_hand_episode
 from workbench.data.normalize import compute_norm_stats
 from workbench.data.training_samples import FrameChunkDataset, collate
 from workbench.dtw import pairwise_dtw
@@ -56,35 +56,6 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
-
-
-def _frames(theta: float, T: int, size: int = SIZE) -> np.ndarray:
-    """(T, S, S, 3): background colour from the direction, a white bar at the progress."""
-    img = np.empty((T, size, size, 3), dtype=np.uint8)
-    img[:] = np.array([128 + 110 * math.cos(theta), 128 + 110 * math.sin(theta), 60], dtype=np.uint8)
-    for t in range(T):
-        x = int(round((size - 8) * t / max(T - 1, 1)))
-        img[t, :, x : x + 8] = 255
-    return img
-
-
-def learnable_robot_episodes(n: int = 8, T: int = 24) -> list:
-    eps = []
-    for i in range(n):
-        theta = 2 * math.pi * i / n
-        ep = make_robot_episode(i, T=T, size=SIZE, task=("push", "reach")[i % 2])
-        rng = np.random.default_rng(i)
-        t = np.arange(T)
-        phase = np.sin(2 * math.pi * t / T)
-        ep.actions = np.stack([np.full(T, math.cos(theta)), np.full(T, math.sin(theta)), phase,
-                               (t > T // 2).astype(float)], 1).astype(np.float32) + 0.01 * rng.normal(size=(T, 4)).astype(np.float32)
-        ep.ee_pos = np.cumsum(0.05 * ep.actions[:, :3], axis=0)
-        ep.ee_quat = np.tile([0.0, 0.0, 0.0, 1.0], (T, 1))
-        ep.gripper = ep.actions[:, 3].astype(np.float64)
-        ep.state[:, 4:7] = ep.ee_pos + np.array([0.1, 0.6, 0.02])
-        ep.cameras["scene"].rgb = ArrayFrames(_frames(theta, T))
-        eps.append(ep)
-    return eps
 
 
 def learnable_hand_episodes(n: int = 6, T: int = 16) -> list:
@@ -218,7 +189,12 @@ def test_random_encoder_never_changes() -> None:
 # checkpoints
 
 
-@pytest.mark.parametrize("name", sorted(METHODS))
+#: methods built from their config and data alone (CLAP's VD-VAE, NTP and RF build on trained runs:
+#: their checkpoints round-trip through run directories, tests/test_clap.py)
+STANDALONE = sorted(n for n, (config_cls, method_cls) in METHODS.items() if not method_cls.dependencies(config_cls()))
+
+
+@pytest.mark.parametrize("name", STANDALONE)
 def test_save_load_identical(name: str, tmp_path) -> None:
     kw: dict = {"history": 4, "text_fn": clamp_text_fn(CLAMPConfig.preset("smoke"))} if name == "clamp" else {}
     ds = _dataset("ee", **kw)

@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from workbench.cli import compare, data, evaluate, figures, rerun, train
+from workbench.cli import compare, data, evaluate, figures, rerun, tokens, train
 from workbench.cli.exit import EXIT_INTERRUPTED, EXIT_PROBLEM, one_line, user_errors
 
 __all__ = ["build_parser", "main"]
@@ -21,7 +21,7 @@ __all__ = ["build_parser", "main"]
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description="actionlens workbench: datasets, training, analysis.")
     sub = p.add_subparsers(dest="command", required=True)
-    for group in (data, train, figures, rerun, evaluate, compare):
+    for group in (data, train, figures, rerun, evaluate, compare, tokens):
         group.add_parser(sub)
     return p
 

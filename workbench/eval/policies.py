@@ -7,13 +7,15 @@ policy acts on images itself (:meth:`workbench.eval.knn.KNNPolicy.bind`).
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 import numpy as np
 import numpy.typing as npt
 import torch
 
 from workbench.eval.head_training import TrainedHead
 
-__all__ = ["HeadChunkPolicy", "image_tensor"]
+__all__ = ["ChunkPredictor", "HeadChunkPolicy", "MethodChunkPolicy", "image_tensor"]
 
 
 def image_tensor(image: npt.NDArray[np.uint8]) -> torch.Tensor:
@@ -34,3 +36,28 @@ class HeadChunkPolicy:
     def __call__(self, image: npt.NDArray[np.uint8], obs: npt.NDArray) -> npt.NDArray:
         self._calls += 1
         return self.head.predict(image_tensor(image), [self.text], seed=self.seed + self._calls)[0]
+
+
+@runtime_checkable
+class ChunkPredictor(Protocol):
+    """A method that predicts executable (raw) action chunks itself: CLAP-NTP (decoded tokens),
+    CLAP-RF (its flow head)."""
+
+    def predict_chunk(self, images: torch.Tensor, texts: list[str] | None = None, seed: int = 0) -> torch.Tensor: ...
+
+
+class MethodChunkPolicy:
+    """A :class:`ChunkPredictor` as a rollout policy; a flow head's noise is seeded per call."""
+
+    def __init__(self, method: ChunkPredictor, text: str = "", seed: int = 0) -> None:
+        self.method, self.text, self.seed = method, text, seed
+        self._calls = 0
+
+    def reset(self) -> None:
+        self._calls = 0
+
+    @torch.no_grad()
+    def __call__(self, image: npt.NDArray[np.uint8], obs: npt.NDArray) -> npt.NDArray:
+        self._calls += 1
+        chunk = self.method.predict_chunk(image_tensor(image), [self.text], seed=self.seed + self._calls)
+        return chunk[0].float().cpu().numpy()  # (H, A)

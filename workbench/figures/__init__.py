@@ -24,6 +24,7 @@ from workbench.figures.runs import (
     resolve_dataset,
     smoke_dataset,
     train_cached,
+    train_clap_vdvae,
     train_recipe,
 )
 
@@ -44,5 +45,6 @@ __all__ = [
     "run_notebook",
     "smoke_dataset",
     "train_cached",
+    "train_clap_vdvae",
     "train_recipe",
 ]

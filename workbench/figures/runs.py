@@ -14,7 +14,6 @@ folder for the whole session.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from workbench.train.config import TrainConfig, make_config
 if TYPE_CHECKING:
     from workbench.train.run import TrainedRun
 
-__all__ = ["SAMPLE_RESNET", "SMOKE_OVERRIDES", "CachedRun", "notebook_config", "recipe_config", "train_recipe", "notebook_runs_root", "notebook_dataset", "resolve_dataset", "smoke_dataset",
+__all__ = ["SAMPLE_RESNET", "SMOKE_OVERRIDES", "CachedRun", "notebook_config", "recipe_config", "train_recipe", "notebook_runs_root", "notebook_dataset", "resolve_dataset", "smoke_dataset", "train_clap_vdvae",
            "train_cached"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -126,38 +125,38 @@ class CachedRun:
         return load_run(self.run_dir, map_location=map_location)
 
 
-def config_hash(cfg: TrainConfig) -> str:
-    d = cfg.to_dict()
-    d["data"] = {**d["data"], "path": str(Path(d["data"]["path"]).resolve())}
-    import json
-
-    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
 def train_cached(cfg: TrainConfig, *, runs_root: str | Path | None = None, name: str | None = None) -> CachedRun:
     """Train ``cfg`` in this process under ``runs_root/<name or method>-<config hash>``, or reuse
     that directory when a run of the same config already finished there. A run left unfinished
     (interrupted) is deleted and trained again."""
-    import shutil
-
-    from workbench.train.jobs import create_run
+    from workbench.train.deps import config_hash, train_or_reuse
     from workbench.train.loop import train
-    from workbench.train.rundir import JobError, RunDir, RunState
 
     root = Path(runs_root) if runs_root is not None else notebook_runs_root()
     path = root / f"{name or cfg.method}-{config_hash(cfg)}"
-    rd = RunDir(path)
-    if rd.exists():
-        if rd.read_status().state == RunState.FINISHED.value and rd.latest_checkpoint() is not None:
-            return CachedRun(path, cfg, True)
-        if rd.is_locked():
-            raise JobError(f"{path}: another process is training this config now; wait for it, then run again")
-        shutil.rmtree(path)
-    create_run(cfg, path)
-    state = train(path)
-    if state != RunState.FINISHED:
-        raise RuntimeError(f"{path}: training ended in state {state}; see {path}/stdout.txt and status.json")
-    return CachedRun(path, cfg, False)
+    return CachedRun(path, cfg, train_or_reuse(cfg, path, train))
+
+
+def train_clap_vdvae(*, smoke: bool, seed: int = 0, dataset: str | Path | None = None, steps: int | None = None,
+                     labelled_fraction: float = 0.25, lambda_con: float | None = None,
+                     vdvae_seed: int | None = None) -> tuple[CachedRun, CachedRun]:
+    """CLAP's first two stages for the notebooks: an Act-VAE whose image tower is trained with the
+    contrastive term (the frozen backbone and codebook), then a VD-VAE on it with a share
+    ``labelled_fraction`` of each task's episodes labelled and the rest used as video only.
+    ``vdvae_seed`` (default ``seed``) seeds the VD-VAE alone, on the same Act-VAE; every stage uses
+    the train/val split of ``seed`` (``data.split_seed``), so seeds of later stages compare on it.
+    Returns (act_vae run, vd_vae run); both cached by config like :func:`train_cached`."""
+    split = [f"data.split_seed={seed}"]  # one train/val split for every seed of every stage
+    act = train_cached(notebook_config("clap_actvae", smoke=smoke, seed=seed, dataset=dataset, steps=steps,
+                                       method_config={"contrastive_weight": 1.0}, overrides=["data.chunk_kind=raw", *split]),
+                       name="clap-actvae")
+    mc: dict[str, Any] = {"actvae_run": str(act.run_dir), "image_run": str(act.run_dir), "labelled_fraction": labelled_fraction}
+    if lambda_con is not None:
+        mc["lambda_con"] = lambda_con
+    vd = train_cached(notebook_config("clap_vdvae", smoke=smoke, seed=seed if vdvae_seed is None else vdvae_seed, dataset=dataset,
+                                      steps=steps, method_config=mc, overrides=split),
+                      name="clap-vdvae")
+    return act, vd
 
 
 def recipe_config(method: str, *, smoke: bool, seed: int = 0, dataset: str | Path | None = None, steps: int | None = None,

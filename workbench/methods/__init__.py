@@ -25,6 +25,8 @@ from workbench.methods.clap import (
     rate_distortion,
     sweep_rate_distortion,
 )
+from workbench.methods.clap_policy import ClapNTP, ClapNTPConfig, ClapRF, ClapRFConfig
+from workbench.methods.clap_vdvae import VDVAEConfig, VDVAEMethod
 from workbench.methods.class_method import CLASS, CLASSConfig
 from workbench.methods.registry import METHODS, build_method, load_method, method_names
 
@@ -39,6 +41,10 @@ __all__ = [
     "CLAMPConfig",
     "CLASS",
     "CLASSConfig",
+    "ClapNTP",
+    "ClapNTPConfig",
+    "ClapRF",
+    "ClapRFConfig",
     "DirectRegression",
     "DirectRegressionConfig",
     "METHODS",
@@ -47,6 +53,8 @@ __all__ = [
     "RandomEncoder",
     "RandomEncoderConfig",
     "RateDistortionPoint",
+    "VDVAEConfig",
+    "VDVAEMethod",
     "build_method",
     "clamp_text_fn",
     "load_method",

@@ -17,7 +17,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -30,10 +32,40 @@ from workbench.data.training_samples import SampleMeta
 from workbench.models.config import ModelConfig
 from workbench.models.text import WordTokenizer
 
-__all__ = ["CHECKPOINT_FORMAT", "Method", "check_resnet_image_size", "MethodConfig", "masked_regression_loss", "read_checkpoint_header"]
+__all__ = ["CHECKPOINT_FORMAT", "FrozenRun", "Method", "RunDependency", "check_resnet_image_size", "MethodConfig", "masked_regression_loss", "read_checkpoint_header", "split_param_groups"]
 
 CHECKPOINT_FORMAT = "actionlens-method/1"
 C = TypeVar("C", bound="MethodConfig")
+
+
+class FrozenRun(Protocol):
+    """A trained run another method builds on, frozen (what ``workbench.train`` loads for it)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def method(self) -> nn.Module: ...
+    @property
+    def method_name(self) -> str: ...
+    @property
+    def sample_meta(self) -> SampleMeta: ...
+    @property
+    def norm_stats(self) -> Any: ...  # NormStats | None: how its chunks were normalised
+
+
+@dataclass(frozen=True)
+class RunDependency:
+    """A trained run a method needs (CLAP's VD-VAE needs an Act-VAE and an image tower).
+
+    The method's config holds a reference to it in ``field``: a run directory, a run id, or
+    ``"auto"``, which trains (or reuses) a run of ``method`` with ``method_config`` on the same data
+    and preset as the dependant run.
+    """
+
+    field: str  # name of the config field holding the run reference
+    method: str  # the registry method an "auto" reference trains
+    method_config: dict[str, Any] = field(default_factory=dict)  # its overrides for an "auto" run
+    optional: bool = False  # an empty reference means "not used"
 
 
 class MethodConfig(ModelConfig):
@@ -44,6 +76,9 @@ class MethodConfig(ModelConfig):
     """
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: train-level settings (steps, optim, data) a preset of this method brings, merged over the
+    #: training preset of that name; a preset only a method has (CLAP's ``paper``) lives here alone
+    TRAIN_PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
 
     @classmethod
     def preset(cls: type[C], name: str, **overrides: Any) -> C:
@@ -71,6 +106,13 @@ def masked_regression_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch
     return (err * w).sum() / w.sum().clamp_min(1.0)
 
 
+def split_param_groups(module: nn.Module, special: list[nn.Parameter], scale: float) -> list[dict[str, Any]]:
+    """Two optimiser groups: ``special`` at ``lr_scale=scale``, every other trainable parameter at 1."""
+    ids = {id(p) for p in special}
+    rest = [p for p in module.parameters() if p.requires_grad and id(p) not in ids]
+    return [{"params": rest, "lr_scale": 1.0}, {"params": [p for p in special if p.requires_grad], "lr_scale": scale}]
+
+
 def check_resnet_image_size(owner: str, image_size: int) -> None:
     """ResNet-18 downsamples 32x: below 64 px its last feature map is 1x1 and the spatial
     softmax returns the same keypoints for every image, so nothing could be learned."""
@@ -91,7 +133,7 @@ class Method(nn.Module):
     #: training loop skips the backward pass and the optimiser for it.
     trains: ClassVar[bool] = True
 
-    def __init__(self, config: MethodConfig | None, meta: SampleMeta) -> None:
+    def __init__(self, config: MethodConfig | None, meta: SampleMeta, runs: Mapping[str, FrozenRun] | None = None) -> None:
         super().__init__()
         if config is None:
             config = self.config_class()
@@ -99,7 +141,20 @@ class Method(nn.Module):
             raise ValueError(f"{type(self).__name__} needs a {self.config_class.__name__}, got {type(config).__name__}")
         self.config = config
         self.meta = meta
+        #: the trained runs this method builds on, by dependency name (see :meth:`dependencies`)
+        self.runs: dict[str, FrozenRun] = dict(runs or {})
+        missing = [k for k, dep in self.dependencies(config).items()
+                   if k not in self.runs and not (dep.optional and not getattr(config, dep.field))]  # fmt: skip
+        if missing:
+            refs = ", ".join(f"{self.dependencies(config)[k].field}={getattr(config, self.dependencies(config)[k].field)!r}" for k in missing)
+            raise ValueError(f"{self.name} builds on trained runs ({refs}) that were not loaded; build it through "
+                             f"workbench.train (build_training / load_run), which loads them")
         self.build()
+
+    @classmethod
+    def dependencies(cls, config: MethodConfig) -> dict[str, RunDependency]:
+        """The trained runs this method builds on, by name; none by default."""
+        return {}
 
     # -- subclass hooks -------------------------------------------------------------------------
     @classmethod
@@ -120,6 +175,14 @@ class Method(nn.Module):
     def training_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         """One batch -> ``{"loss": scalar, **metrics}``; the caller does backward and the step."""
         raise NotImplementedError
+
+    def param_groups(self) -> list[dict[str, Any]]:
+        """Optimiser parameter groups of the trainable parameters; a group's ``lr_scale``
+        multiplies the scheduled learning rate. One group at scale 1 by default."""
+        return [{"params": [p for p in self.parameters() if p.requires_grad], "lr_scale": 1.0}]
+
+    def after_step(self) -> None:
+        """Once after every optimiser step (an EMA teacher's update, CLAP Alg. 2 line 29)."""
 
     def encode_images(self, images: torch.Tensor, text: list[str] | None = None) -> torch.Tensor:
         """images (B, 3, S, S) uint8 or [0, 1] float -> L2-normalised embeddings (B, C)."""

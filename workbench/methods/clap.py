@@ -7,12 +7,16 @@ PSNR and rate, and :func:`sweep_rate_distortion` trains one small Act-VAE per (N
 both — the Table V / Fig. 5 analogue.
 
 Optionally (``contrastive_weight > 0``) an image tower is trained alongside, with a SigLIP loss
-aligning the image embedding with the stop-gradient Act-VAE latents of the chunk that follows
-(Alg. 2 lines 19 and 24, restricted to robot samples whose actions are known). Setting the
-weight to 0 gives the "without contrastive" arm of Fig. 9: compare the image features of the
-two with :meth:`ActVAEMethod.encode_images` (with the weight at 0 that tower is never trained).
-This is a simplification: CLAP aligns a full inverse-dynamics VD-VAE over frame pairs with a
-frozen Act-VAE; here the Act-VAE trains jointly and the image side sees one frame.
+aligning the image embedding with the Act-VAE latents of the chunk that follows (Alg. 2 line 24,
+restricted to robot samples whose actions are known). The Act-VAE trains jointly here, so the
+SigLIP gradient reaches its encoder (``contrastive_to_actions``, on by default): the Act-VAE
+latents that the Fig. 9 notebook plots are shaped by the contrastive term. With the target
+detached (``contrastive_to_actions=False``, CLAP's ``sg(E_act(a_gt))`` for a *frozen* Act-VAE)
+the two arms of Fig. 9 would differ in those latents only through gradient clipping. The full
+inverse-dynamics alignment with a frozen Act-VAE is :mod:`workbench.methods.clap_vdvae`.
+
+Optimiser: ``codebook_lr_scale`` multiplies the learning rate of the codebook (Table IX: VAE
+2e-5, codebook 1e-3, i.e. 50x); the ``paper`` preset carries Table IX's settings.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import torch
 from torch import nn
 
 from workbench.losses import SigLIPLoss
-from workbench.methods.base import Method, MethodConfig
+from workbench.methods.base import Method, MethodConfig, split_param_groups
 from workbench.models import ActVAE, ActVAEConfig, MAPHead, MAPHeadConfig, ViTConfig, ViTEncoder
 from workbench.models.config import check_positive, check_probability
 
@@ -91,9 +95,11 @@ class ActVAEMethodConfig(MethodConfig):
     num_registers: int = 16  # N_q (CLAP's selected configuration: 16)
     codebook_size: int = 256  # K (CLAP's selected configuration: 256)
     code_dim: int = 32  # width of each code vector
-    beta: float = 0.25  # commitment weight (Eq. 2)
+    beta: float = 0.25  # commitment weight (Eq. 2; Table IX: 1.0)
     dead_code_window: int = 200  # forward passes before an unused code is re-seeded; 0 = off
+    codebook_lr_scale: float = 1.0  # codebook learning rate / the others' (Table IX: 1e-3 / 2e-5 = 50)
     contrastive_weight: float = 0.0  # lambda_con of the image-latent SigLIP term; 0 = Act-VAE only
+    contrastive_to_actions: bool = True  # the SigLIP gradient reaches the Act-VAE encoder (False: detached target)
     patch_size: int = 12  # image-tower ViT patch (only with contrastive_weight > 0)
     vision_width: int = 64  # image-tower width
     vision_depth: int = 2  # image-tower blocks
@@ -104,6 +110,15 @@ class ActVAEMethodConfig(MethodConfig):
                       code_dim=8, dead_code_window=20, patch_size=8, vision_width=32, vision_depth=1),
         "sample": dict(width=64, encoder_depth=2, decoder_depth=2, heads=4, num_registers=4, codebook_size=64,
                        code_dim=16, dead_code_window=50, patch_size=8, vision_width=64, vision_depth=2),
+        # CLAP Table IX (Act-VAE): commitment 1.0, codebook lr 1e-3 vs VAE lr 2e-5, Nq = 16,
+        # K = 256 (its [256, 128] per arm: one arm here); the depth (15/15) is far beyond a CPU
+        "paper": dict(beta=1.0, codebook_lr_scale=50.0, num_registers=16, codebook_size=256),
+    }
+    #: train-level settings of a preset (merged over the training preset of the same name, if any)
+    TRAIN_PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        # Table IX: action chunk 32, VAE lr 2e-5, 1,000 warm-up steps, 100,000 steps, batch 4,096
+        "paper": {"steps": 100_000, "batch_size": 4096, "data": {"horizon": 32},
+                  "optim": {"lr": 2e-5, "warmup_steps": 1000}},
     }
 
     def __post_init__(self) -> None:
@@ -120,6 +135,8 @@ class ActVAEMethodConfig(MethodConfig):
             raise ValueError(f"ActVAEMethodConfig.dead_code_window must be >= 0, got {self.dead_code_window!r}")
         if self.contrastive_weight < 0:
             raise ValueError(f"ActVAEMethodConfig.contrastive_weight must be >= 0, got {self.contrastive_weight!r}")
+        if not self.codebook_lr_scale > 0:
+            raise ValueError(f"ActVAEMethodConfig.codebook_lr_scale must be > 0, got {self.codebook_lr_scale!r}")
         if self.width % self.heads:
             raise ValueError(f"ActVAEMethodConfig.heads ({self.heads}) must divide width ({self.width})")
         if self.vision_width % self.vision_heads:
@@ -149,6 +166,11 @@ class ActVAEMethod(Method):
         self.vision_proj = nn.Linear(cfg.vision_width, latent)
         self.loss_fn = SigLIPLoss.caip_init()
 
+    def param_groups(self) -> list[dict[str, Any]]:
+        """The codebook at ``codebook_lr_scale`` times the others' learning rate (Table IX)."""
+        cfg: ActVAEMethodConfig = self.config  # type: ignore[assignment]
+        return split_param_groups(self, [self.act_vae.quantizer.codebook], cfg.codebook_lr_scale)
+
     def encode_actions(self, chunk: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Continuous Act-VAE latents z_e flattened (B, Nq·d), L2-normalised."""
         z = self.act_vae.encode_continuous(chunk.to(self.device), None if mask is None else mask.to(self.device))
@@ -167,7 +189,8 @@ class ActVAEMethod(Method):
                    "usage": out.usage}
         loss = out.loss
         if cfg.contrastive_weight > 0:
-            target = self.normalize(out.z_e.detach().flatten(1))  # sg(E_act(a_gt)), Alg. 2 line 19
+            z = out.z_e if cfg.contrastive_to_actions else out.z_e.detach()  # detached: sg(E_act(a_gt))
+            target = self.normalize(z.flatten(1))
             con = self.loss_fn(self.encode_images(b["image"]), target)
             loss = loss + cfg.contrastive_weight * con
             metrics["contrastive"] = con.detach()

@@ -6,6 +6,7 @@ here and adding one line to :data:`METHODS`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import torch
 from safetensors.torch import load_model
 
 from workbench.data.training_samples import SampleMeta
-from workbench.methods.base import Method, MethodConfig, read_checkpoint_header
+from workbench.methods.base import FrozenRun, Method, MethodConfig, read_checkpoint_header
 from workbench.methods.baselines import (
     BehaviorCloning,
     BehaviorCloningConfig,
@@ -25,6 +26,8 @@ from workbench.methods.baselines import (
 from workbench.methods.caip import CAIP, CAIPConfig
 from workbench.methods.clamp import CLAMP, CLAMPConfig
 from workbench.methods.clap import ActVAEMethod, ActVAEMethodConfig
+from workbench.methods.clap_policy import ClapNTP, ClapNTPConfig, ClapRF, ClapRFConfig
+from workbench.methods.clap_vdvae import VDVAEConfig, VDVAEMethod
 from workbench.methods.class_method import CLASS, CLASSConfig
 from workbench.methods.comparators import SigLIP, SigLIPConfig, SimCLR, SimCLRConfig
 
@@ -35,6 +38,9 @@ METHODS: dict[str, tuple[type[MethodConfig], type[Method]]] = {
     "class": (CLASSConfig, CLASS),
     "clamp": (CLAMPConfig, CLAMP),
     "clap_actvae": (ActVAEMethodConfig, ActVAEMethod),
+    "clap_vdvae": (VDVAEConfig, VDVAEMethod),
+    "clap_ntp": (ClapNTPConfig, ClapNTP),
+    "clap_rf": (ClapRFConfig, ClapRF),
     "bc": (BehaviorCloningConfig, BehaviorCloning),
     "direct_regression": (DirectRegressionConfig, DirectRegression),
     "random_encoder": (RandomEncoderConfig, RandomEncoder),
@@ -53,9 +59,11 @@ def build_method(
     meta: SampleMeta,
     *,
     dataset: Any = None,
+    runs: Mapping[str, FrozenRun] | None = None,
 ) -> Method:
     """Build method ``name`` from a config (dataclass, ``to_dict`` dict, a preset name, or None
-    for the defaults) and the sample meta; with ``dataset`` also run ``prepare(dataset)``."""
+    for the defaults) and the sample meta; with ``dataset`` also run ``prepare(dataset)``. ``runs``:
+    the trained runs the method builds on (:meth:`Method.dependencies`), already loaded."""
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; choose one of {method_names()}")
     config_cls, method_cls = METHODS[name]
@@ -67,7 +75,7 @@ def build_method(
         config = config_cls.from_dict(config)
     elif not isinstance(config, config_cls):
         raise ValueError(f"config for {name!r} must be a {config_cls.__name__}, got {type(config).__name__}")
-    method = method_cls(config, meta)
+    method = method_cls(config, meta, runs)
     if dataset is not None:
         method.prepare(dataset)
     return method

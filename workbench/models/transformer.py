@@ -1,7 +1,8 @@
 """Pre-norm transformer pieces shared by the vision, text, action and Act-VAE encoders.
 
 Attention masks follow one convention throughout the models package: a boolean ``mask`` of
-shape (B, S) is True where a token is *valid* (the opposite of torch's ``key_padding_mask``).
+shape (B, S) is True where a token is *valid* (the opposite of torch's ``key_padding_mask``); a
+(B, Lq, S) mask says per query which tokens it may attend to (the token policy's prefix-causal mask).
 """
 
 from __future__ import annotations
@@ -61,7 +62,10 @@ class MultiheadAttention(nn.Module):
         context = query if context is None else context
         b, lq, c = query.shape
         q, k, v = self._split(self.q(query)), self._split(self.k(context)), self._split(self.v(context))
-        attn_mask = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, S)
+        if mask is None:
+            attn_mask = None
+        else:
+            attn_mask = mask[:, None] if mask.ndim == 3 else mask[:, None, None, :]  # (B, 1, Lq or 1, S)
         p_drop = self.dropout if self.training else 0.0
         weights = None
         if need_weights:

@@ -35,6 +35,7 @@ class DataConfig:
     image_size: int | None = 64  # square side images are resized to; None keeps the stored size
     val_fraction: float = 0.25  # held-out episodes per task (stratified, seeded)
     history: int = 0  # CLAMP action-history length (0 = none)
+    split_seed: int | None = None  # seed of the train/val split; None = the run's seed (seed sweeps on one split set it)
 
     def __post_init__(self) -> None:
         if self.chunk_kind not in CHUNK_KINDS:
@@ -219,9 +220,11 @@ def make_config(method: str, preset: str | None = None, overrides: list[str] | N
         raise ConfigError(f"method must be one of {sorted(METHODS)}, got {method!r}")
     d: dict[str, Any] = {"method": method, **base}
     if preset is not None:
-        if preset not in TRAIN_PRESETS:
-            raise ConfigError(f"preset must be one of {sorted(TRAIN_PRESETS)}, got {preset!r}")
-        d = _merge(_merge(TrainConfig(method=method).to_dict(), TRAIN_PRESETS[preset]), d)
+        own = METHODS[method][0].TRAIN_PRESETS  # a method's own presets (CLAP's "paper")
+        if preset not in TRAIN_PRESETS and preset not in own:
+            raise ConfigError(f"preset must be one of {sorted({*TRAIN_PRESETS, *own})}, got {preset!r}")
+        train_level = _merge(TRAIN_PRESETS.get(preset, {}), own.get(preset, {}))
+        d = _merge(_merge(TrainConfig(method=method).to_dict(), train_level), d)
         d["method_config"] = _merge(method_preset(method, preset), d.get("method_config", {}))
         d["preset"] = preset
     defaults = getattr(METHODS[method][1], "data_defaults", {})

@@ -95,8 +95,12 @@ class TrainingSetup:
     meta: dict  # JSON-able: what checkpoints carry so evaluation can rebuild everything
 
 
-def build_training(cfg: TrainConfig, *, device: torch.device | None = None, progress: bool = False) -> TrainingSetup:
-    """Load the dataset, split it, compute chunk statistics on the training split, build the method."""
+def build_training(cfg: TrainConfig, *, device: torch.device | None = None, progress: bool = False,
+                   runs_root: str | Path | None = None) -> TrainingSetup:
+    """Load the dataset, split it, compute chunk statistics on the training split, build the method
+    (on the trained runs it builds on, trained first into ``runs_root/deps`` when ``"auto"``)."""
+    from workbench.train.deps import load_dependencies
+
     from workbench.data import load_dataset
     from workbench.data.catalog import resolve_dataset_path
     from workbench.data.chunks import dataset_chunks
@@ -105,7 +109,7 @@ def build_training(cfg: TrainConfig, *, device: torch.device | None = None, prog
     from workbench.methods import METHODS, build_method
 
     ds = load_dataset(resolve_dataset_path(cfg.data.path))
-    split = split_episodes(ds.infos, cfg.data.val_fraction, cfg.seed)
+    split = split_episodes(ds.infos, cfg.data.val_fraction, cfg.seed if cfg.data.split_seed is None else cfg.data.split_seed)
     train_eps = [ds.episode(i) for i in split["train"]]
     ch = dataset_chunks(train_eps, cfg.data.chunk_kind, cfg.data.horizon)
     stats = compute_norm_stats(ch.values, ch.mask)
@@ -122,15 +126,19 @@ def build_training(cfg: TrainConfig, *, device: torch.device | None = None, prog
         norm_stats=stats,
         **extra,
     )
+    from workbench.train.run import load_run
+
+    runs, method_config = load_dependencies(cfg.method, cfg.method_config, load=load_run, train=train, train_config=cfg,
+                                            runs_root=runs_root, map_location=device or "cpu")
     torch.manual_seed(cfg.seed)
     sample_meta = data.meta()
-    method = build_method(cfg.method, cfg.method_config, sample_meta)
+    method = build_method(cfg.method, method_config, sample_meta, runs=runs)
     if device is not None:
         method.to(device)
     method.prepare(data)
     meta = {
         "method": cfg.method,
-        "method_config": cfg.method_config,
+        "method_config": method_config,  # with the runs it builds on as concrete directories
         "sample_meta": sample_meta.to_dict(),
         "norm_stats": stats.to_dict(),
         "split": split,
@@ -203,10 +211,11 @@ def _train(rd: RunDir, cfg: TrainConfig, *, resume: bool, progress: bool, rank: 
     if lead:
         rd.update_status(state=RunState.RUNNING, pid=os.getpid(), started=time.time(), total_steps=cfg.steps, error=None)
         rd.log(f"start on {device} (rank {rank} of {world}), resume={resume}")
-    setup = build_training(cfg, device=device)
+    setup = build_training(cfg, device=device, runs_root=rd.path.parent)
     method, data = setup.method, setup.dataset
     params = [p for p in method.parameters() if p.requires_grad]
-    opt = make_optimizer(params, cfg.optim)
+    groups = [g for g in method.param_groups() if g["params"]] if params else []  # a group's lr_scale scales lr_at
+    opt = make_optimizer(groups, cfg.optim)
     ema = EMA(method, cfg.optim.ema_power) if cfg.optim.ema_power > 0 else None
     start = 0
     if resume:
@@ -240,7 +249,7 @@ def _train(rd: RunDir, cfg: TrainConfig, *, resume: bool, progress: bool, rank: 
         idx = batch_indices(step, len(data), cfg.batch_size, cfg.seed)[rank * per_rank : (rank + 1) * per_rank]
         _seed_step(cfg.seed, step, rank)
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, cfg)
+            g["lr"] = lr_at(step, cfg) * g.get("lr_scale", 1.0)
         model.train()
         opt.zero_grad(set_to_none=True)
         micro = cfg.optim.accumulate
@@ -259,6 +268,7 @@ def _train(rd: RunDir, cfg: TrainConfig, *, resume: bool, progress: bool, rank: 
             opt.step()
             if ema is not None:
                 ema.update(method, step + 1)
+            method.after_step()
         done = step + 1
         if world > 1:  # report the global-batch mean of every metric
             import torch.distributed as dist

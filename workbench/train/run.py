@@ -304,7 +304,10 @@ def load_run(run: str | Path, *, checkpoint: str | Path | None = None, map_locat
         if key not in meta:
             raise CheckpointError(f"{ckpt_path}: checkpoint metadata has no {key!r}; it was not written by a workbench run")
     sample_meta = SampleMeta.from_dict(meta["sample_meta"])
-    method = build_method(meta["method"], meta["method_config"], sample_meta)
+    from workbench.train.deps import load_dependencies
+
+    runs, _ = load_dependencies(meta["method"], meta["method_config"], load=load_run, map_location=device)  # CLAP's later stages
+    method = build_method(meta["method"], meta["method_config"], sample_meta, runs=runs)
     try:
         method.load_state_dict(ck.model)
     except RuntimeError as e:

@@ -1,0 +1,89 @@
+# %% [markdown]
+# # CLAP §III-D — does pseudo-labelled video help the token policy?
+#
+# CLAP trains its token policy CLAP-NTP (Alg. 3, Eq. 5) on robot action tokens *plus* VD-VAE pseudo
+# tokens of human video, and claims the video adds skill the robot demonstrations alone do not give
+# (Fig. 10: fewer semantic failures). Our setting: a share `labelled_fraction` of each task's
+# training episodes keeps its actions (the robot demos); the other training episodes are used as
+# video only (actions withheld) and labelled by the VD-VAE. Two arms, same robot demos, same steps,
+# same seeds: NTP on robot tokens only (`use_video=False`) and NTP on robot + pseudo tokens.
+#
+# Measured on the held-out episodes (never trained on, all with actions): greedy token accuracy
+# against the Act-VAE tokens of the true chunk, and the error of the executed (decoded) chunk.
+# Closed-loop success (`rollouts > 0`) runs the reference protocol in metaworld through
+# `MethodChunkPolicy`; it is off by default (hours on 2 cores at the episode counts that resolve a
+# difference). First, the pseudo tokens themselves are scored against the truth.
+
+# %% tags=["parameters"]
+dataset = None  # None: the metaworld sample (smoke: 8 of its episodes)
+seed = 0  # seed of the Act-VAE and VD-VAE
+smoke = False
+seeds = [0, 1, 2]  # NTP training seeds per arm
+steps = 300  # training steps of every stage
+labelled_fraction = 0.25  # share of each task's training episodes with actions (the robot demos)
+rollouts = 0  # closed-loop metaworld episodes per task and arm (0 = offline only)
+figures_out = None
+
+# %%
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from workbench.eval.latent_actions import rollout_token_policy, score_pseudo_tokens, score_token_policy
+from workbench.figures import notebook_config, notebook_dataset, train_cached, train_clap_vdvae
+from workbench.stats import seed_sweep, separated
+from workbench.viz.save import save_figure
+
+if smoke:
+    seeds = [0]
+data = notebook_dataset(dataset, smoke)
+act, vd = train_clap_vdvae(smoke=smoke, seed=seed, dataset=data, steps=steps, labelled_fraction=labelled_fraction)
+pseudo = score_pseudo_tokens(vd.load(), stride=4 if smoke else 1)
+print(f"pseudo tokens on {pseudo.samples} held-out transitions ({pseudo.episodes} episodes), K = {pseudo.codebook_size}:")
+print(f"  accuracy {pseudo.accuracy}  copy-previous {pseudo.copy_previous}  majority {pseudo.chance_majority}  "
+      f"uniform {pseudo.chance_uniform:.3f}")
+print(f"  decoded MSE {pseudo.decoded_mse}  copy-previous {pseudo.decoded_mse_copy_previous}  "
+      f"true tokens {pseudo.decoded_mse_true_tokens}  mean chunk {pseudo.mean_chunk_mse:.3f}")
+
+# %%
+arms = {"robot demos only": False, "robot + pseudo-labelled video": True}
+scores: dict[str, list] = {a: [] for a in arms}
+runs: dict[str, list] = {a: [] for a in arms}
+for arm, use_video in arms.items():
+    for s in seeds:
+        cfg = notebook_config("clap_ntp", smoke=smoke, seed=s, dataset=data, steps=steps,
+                              method_config={"vdvae_run": str(vd.run_dir), "use_video": use_video}, overrides=[f"data.split_seed={seed}"])
+        run = train_cached(cfg, name=f"clap-ntp-video{int(use_video)}")
+        runs[arm].append(run)
+        scores[arm].append(score_token_policy(run.load(), stride=4 if smoke else 1))
+        sc = scores[arm][-1]
+        print(f"{arm}, seed {s}: token accuracy {sc.token_accuracy}, chunk MSE {sc.chunk_mse}, NLL {sc.nll}")
+
+# mean over seeds with a Student-t interval; the arms differ when the intervals do not overlap
+summary = {a: {k: [float(getattr(x, k).estimate) for x in v] for k in ("token_accuracy", "chunk_mse")} for a, v in scores.items()}
+sweeps = {a: {k: seed_sweep(vals) for k, vals in v.items()} for a, v in summary.items()}
+for a, v in sweeps.items():
+    print(f"{a}: token accuracy {v['token_accuracy'].format(3)}, chunk MSE {v['chunk_mse'].format(3)} over seeds {seeds}")
+robot, video = (sweeps[a] for a in arms)
+print("separated (token accuracy, chunk MSE):", separated(robot["token_accuracy"], video["token_accuracy"]),
+      separated(robot["chunk_mse"], video["chunk_mse"]))
+
+# %%
+success = {arm: [rollout_token_policy(run.load(), rollouts, name=arm) for run in runs[arm]] for arm in arms} if rollouts else {}
+print("closed-loop (task, successes, episodes) per seed:", success or "not run (rollouts = 0)")
+
+# %%
+fig = make_subplots(rows=1, cols=2, subplot_titles=["held-out token accuracy (↑)", "executed-chunk MSE, raw actions (↓)"])
+for c, key in enumerate(("token_accuracy", "chunk_mse"), start=1):
+    for i, arm in enumerate(arms):
+        vals = [getattr(x, key) for x in scores[arm]]
+        fig.add_trace(go.Scatter(x=[f"{arm}<br>seed {s}" for s in seeds], y=[v.estimate for v in vals], mode="markers", name=arm,
+                                 legendgroup=arm, showlegend=c == 1, marker=dict(size=9, color=["#636efa", "#ef553b"][i]),
+                                 error_y=dict(type="data", symmetric=False, array=[v.high - v.estimate for v in vals],
+                                              arrayminus=[v.estimate - v.low for v in vals])), row=1, col=c)
+fig.update_layout(title="CLAP-NTP: robot tokens only vs robot + VD-VAE pseudo tokens (95 % bootstrap over episodes)", height=420)
+save_figure(fig, "clap_ntp_video_pseudo_labels", figures_out,
+            meta={"pseudo_tokens": pseudo.to_dict(), "arms": summary,
+                  "over_seeds": {a: {k: i.to_dict() for k, i in v.items()} for a, v in sweeps.items()}, "seeds": seeds, "steps": steps,
+                  "labelled_fraction": labelled_fraction, "rollouts": success})
+fig

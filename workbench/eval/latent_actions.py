@@ -1,0 +1,280 @@
+"""Pseudo action tokens from a trained VD-VAE (CLAP §III-C2: "the discrete pseudo action tokens
+inferred from human video transitions"): label a video dataset, and score the labels where the
+truth is known.
+
+* :func:`label_video` — every ``(o_t, o_{t+H})`` of a dataset (actions ignored) -> the VD-VAE's
+  tokens ``ẑ_a``, saved as one ``.npz`` (episode, time, tokens; loads without pickle).
+* :func:`score_pseudo_tokens` — on the run's held-out *labelled* episodes: token accuracy against
+  the Act-VAE tokens of the true chunks, and the error of the chunks the tokens decode to, beside
+  chance (uniform 1/K, and the per-position majority token of those episodes, an oracle constant),
+  and a copy baseline that predicts the true tokens of the previous transition ``(o_{t-H}, o_t)``
+  of the same episode.
+* :func:`score_token_policy` — a ``clap_ntp`` / ``clap_rf`` token policy on held-out robot
+  episodes: greedy token accuracy, teacher-forced NLL (Eq. 5), executed-chunk error and, for RF,
+  the reverse KL to the frozen reference (Eq. 7) — what Knowledge Matching is meant to keep small.
+
+Intervals: percentile bootstrap over episodes (samples of one episode are not independent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from workbench.atomic import atomic_path
+from workbench.eval.results import EvalError
+from workbench.stats import Interval, bootstrap_interval
+
+__all__ = ["PseudoTokenScore", "TokenPolicyScore", "embed_transitions", "label_video", "load_labels", "rollout_token_policy",
+           "score_pseudo_tokens", "score_token_policy"]
+
+
+def _episode_bootstrap(values: np.ndarray, episodes: np.ndarray) -> Interval:
+    """Mean of ``values`` over samples, with a 95 % percentile bootstrap that resamples whole
+    episodes (seeded)."""
+    eps = np.unique(episodes)
+    per_episode = np.array([[values[episodes == e].sum(), (episodes == e).sum()] for e in eps], dtype=np.float64)
+    return bootstrap_interval(per_episode, lambda x: float(x[:, 0].sum() / max(x[:, 1].sum(), 1.0)), resamples=1000, seed=0)
+
+
+@dataclass(frozen=True)
+class PseudoTokenScore:
+    run: str  # the VD-VAE run
+    episodes: int  # held-out labelled episodes
+    samples: int  # transitions scored
+    codebook_size: int  # K
+    tokens_per_chunk: int  # N_q
+    accuracy: Interval  # VD-VAE tokens == Act-VAE tokens of the true chunk, per token
+    chance_uniform: float  # 1 / K
+    chance_majority: Interval  # the most frequent true token at each position
+    copy_previous: Interval  # the true tokens of the previous transition of the episode
+    decoded_mse: Interval  # chunk decoded from the VD-VAE tokens vs the true chunk (Act-VAE scale, valid steps)
+    decoded_mse_true_tokens: Interval  # the Act-VAE's own reconstruction: the floor for any token
+    decoded_mse_copy_previous: Interval  # the chunk the copied tokens decode to
+    mean_chunk_mse: float  # predicting the Act-VAE's mean chunk (0 in its normalised scale)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per-sample mean squared error over valid steps: pred, target (B, H, D), mask (B, H) -> (B,)."""
+    w = mask.to(target.device)[..., None].float()
+    return ((pred - target).pow(2) * w).sum((1, 2)) / (w.sum((1, 2)) * target.shape[-1]).clamp_min(1.0)
+
+
+def _held_out(restored: Any, kinds: tuple[type, ...], what: str, split: str, stride: int, dataset: Any) -> Any:
+    """The transitions ``(o_t, o_{t+H})`` with their chunks of ``split`` of a run whose method is one of ``kinds``."""
+    from workbench.data import load_dataset
+
+    if not isinstance(restored.method, kinds):
+        raise EvalError(f"run {restored.id} is a {restored.method_name!r} run; {what}")
+    episodes = restored.split.get(split) or []
+    if not episodes:
+        raise EvalError(f"run {restored.id}: its split has no {split!r} episodes")
+    ds = dataset if dataset is not None else load_dataset(restored.data.path)
+    return _video_samples(restored, episodes, ds, stride)
+
+
+def _video_samples(restored: Any, episodes: Sequence[int], dataset: Any, stride: int) -> Any:
+    from workbench.data.training_samples import FrameChunkDataset
+
+    meta = restored.sample_meta
+    eps = [dataset.episode(int(i)) for i in episodes]
+    return FrameChunkDataset(eps, camera=meta.camera or None, chunk_kind=meta.chunk_kind, horizon=meta.horizon, stride=stride,
+                             image_size=meta.image_size, norm_stats=restored.norm_stats, future_offset=meta.horizon)
+
+
+def _batches(ds: Any, size: int = 128):
+    from workbench.data.training_samples import collate
+
+    for s in range(0, len(ds), size):
+        yield collate([ds[i] for i in range(s, min(s + size, len(ds)))])
+
+
+@torch.no_grad()
+def score_pseudo_tokens(restored: Any, *, split: str = "val", stride: int = 1, dataset: Any = None) -> PseudoTokenScore:
+    """Score a restored ``clap_vdvae`` run's pseudo tokens on the labelled episodes of ``split``."""
+    from workbench.methods.clap_vdvae import VDVAEMethod
+
+    samples = _held_out(restored, (VDVAEMethod,), "pseudo tokens come from a clap_vdvae run", split, stride, dataset)
+    vd = restored.method
+    pred, true, ep, tm, mse_p, mse_t, chunks_act = [], [], [], [], [], [], []
+    for b in _batches(samples):
+        p = vd.pseudo_tokens(b["image"], b["future_image"], b["text"])
+        t = vd.action_tokens(b["chunk"], b["mask"])
+        target = vd.to_actvae_scale(b["chunk"].to(vd.device))
+        decode = vd.actvae.act_vae.decode
+        pred.append(p.cpu())
+        true.append(t.cpu())
+        mse_p.append(_masked_mse(decode(p), target, b["mask"]).cpu())
+        mse_t.append(_masked_mse(decode(t), target, b["mask"]).cpu())
+        chunks_act.append(_masked_mse(torch.zeros_like(target), target, b["mask"]).cpu())
+        ep.append(b["episode"])
+        tm.append(b["time"])
+    pred_t, true_t = torch.cat(pred), torch.cat(true)
+    episode, time = torch.cat(ep).numpy(), torch.cat(tm).numpy()
+    k, nq = vd.actvae.act_vae.config.codebook_size, pred_t.shape[1]
+    acc = (pred_t == true_t).float().mean(1).numpy()
+    majority = torch.mode(true_t, dim=0).values  # (Nq,)
+    maj = (true_t == majority[None]).float().mean(1).numpy()
+    # copy baseline: the true tokens of the transition H steps earlier in the same episode
+    index = {(int(e), int(t)): i for i, (e, t) in enumerate(zip(episode, time))}
+    prev = np.array([index.get((int(e), int(t) - restored.sample_meta.horizon), -1) for e, t in zip(episode, time)])
+    has_prev = prev >= 0
+    if not has_prev.any():
+        raise EvalError(f"run {restored.id}: the {split} episodes are too short for a previous transition (H = {restored.sample_meta.horizon})")
+    copied = true_t[prev[has_prev]]
+    copy_acc = (copied == true_t[has_prev]).float().mean(1).numpy()
+    sel = np.flatnonzero(has_prev)
+    mse_copy = []
+    for s in range(0, len(sel), 128):
+        items = [samples[int(i)] for i in sel[s : s + 128]]
+        target = vd.to_actvae_scale(torch.stack([it["chunk"] for it in items]).to(vd.device))
+        rec = vd.actvae.act_vae.decode(copied[s : s + 128].to(vd.device))
+        mse_copy.append(_masked_mse(rec, target, torch.stack([it["mask"] for it in items])).cpu())
+    return PseudoTokenScore(
+        run=restored.id, episodes=len(np.unique(episode)), samples=len(acc), codebook_size=k, tokens_per_chunk=nq,
+        accuracy=_episode_bootstrap(acc, episode), chance_uniform=1.0 / k,
+        chance_majority=_episode_bootstrap(maj, episode), copy_previous=_episode_bootstrap(copy_acc, episode[has_prev]),
+        decoded_mse=_episode_bootstrap(torch.cat(mse_p).numpy(), episode),
+        decoded_mse_true_tokens=_episode_bootstrap(torch.cat(mse_t).numpy(), episode),
+        decoded_mse_copy_previous=_episode_bootstrap(torch.cat(mse_copy).numpy(), episode[has_prev]),
+        mean_chunk_mse=float(torch.cat(chunks_act).mean()),
+    )
+
+
+@torch.no_grad()
+def label_video(restored: Any, dataset_path: str | Path, out: str | Path, *, camera: str | None = None, stride: int = 1,
+                episodes: Sequence[int] | None = None) -> Path:
+    """Pseudo-label every ``(o_t, o_{t+H})`` of a dataset with a restored ``clap_vdvae`` run and
+    write ``out`` (``.npz``: ``episode`` (N,), ``time`` (N,), ``tokens`` (N, Nq), ``run``)."""
+    from workbench.data.video_pairs import load_video_pairs
+    from workbench.methods.clap_vdvae import VDVAEMethod
+
+    vd = restored.method
+    if not isinstance(vd, VDVAEMethod):
+        raise EvalError(f"run {restored.id} is a {restored.method_name!r} run; label video with a clap_vdvae run")
+    if stride < 1:
+        raise EvalError(f"stride must be >= 1, got {stride}")
+    pairs = load_video_pairs(dataset_path, camera, restored.sample_meta.image_size, episodes)
+    gap = restored.sample_meta.horizon
+    ep_ids, times, tokens = [], [], []
+    for e, frames in enumerate(pairs.frames):
+        t = torch.arange(0, len(frames), stride)
+        fut = (t + gap).clamp(max=len(frames) - 1)
+        for s in range(0, len(t), 128):
+            tt, ff = t[s : s + 128], fut[s : s + 128]
+            tokens.append(vd.pseudo_tokens(frames[tt], frames[ff], [pairs.texts[e]] * len(tt)).cpu().numpy())
+            ep_ids.append(np.full(len(tt), pairs.episodes[e]))
+            times.append(tt.numpy())
+    out = Path(out)
+    if out.suffix != ".npz":
+        raise EvalError(f"{out}: pseudo labels are written as .npz")
+    with atomic_path(out, suffix=".npz") as tmp:
+        np.savez(tmp, episode=np.concatenate(ep_ids), time=np.concatenate(times), tokens=np.concatenate(tokens),
+                 run=np.array(str(restored.id)), codebook_size=np.array(vd.actvae.act_vae.config.codebook_size))
+    return out
+
+
+def load_labels(path: str | Path) -> dict[str, np.ndarray]:
+    """The arrays :func:`label_video` wrote (never unpickles)."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError) as e:
+        raise EvalError(f"{path}: not a pseudo-label file written by `workbench label` ({e})") from e
+
+
+@dataclass(frozen=True)
+class TokenPolicyScore:
+    """A token policy (clap_ntp, or clap_rf's trainable branch) on held-out robot episodes."""
+
+    run: str
+    episodes: int
+    samples: int
+    token_accuracy: Interval  # greedy tokens == Act-VAE tokens of the true chunk
+    nll: Interval  # teacher-forced -Σ_ℓ log P(y_ℓ | y_<ℓ, o_t, I) of the true tokens (Eq. 5)
+    chunk_mse: Interval  # the method's executed chunk vs the true raw chunk (valid steps)
+    kl_to_reference: Interval | None  # clap_rf: Eq. 7 on the true tokens' contexts; None for clap_ntp
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@torch.no_grad()
+def score_token_policy(restored: Any, *, split: str = "val", stride: int = 1, dataset: Any = None) -> TokenPolicyScore:
+    """How well a restored ``clap_ntp`` or ``clap_rf`` run predicts the held-out robot tokens and
+    chunks of ``split`` (all its episodes carry actions)."""
+    from workbench.methods.clap_policy import ClapNTP, ClapRF
+    from workbench.models.token_policy import reverse_kl, token_nll
+
+    samples = _held_out(restored, (ClapNTP, ClapRF), "not a clap_ntp or clap_rf token policy", split, stride, dataset)
+    m = restored.method
+    ntp = m if isinstance(m, ClapNTP) else m.reference
+    acc, nll, mse, kl, ep = [], [], [], [], []
+    for b in _batches(samples):
+        raw = m.scale.raw(b["chunk"].to(m.device))
+        y = ntp.vdvae.raw_action_tokens(raw, b["mask"])
+        ids, tmask = m.text_ids(b["text"], len(y))
+        images = b["image"].to(m.device)
+        out = m.policy(images, ids, tmask, m.policy.shift_right(y))
+        nll.append(token_nll(out.logits, y).cpu())
+        acc.append((m.policy.generate(images, ids, tmask) == y).float().mean(1).cpu())
+        mse.append(_masked_mse(m.predict_chunk(images, b["text"], seed=0), raw, b["mask"]).cpu())
+        if isinstance(m, ClapRF):
+            kl.append(reverse_kl(out.logits, m.reference.policy(images, ids, tmask, m.policy.shift_right(y)).logits).cpu())
+        ep.append(b["episode"])
+    episode = torch.cat(ep).numpy()
+    return TokenPolicyScore(
+        run=restored.id, episodes=len(np.unique(episode)), samples=len(episode),
+        token_accuracy=_episode_bootstrap(torch.cat(acc).numpy(), episode), nll=_episode_bootstrap(torch.cat(nll).numpy(), episode),
+        chunk_mse=_episode_bootstrap(torch.cat(mse).numpy(), episode),
+        kl_to_reference=_episode_bootstrap(torch.cat(kl).numpy(), episode) if kl else None)
+
+
+@torch.no_grad()
+def embed_transitions(restored: Any, *, split: str = "val", stride: int = 1, dataset: Any = None) -> tuple[np.ndarray, list[str]]:
+    """The VD-VAE's continuous action features z_{v,a} of every ``(o_t, o_{t+H})`` of ``split``
+    (L2-normalised, (N, Nq·d)) and each transition's task: the points of CLAP Fig. 9."""
+    from workbench.methods.clap_vdvae import VDVAEMethod
+
+    samples = _held_out(restored, (VDVAEMethod,), "transitions are embedded by a clap_vdvae run", split, stride, dataset)
+    vd = restored.method
+    feats, tasks = [], []
+    for b in _batches(samples):
+        feats.append(vd.encode_transitions(b["image"], b["future_image"], b["text"]).cpu().numpy())
+        tasks += [samples.tasks[int(i)] for i in b["task_id"]]
+    return np.concatenate(feats), tasks
+
+
+def rollout_token_policy(restored: Any, episodes: int, *, tasks: Sequence[str] | None = None, name: str = "policy",
+                         seed: int = 0) -> list[tuple[str, int, int]]:
+    """Closed-loop metaworld success of a restored ``clap_ntp`` / ``clap_rf`` run through the
+    reference protocol (:func:`workbench.eval.rollout.run_rollouts`, seeds from 2000), the instruction
+    being the one the run trained with for the task -> ``[(task, successes, episodes)]``."""
+    from workbench.eval.policies import ChunkPredictor, MethodChunkPolicy
+    from workbench.eval.rollout import RolloutConfig, run_rollouts
+
+    if not isinstance(restored.method, ChunkPredictor):
+        raise EvalError(f"run {restored.id} is a {restored.method_name!r} run, which predicts no action chunks itself")
+    meta = restored.sample_meta
+    if meta.chunk_kind != "raw":
+        raise EvalError(f"run {restored.id} predicts {meta.chunk_kind} chunks; rollouts execute raw actions")
+    cfg = RolloutConfig(episodes=episodes, image_size=meta.image_size, camera=meta.camera, save_episodes=0)
+    from workbench.data import load_dataset
+
+    train = set(restored.split.get("train", []))
+    texts = {t: t for t in meta.tasks}  # the instruction the run trained with per task (else the task name)
+    for info in reversed(load_dataset(restored.data.path).infos):
+        if info.index in train and info.instruction:
+            texts[info.task] = info.instruction
+    result = run_rollouts(lambda task: MethodChunkPolicy(restored.method, texts[task], seed), list(tasks or meta.tasks), cfg,
+                          policy_name=name)
+    return [(t.task, int(sum(t.successes)), len(t.successes)) for t in result.tasks]
