@@ -7,6 +7,8 @@ dataset and embeds it once. The few plain functions compute cache keys or read t
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +20,15 @@ from workbench.data.catalog import DatasetEntry, find_datasets
 from workbench.types import Episode
 
 
+_BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="actionlens-projection")  # one at a time on 2 cores
+_THUMBNAILS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="actionlens-thumbnails")
+
+
 @st.cache_data(ttl=30, show_spinner=False)
-def datasets_under(roots: tuple[str, ...]) -> list[DatasetEntry]:
-    return find_datasets(list(roots))
+def datasets_under(roots: tuple[str, ...]) -> tuple[list[DatasetEntry], list[str]]:
+    """The datasets under the roots, and one line per folder that looks like a dataset but cannot be read."""
+    problems: list = []
+    return find_datasets(list(roots), problems=problems), [str(e) for e in problems]
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -61,12 +69,13 @@ def rerun_server(path: str, mtime: float, index: int, horizon: int, point_cloud:
     return serve_episode(episode(path, mtime, index), horizon=horizon, point_cloud=point_cloud, predicted_chunks=[predicted])
 
 
-@st.cache_data(show_spinner="Making thumbnails…", max_entries=8)
-def thumbnails(path: str, mtime: float, camera: str | None = None, size: int = 48) -> dict[int, str]:
-    """``{episode: data URI}`` of each episode's first frame (a small PNG)."""
+@st.cache_resource(show_spinner=False, max_entries=8)
+def thumbnails_job(path: str, mtime: float) -> Future:
+    """``{episode: data URI}`` of each episode's first frame, made in a background thread: decoding
+    every episode's video takes tens of seconds on a large dataset, and the table is useful before."""
     from workbench.viz.images import episode_thumbnails
 
-    return episode_thumbnails(dataset(path, mtime), camera, size)
+    return _THUMBNAILS.submit(episode_thumbnails, dataset(path, mtime))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -122,22 +131,40 @@ def restored(run_path: str, stamp: float):
 @st.cache_resource(show_spinner=False, max_entries=8)
 def run_on_dataset(run_path: str, stamp: float, data_path: str, mtime: float, stride: int):
     """The run on the dataset (:class:`~workbench.analysis.run_analysis.RunAnalysis`): every view below asks it."""
-    from workbench.analysis.embeddings import default_cache_dir
     from workbench.analysis.run_analysis import RunAnalysis
 
-    return RunAnalysis(restored(run_path, stamp), dataset(data_path, mtime), stride, cache_dir=default_cache_dir())
+    # cache_dir None: the run's own embeddings/ folder, keyed by content (the shipped samples carry theirs)
+    return RunAnalysis(restored(run_path, stamp), dataset(data_path, mtime), stride)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def embeddings(run_path: str, stamp: float, data_path: str, mtime: float, stride: int):
-    """Every ``stride``-th frame of the dataset embedded by the run (also cached on disk, keyed by
-    the checkpoint's content, so a restart reads it back)."""
+    """Every ``stride``-th frame of the dataset embedded by the run, cached in the run's ``embeddings/``
+    folder keyed by the checkpoint's and the dataset's content (scripts/precompute_samples.py)."""
     return run_on_dataset(run_path, stamp, data_path, mtime, stride).embeddings
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def projection(run_path: str, stamp: float, data_path: str, mtime: float, stride: int, projector: str) -> np.ndarray:
     return run_on_dataset(run_path, stamp, data_path, mtime, stride).projection(projector)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def projection_job(run_path: str, stamp: float, data_path: str, mtime: float, stride: int, projector: str) -> tuple[Future, float]:
+    """The projection computed in a background thread (t-SNE and UMAP take a minute on a fresh
+    run): ``(future, start time)``; a projection already on disk is done at once."""
+    analysis = run_on_dataset(run_path, stamp, data_path, mtime, stride)
+    analysis.embeddings  # noqa: B018 (embedded here, in the page's thread, not behind another job)
+    return _BACKGROUND.submit(analysis.projection, projector), time.time()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def run_fits(run_path: str, stamp: float, data_path: str, mtime: float) -> bool:
+    """Whether the run can read the dataset (the library decides: :meth:`TrainedRun.fits`)."""
+    try:
+        return bool(restored(run_path, stamp).fits(dataset(data_path, mtime)).ok)
+    except Exception:  # a damaged run or dataset fits nothing
+        return False
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -174,11 +201,9 @@ def dtw_row(run_path: str, stamp: float, data_path: str, mtime: float, stride: i
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def ee_paths(run_path: str, stamp: float, data_path: str, mtime: float, episode_index: int, k: int, anchor: bool) -> np.ndarray:
-    from workbench.analysis.embeddings import default_cache_dir
     from workbench.eval.ee_paths import knn_ee_paths
 
-    return knn_ee_paths(restored(run_path, stamp), dataset(data_path, mtime), episode_index, k=k, anchor=anchor,
-                        cache_dir=default_cache_dir())  # fmt: skip
+    return knn_ee_paths(restored(run_path, stamp), dataset(data_path, mtime), episode_index, k=k, anchor=anchor)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

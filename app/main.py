@@ -7,6 +7,7 @@ import os
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import cache
+import sidebar
 import streamlit as st
 
 st.set_page_config(page_title="actionlens workbench", page_icon=":material/precision_manufacturing:", layout="wide")
@@ -22,4 +23,6 @@ pages = [
     st.Page("app_pages/jobs.py", title="Jobs", icon=":material/model_training:"),
     st.Page("app_pages/compare.py", title="Compare", icon=":material/leaderboard:", url_path="compare"),
 ]
-st.navigation(pages).run()
+page = st.navigation(pages)
+sidebar.draw()  # one dataset and one run for every page, drawn here so they persist across pages
+page.run()

@@ -5,6 +5,7 @@ mass in the simulator's gripper/object mask on a model trained on the metaworld 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -96,11 +97,16 @@ def test_embeddings_are_cached_and_keyed(tiny_dataset, tiny_caip, tmp_path):
     moved = compute_embeddings(other, tiny_dataset, horizon=4, cache_dir=tmp_path)
     assert len(list(tmp_path.glob("*.npz"))) == 3
     assert not np.allclose(moved.vectors, emb.vectors)
-    # touching the dataset invalidates
-    victim = next(p for p in Path(tiny_dataset).rglob("*.parquet"))
-    st = victim.stat()
-    os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
-    fresh = compute_embeddings(method, tiny_dataset, horizon=4, batch_size=5, cache_dir=tmp_path)
+    # the key is the dataset's content: a copy elsewhere with new mtimes (a fresh clone) still hits
+    # the entry (and names its own path), while changing a byte misses
+    clone = Path(shutil.copytree(tiny_dataset, tmp_path / "clone" / "robot"))
+    for f in clone.rglob("*"):
+        os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))
+    hit = compute_embeddings(method, clone, horizon=4, batch_size=5, cache_dir=tmp_path)
+    assert not hit.vectors.any() and hit.dataset == str(clone.resolve())
+    stats = next(f for f in clone.rglob("*.json") if f.name == "stats.json")
+    stats.write_text(stats.read_text() + " ")
+    fresh = compute_embeddings(method, clone, horizon=4, batch_size=5, cache_dir=tmp_path)
     assert fresh.vectors.any()
     # frame references fetch the right images
     imgs = load_frames(emb, [0, 13])
@@ -547,25 +553,60 @@ def test_randomisation_check_tells_trained_from_random(trained_class):
         assert check.spearman.shape == (12,)
         # Integrated gradients integrate along the path from a black image, so their maps carry the
         # input's own edges whatever the weights (Adebayo et al. 2018 found the input-weighted
-        # methods the most correlated after randomisation): measured 0.33 on the toy and 0.67 on
-        # metaworld, against 0.41 / 0.42 for plain gradients and ~0.05 for occlusion.
+        # methods the most correlated after randomisation). Measured over training seeds 0–4 (CPU):
+        # IG toy 0.34 0.29 0.30 0.36 0.24, metaworld 0.67 0.59 0.53 0.56 0.64; plain gradients toy
+        # 0.40 0.36 0.31 0.46 0.33, metaworld 0.37 0.37 0.30 0.39 0.30; occlusion −0.01 to 0.09.
+        # The bounds sit 0.13+ above the worst seed (3+ standard deviations).
         bound = 0.8 if name == "integrated_gradients" else 0.6
         assert check.mean < bound, f"{name} maps barely change when the weights are randomised ({check.mean:.2f})"
 
 
-@pytest.mark.slow
-def test_saliency_mass_in_gripper_and_object_exceeds_random_model(trained_class):
-    method, maps, masks, source = trained_class
-    random_model = randomize_weights(method, seed=0)
+class _ColourDetector(torch.nn.Module):
+    """An encoder whose answer is known: a 1×1 convolution that responds to the toy's orange
+    gripper (R − B) and blue puck (B − R) above a threshold (ReLU), and pooling against fixed positional
+    features, so the embedding says where the gripper and the puck are and nothing else. Every
+    explanation of it should put its mass on those two objects; the same network with its
+    weights re-initialised has no reason to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.detect = torch.nn.Conv2d(3, 2, 1)
+        with torch.no_grad():
+            self.detect.weight.copy_(torch.tensor([[1.0, 0.0, -1.0], [-1.0, 0.0, 1.0]])[:, :, None, None] * 40.0)
+            self.detect.bias.fill_(-0.62 * 40.0)  # a colour difference above 0.62 (158/255) fires
+        g = torch.Generator().manual_seed(0)
+        self.register_buffer("where", torch.randn(16, 2, 64, 64, generator=g))
+
+    def encode_images(self, images: torch.Tensor, text=None) -> torch.Tensor:
+        x = images.float() / 255.0 if images.dtype == torch.uint8 else images
+        fired = torch.relu(self.detect(x))  # (B, 2, S, S): zero, and zero gradient, off the two objects
+        return torch.einsum("bcij,kcij->bk", fired, self.where[:, :, : x.shape[-2], : x.shape[-1]])  # (B, 16)
+
+
+def test_saliency_mass_on_a_model_that_looks_only_at_gripper_and_object():
+    """The mass-in-mask measure on a construction where the answer is known (issue 13: the claim
+    that a 300-step CLASS puts more mass there than a random network did not hold across seeds.
+    Measured trained/random mass over seeds 0–4, CPU: toy saliency 1.18 1.21 1.33 1.03 1.34, IG
+    1.23 1.06 1.32 1.30 1.21, occlusion 2.65 2.70 2.19 1.10 0.95; metaworld sample saliency
+    1.04 0.75 0.85 1.03 1.08, IG 1.27 0.95 0.97 1.21 1.27, occlusion 2.60 1.28 1.53 1.83 1.05.)"""
+    eps = [make_toy_manipulation_episode(i, size=64) for i in range(4)]
+    frames = [(e, t) for e in eps for t in (3, 15, 27)]
+    images = torch.from_numpy(np.stack([e.cameras["scene"].rgb[t] for e, t in frames])).permute(0, 3, 1, 2).contiguous()
+    masks = np.stack([np.asarray(e.cameras["scene"].segmentation[t]) > 0 for e, t in frames])
+    model = _ColourDetector().eval()
+    with torch.no_grad():
+        targets = model.encode_images(images.roll(1, dims=0))  # another frame's embedding as each target
+    random_model = randomize_weights(model, seed=0)
     area = masks.mean()
     for name in _MAPS:
-        trained = np.nanmean(saliency_mass_in_mask(maps(method, name), masks))
-        rnd = np.nanmean(saliency_mass_in_mask(maps(random_model, name), masks))
-        print(f"[{source}] {name}: mass in gripper+object trained {trained:.3f}, random {rnd:.3f}, mask area {area:.3f}")
-        # measured (CPU, seeds fixed), trained vs random, mask area: toy saliency .054/.038,
-        # IG .044/.030, occlusion .108/.060, area .023; metaworld sample saliency .114/.105 (a thin
-        # margin), IG .138/.104, occlusion .184/.065, area .084
-        assert trained > rnd, f"{name}: trained {trained:.3f} <= random {rnd:.3f}"
+        known = np.nanmean(saliency_mass_in_mask(attribute(EmbeddingSimilarity(model, targets), images, name, n_steps=16, window=8), masks))
+        rnd = np.nanmean(saliency_mass_in_mask(attribute(EmbeddingSimilarity(random_model, targets), images, name, n_steps=16, window=8), masks))
+        print(f"{name}: mass on gripper+object {known:.3f}, re-initialised {rnd:.3f}, mask area {area:.3f}")
+        # gradients are exactly zero off the objects (measured 0.999, 1.000); occlusion's 8-px window
+        # smears each object's evidence over its border (measured 0.41, 16 × the mask's area)
+        bar = 0.9 if name != "occlusion" else 8 * area
+        assert known > bar, f"{name}: only {known:.2f} of the mass is on the gripper and the object"
+        assert rnd < 0.5 * known, f"{name}: a re-initialised detector puts {rnd:.2f} there too (vs {known:.2f})"
 
 
 def test_viewpoint_span_on_a_known_construction():

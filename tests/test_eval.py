@@ -323,7 +323,9 @@ def test_learned_policy_rollout_end_to_end(caip_run):
                           out="ro", device="cpu"))  # fmt: skip
     (ro,) = report.rollouts
     assert ro.policy == "knn" and ro.camera == "scene" and ro.image_size == 32
-    assert 0.0 <= ro.success_rate <= 1.0 and ro.tasks[0].steps[0] <= 40
+    # an episode ends on success or runs every step (metaworld truncates at 500, far past 40)
+    assert ro.tasks[0].successes[0] or ro.tasks[0].steps[0] == 40
+    assert ro.success_rate == float(ro.tasks[0].successes[0])
     (video,) = ro.tasks[0].frames
     assert (caip_run / video).stat().st_size > 0 and video.startswith("eval/rollouts/")
     from workbench.data.video import probe_video
@@ -388,3 +390,4 @@ def test_clamp_retrieval_covers_text_and_history(pattern_data, tmp_path):
     # both val episodes of a task share a text, so text retrieval is judged on the text, not the index
     assert rep.retrieval.recall["image->text"]["10"] > 0.0
     assert rep.probe.zero_shot is not None and "history" in rep.probe.notes
+

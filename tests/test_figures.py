@@ -11,7 +11,7 @@ from workbench.dtw import dtw_path
 from workbench.methods.clap import RateDistortionPoint
 from workbench.viz.actions import plot_action_chunks
 from workbench.viz.curves import plot_probe_curves, plot_rate_distortion, plot_recall_at_k
-from workbench.viz.latent import plot_latent_trajectories
+from workbench.viz.latent import distinct_colours, plot_latent_trajectories, selected_sample_ids
 from workbench.viz.matrices import plot_dtw_matrix, plot_matching_matrix
 from workbench.viz.neighbours import plot_neighbour_grid
 from workbench.viz.saliency import plot_saliency_overlays
@@ -47,6 +47,26 @@ def test_latent_trajectories_figure(color_by):
         np.testing.assert_array_equal(np.asarray(fig.data[0].marker.color), trs[0].time)
     with pytest.raises(ValueError):
         plot_latent_trajectories(trs, color_by="colour")
+
+
+def test_selection_points_map_back_to_samples_in_every_form_plotly_sends():
+    trs = _trajectories()
+    a, b = int(trs[1].sample_ids[2]), int(trs[2].sample_ids[0])
+    compact = [{"customdata": {"0": a, "1": 1, "2": 2}}, {"customdata": {"0": b, "1": 2, "2": 0}}]  # Plotly 6, numpy rows
+    as_list = [{"customdata": [b, 2, 0]}, {"customdata": [a, 1, 2]}, {"customdata": [a, 1, 2]}]
+    by_index = [{"curve_number": 1, "point_index": 2}, {"curve_number": 2, "point_number": 0}]
+    for points in (compact, as_list, by_index):
+        assert selected_sample_ids(points, trs) == sorted({a, b})
+    assert selected_sample_ids([{"curve_number": 9, "point_index": 0}], trs) == []  # a trace of another figure
+
+
+def test_colour_by_episode_gives_every_one_of_48_episodes_its_own_colour():
+    assert len(set(distinct_colours(48))) == 48 and distinct_colours(3) == distinct_colours(10)[:3]
+    rng = np.random.default_rng(0)
+    ep = np.repeat(np.arange(48), 3)
+    trs = latent_trajectories(rng.normal(size=(len(ep), 2)), ep, np.tile(np.arange(3), 48))
+    fig = plot_latent_trajectories(trs, color_by="episode")
+    assert len({t.line.color for t in fig.data}) == 48
 
 
 def test_neighbour_grid_figure():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import urllib.request
+from urllib.parse import quote
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -405,3 +406,38 @@ def test_camera_without_calibration_still_logs_images(tmp_path: Path) -> None:
     logged = read_rrd(save_episode_rrd(ep, tmp_path / "p.rrd"))
     assert _steps(logged["/world/cameras/plain/rgb"]) == [0, 1, 2, 3]
     assert "/world/cameras/plain" not in logged
+
+
+def _views(blueprint) -> list:
+    import rerun.blueprint as rrb
+
+    def walk(c):
+        for x in c.contents:
+            yield from walk(x) if isinstance(x, rrb.Container) else (x,)
+
+    return list(walk(blueprint.root_container))
+
+
+def test_blueprint_one_text_document_per_view_and_eye_frames_the_path(robot: Episode) -> None:
+    from workbench.viz.blueprint import make_blueprint
+
+    far_camera_and_path = np.array([[5.0, 5.0, 5.0], [0.0, 0.0, 0.0], [0.2, 0.1, 0.3]])
+    views = _views(make_blueprint(list(robot.cameras), focus=far_camera_and_path[1:]))
+    texts = [str(v.origin) for v in views if type(v).__name__ == "TextDocumentView"]
+    assert sorted(texts) == ["episode/info", "episode/instruction"]  # each view shows exactly one document
+    (world,) = [v for v in views if type(v).__name__ == "Spatial3DView"]
+    eye = world.properties["EyeControls3D"]
+    target = np.asarray(eye.look_target.as_arrow_array().to_pylist()[0])
+    position = np.asarray(eye.position.as_arrow_array().to_pylist()[0])
+    np.testing.assert_allclose(target, [0.1, 0.05, 0.15], atol=1e-6)  # the centre of the path, not of the cameras
+    assert np.linalg.norm(position - target) < 1.0  # close enough that the path fills the view
+
+
+def test_served_viewer_hides_the_examples_and_answers_on_another_host_name() -> None:
+    served = serve_episode(make_robot_episode(0, T=4), horizon=2)
+    assert "hide_welcome_screen" in served.url  # no examples page: nothing fetched from the internet
+    remote = served.url_for("127.0.0.1")
+    assert remote.startswith(f"http://127.0.0.1:{served.web_port}/") and "localhost" not in remote
+    assert quote("rerun+http://127.0.0.1:", safe="") in remote  # the gRPC address follows the host too
+    with urllib.request.urlopen(remote, timeout=20) as r:  # the servers listen on every interface
+        assert r.status == 200

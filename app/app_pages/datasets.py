@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import TimeoutError
 
 import cache
 import sidebar
@@ -30,10 +31,16 @@ cols[3].metric("action dim", info.action_dim)
 cols[4].metric("tasks", len(info.tasks))
 st.caption(f"`{info.path}` · layout **{info.layout}** · cameras: {', '.join(info.cameras) or '–'} · "
            f"camera setups: {', '.join(info.camera_setups)} · modalities: {', '.join(info.modalities)}")  # fmt: skip
-for p in ds.problems:
-    st.warning(f"Skipped: {p}")
+if ds.problems:  # one message, the details folded away: a damaged dataset can have hundreds
+    st.warning(f"{len(ds.problems)} of {info.episodes + len(ds.problems)} episodes cannot be read and are skipped. "
+               f"First: {ds.problems[0]}")  # fmt: skip
+    with st.expander("Every skipped episode"):
+        st.code("\n".join(str(p) for p in ds.problems), language=None)
 
 table = cache.episode_table(path, mtime).copy()
+if table.empty:
+    st.info("No episode of this dataset can be read.")
+    st.stop()
 try:
     flags = load_flags(path)
 except DataError as e:
@@ -41,7 +48,19 @@ except DataError as e:
     flags = {}
 table["flags"] = [", ".join(flags.get(int(i), {}).get("flags", [])) for i in table["episode"]]
 if st.toggle("Thumbnails", value=len(table) <= 200, key="datasets_thumbs"):
-    thumbs = cache.thumbnails(path, mtime)
+    job = cache.thumbnails_job(path, mtime)
+    try:
+        thumbs = job.result(timeout=1.0)
+    except TimeoutError:  # still decoding: the table now, the thumbnails when they are ready
+        thumbs = {}
+        st.caption(f"Making the thumbnails of {len(table)} episodes in the background…")
+
+        @st.fragment(run_every=1.0)
+        def _wait_for_thumbnails() -> None:
+            if job.done():
+                st.rerun(scope="app")
+
+        _wait_for_thumbnails()
     table.insert(1, "frame", [thumbs.get(int(i)) for i in table["episode"]])
 f1, f2 = st.columns(2)
 tasks = f1.multiselect("Tasks", sorted(table["task"].unique()), key="datasets_tasks")

@@ -11,6 +11,7 @@ import state
 import streamlit as st
 import yaml
 
+from workbench.data.catalog import check_dataset_path
 from workbench.methods import method_names
 from workbench.train import (
     ConfigError,
@@ -26,32 +27,70 @@ from workbench.train import (
     stop_run,
 )
 from workbench.train.config import TRAIN_PRESETS
+from workbench.train.rundir import RunDir
+from workbench.types import DataError
 from workbench.viz.training import metric_keys, plot_training_curves
 
 st.title("Jobs")
 runs_root = sidebar.runs_root()
 
-with st.expander("Launch a run", expanded=False):
-    c1, c2, c3 = st.columns(3)
-    method = c1.selectbox("Method", method_names(), key="jobs_method")
-    preset = c2.selectbox("Preset", sorted(TRAIN_PRESETS), key="jobs_preset")
-    data_path = c3.text_input("Dataset", value=str(st.session_state.get(state.DATASET, "data_samples/metaworld")), key="jobs_data")
-    try:
-        base = make_config(method, preset, [f"data.path={data_path}"])
-        text = st.text_area("Config (YAML, editable)", base.to_yaml(), height=300, key=f"jobs_yaml_{method}_{preset}")
+
+
+def launch_section() -> None:
+    """Method, preset and dataset make a config (editable as YAML); Launch starts it in the
+    background, plots it and makes it the Control target; its failure shows here."""
+    with st.expander("Launch a run", expanded=not list_runs(runs_root)):
+        c1, c2, c3 = st.columns(3)
+        methods = method_names()
+        method = c1.selectbox("Method", methods, index=methods.index("caip") if "caip" in methods else 0, key="jobs_method")
+        presets = sorted(TRAIN_PRESETS)
+        preset = c2.selectbox("Preset", presets, index=presets.index("smoke") if "smoke" in presets else 0, key="jobs_preset",
+                              help="smoke: a few steps in seconds, to try the pipeline; sample: the shipped runs' recipe (minutes)")  # fmt: skip
+        data_path = c3.text_input("Dataset", value=str(st.session_state.get(state.DATASET) or "data_samples/metaworld"), key="jobs_data")
+        try:
+            base = make_config(method, preset, [f"data.path={data_path}"])
+        except (ConfigError, JobError) as e:
+            st.error(f"Cannot make a config: {e}")
+            return
+        # the YAML box belongs to this method, preset and dataset: changing any of them starts a fresh one
+        text = st.text_area("Config (YAML, editable)", base.to_yaml(), height=300,
+                            key=f"jobs_yaml_{method}_{preset}_{abs(hash(data_path))}")  # fmt: skip
         if st.button("Launch", type="primary", key="jobs_launch"):
-            cfg = TrainConfig.from_dict(yaml.safe_load(text))
-            rd = create_run(cfg, runs_root=runs_root)
-            proc = launch(rd)
-            st.success(f"Started run `{rd.id}` (pid {proc.pid}).")
-    except (ConfigError, JobError, yaml.YAMLError) as e:
-        st.error(f"Cannot launch: {e}")
+            try:
+                cfg = TrainConfig.from_dict(yaml.safe_load(text))
+                check_dataset_path(cfg.data.path)  # refuse a bad dataset here, not in the background
+                rd = create_run(cfg, runs_root=runs_root)
+                launch(rd)
+            except (ConfigError, JobError, DataError, yaml.YAMLError) as e:
+                st.error(f"Cannot launch: {e}")
+                return
+            launched = st.session_state.setdefault(state.JOBS_LAUNCHED, [])
+            launched.append(rd.id)
+            plotted = [r for r in st.session_state.get("jobs_plot_runs", []) if r != rd.id]
+            st.session_state["jobs_plot_runs"] = plotted[-2:] + [rd.id]  # plotted and picked, before the widgets exist
+            st.session_state["jobs_target"] = rd.id
+            st.rerun()  # the page starts its live refresh now that a job runs
+        launched = st.session_state.get(state.JOBS_LAUNCHED, [])
+        if launched:
+            last = RunDir(Path(runs_root) / launched[-1])
+            status = last.read_status() if last.exists() else None
+            if status is not None and status.state in ("failed", "dead"):
+                tail = last.log_path.read_text()[-600:] if last.log_path.is_file() else ""
+                out = last.path / "stdout.txt"
+                tail = tail or (out.read_text(errors="replace")[-600:] if out.is_file() else "")
+                st.error(f"Run `{last.id}` {status.state}: {status.error or 'see its log'}\n\n```\n{tail}\n```")
+            elif status is not None:
+                st.caption(f"Last launched: `{last.id}` · {status.state} · step {status.step}/{status.total_steps}")
+
 
 def evaluation_section() -> None:
     """Evaluation results of a run (either run root), its rollout videos, and a quick evaluation."""
     st.subheader("Evaluation")
-    ev_run = sidebar.choose_run(st, "jobs_eval_run", label="Run to evaluate or inspect")
-    if ev_run is not None:
+    ev_run = sidebar.run_or_none()
+    if ev_run is None:
+        st.caption("Pick a run in the sidebar (runs that read the chosen dataset are offered) to see or make its evaluation.")
+    else:
+        st.caption(f"Run `{ev_run.id}` (the sidebar's run).")
         from workbench.eval.jobs import EvalJobState, launch_eval, read_eval_job
         from workbench.eval.results import KNNResult, ProbeResult, RetrievalResult, RolloutResult
         from workbench.viz.curves import plot_probe_curves, plot_recall_at_k
@@ -74,12 +113,22 @@ def evaluation_section() -> None:
             st.caption(f"No evaluation results under `{ev_path}/eval/` yet.")
         for name, r in results.items():
             if isinstance(r, ProbeResult):
+                if max(r.accuracy, default=0.0) < r.chance:  # below the majority class at every budget: not a probe to read
+                    st.warning(f"{name}: the linear probe's accuracy ({min(r.accuracy):.2f}–{max(r.accuracy):.2f}) is below "
+                               f"chance ({r.chance:.2f}, the majority class) at every label budget, so it is not shown. Its "
+                               f"split was '{r.split}': an unstratified split can leave whole tasks out of training; "
+                               "re-run the evaluation (Quick evaluation, or `workbench eval RUN`), which now "
+                               "stratifies by task.")  # fmt: skip
+                    continue
                 st.plotly_chart(plot_probe_curves({r.method: (r.shots, r.accuracy, r.accuracy_std)},
                                                   zero_shot={r.method: r.zero_shot} if r.zero_shot is not None else None,
                                                   title=f"{name}: linear probe (chance {r.chance:.2f})"),
                                 width="stretch", key=f"jobs_eval_{name}")  # fmt: skip
             elif isinstance(r, RetrievalResult):
-                recalls = {pair: {int(k): v for k, v in vals.items()} for pair, vals in r.recall.items()}
+                recalls = {pair: {int(k): v for k, v in vals.items()} for pair, vals in r.recall.items() if vals}
+                if not recalls:
+                    st.caption(f"{name}: no Recall@k — {r.notes or 'no cross-modal pairs for this method'}.")
+                    continue
                 st.plotly_chart(plot_recall_at_k(recalls, title=f"{name}: Recall@k ({r.num_samples} held-out samples)"),
                                 width="stretch", key=f"jobs_eval_{name}")  # fmt: skip
             elif isinstance(r, KNNResult):
@@ -100,52 +149,68 @@ def evaluation_section() -> None:
                 vcols[i % 3].caption(v.stem)
 
 
+launch_section()
 runs = list_runs(runs_root)
 if not runs:
     st.info(f"No runs under `{runs_root}` yet. Launch one above or with `workbench train <method> --preset smoke`.")
     evaluation_section()
     st.stop()
 
-live = any(r.status.active for r in runs)
 
-
-@st.fragment(run_every=2.0 if live else None)
+@st.fragment(run_every=2.0 if any(r.status.active for r in runs) else None)
 def runs_panel() -> None:
-    """The run table and curves; refreshes itself every 2 s while a job is running."""
+    """The run table, the curves and the job controls; refreshes itself every 2 s while a job
+    runs, and reruns the page when the last job stops (so the refresh stops too)."""
     runs = list_runs(runs_root)
+    live = any(r.status.active for r in runs)
+    if st.session_state.get("jobs_live") and not live:
+        st.session_state["jobs_live"] = False
+        st.rerun(scope="app")
+    st.session_state["jobs_live"] = live
     rows = [{"run": r.id, "method": r.method, "preset": r.preset, "state": r.status.state,
              "step": f"{r.status.step}/{r.status.total_steps}", "loss": r.last_loss} for r in runs]  # fmt: skip
     st.dataframe(rows, hide_index=True, width="stretch")
     ids = [r.id for r in runs]
-    chosen = st.multiselect("Runs to plot", ids, default=ids[-3:], key="jobs_plot_runs")
-    records = {rid: resolve_run(rid, runs_root=runs_root).read_metrics() for rid in chosen if rid in ids}
+    if "jobs_plot_runs" in st.session_state:  # runs deleted meanwhile drop out of the pick
+        st.session_state["jobs_plot_runs"] = [r for r in st.session_state["jobs_plot_runs"] if r in ids]
+    else:
+        st.session_state["jobs_plot_runs"] = ids[-3:]
+    chosen = st.multiselect("Runs to plot", ids, key="jobs_plot_runs")
+    records = {rid: resolve_run(rid, runs_root=runs_root).read_metrics() for rid in chosen}
     keys = metric_keys([rec for recs in records.values() for rec in recs]) or ["loss"]
     key = st.selectbox("Metric", keys, index=keys.index("loss") if "loss" in keys else 0, key="jobs_metric")
-    st.plotly_chart(plot_training_curves(records, key), width="stretch")
+    st.plotly_chart(plot_training_curves(records, key), width="stretch", key="jobs_curves")
+
+    st.subheader("Control")
+    if st.session_state.get("jobs_target") not in ids:
+        st.session_state["jobs_target"] = ids[-1]
+    target = st.selectbox("Run", ids, key="jobs_target")
+    rd = resolve_run(target, runs_root=runs_root)
+    status = rd.read_status()
+    st.caption(f"state **{status.state}** · step {status.step}/{status.total_steps} · pid {status.pid}"
+               + (f" · error: {status.error}" if status.error else ""))  # fmt: skip
+    b1, b2, b3 = st.columns(3)
+    if b1.button("Stop", disabled=not status.active, key="jobs_stop"):
+        with st.spinner("Stopping (the job writes a checkpoint first)…"):
+            try:
+                st.session_state["jobs_note"] = ("success", f"Stopped `{target}` at step {stop_run(rd, timeout=60).step}.")
+            except JobError as e:
+                st.session_state["jobs_note"] = ("error", str(e))
+        st.rerun(scope="app")
+    if b2.button("Resume", disabled=status.active or status.state == "finished", key="jobs_resume"):
+        try:
+            st.session_state["jobs_note"] = ("success", f"Resumed `{target}` (pid {resume_run(rd).pid}).")
+        except JobError as e:
+            st.session_state["jobs_note"] = ("error", str(e))
+        st.rerun(scope="app")  # the live refresh starts again
+    if b3.button("Refresh", key="jobs_refresh"):
+        st.rerun(scope="app")
+    note = st.session_state.pop("jobs_note", None)
+    if note is not None:
+        getattr(st, note[0])(note[1])
 
 
 runs_panel()
-
-st.subheader("Control")
-target = st.selectbox("Run", [r.id for r in runs], index=len(runs) - 1, key="jobs_target")
-rd = resolve_run(target, runs_root=runs_root)
-status = rd.read_status()
-st.caption(f"state **{status.state}** · step {status.step}/{status.total_steps} · pid {status.pid}"
-           + (f" · error: {status.error}" if status.error else ""))  # fmt: skip
-b1, b2, b3 = st.columns(3)
-if b1.button("Stop", disabled=not status.active, key="jobs_stop"):
-    with st.spinner("Stopping (the job writes a checkpoint first)…"):
-        try:
-            st.success(f"Stopped at step {stop_run(rd, timeout=60).step}.")
-        except JobError as e:
-            st.error(str(e))
-if b2.button("Resume", disabled=status.active or status.state == "finished", key="jobs_resume"):
-    try:
-        st.success(f"Resumed (pid {resume_run(rd).pid}).")
-    except JobError as e:
-        st.error(str(e))
-if b3.button("Refresh", key="jobs_refresh"):
-    st.rerun()
 
 if len(runs) >= 2:
     st.subheader("Config diff")

@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import TimeoutError
+
 import cache
 import sidebar
 import state
 import streamlit as st
 
 from workbench.analysis import latent_trajectories
-from workbench.viz.latent import COLOR_BY, plot_latent_trajectories
+from workbench.viz.latent import COLOR_BY, plot_latent_trajectories, selected_sample_ids
 
 st.title("Latent space")
 run, run_path, stamp, data_path, mtime = sidebar.analysis_inputs("latent")
@@ -34,10 +37,30 @@ if projector == "umap" and not cache.umap_ready():
     if st.button("Start compiling UMAP", key="latent_warm", help="Only needed when the app was started without its warm-up"):
         cache.umap_warmup()
     projector = "pca"
-slow = {"tsne": f"t-SNE of {len(emb)} frames (about a minute on 2 cores for 2,000; cached afterwards)…",
-        "umap": f"UMAP of {len(emb)} frames…", "pca": "PCA…"}  # fmt: skip
-with st.spinner(slow[projector]):
-    points = cache.projection(run_path, stamp, data_path, mtime, stride, projector)
+points = None
+if projector != "pca":  # in the background, PCA meanwhile; the page redraws itself when it is ready
+    job, started = cache.projection_job(run_path, stamp, data_path, mtime, stride, projector)
+    try:
+        points = job.result(timeout=1.0)  # one on disk (shipped or computed before) is there at once
+    except TimeoutError:
+        name = {"tsne": "t-SNE", "umap": "UMAP"}[projector]
+        expected = max(5.0, len(emb) * (0.03 if projector == "tsne" else 0.015))  # seconds on 2 cores, measured
+        elapsed = time.time() - started
+        st.progress(min(elapsed / expected, 0.95), text=f"{name} of {len(emb)} frames in the background: {elapsed:.0f} s of "
+                    f"about {expected:.0f} s (cached afterwards). Showing PCA meanwhile.")  # fmt: skip
+
+        @st.fragment(run_every=1.0)
+        def _wait_for_projection() -> None:
+            if job.done():
+                st.rerun(scope="app")
+
+        _wait_for_projection()
+        projector = "pca"
+    except Exception as e:
+        st.error(f"The {projector} projection failed: {e}. Showing PCA.")
+        projector = "pca"
+if points is None:
+    points = cache.projection(run_path, stamp, data_path, mtime, stride, "pca")
 
 m1, m2, m3 = st.columns(3)
 try:
@@ -54,14 +77,7 @@ fig = plot_latent_trajectories(trajs, color_by=color_by, title=f"{run.id} · {pr
 fig.update_layout(height=560, dragmode="lasso")
 event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="latent_plot", width="stretch")
 
-rows: list[int] = []
-for p in ((event or {}).get("selection") or {}).get("points", []):
-    cd = p.get("customdata")
-    if cd is not None:
-        rows.append(int(cd[0]))
-    else:  # fall back to the trace and point index
-        rows.append(int(trajs[p["curve_number"]].sample_ids[p["point_index"]]))
-rows = sorted(set(rows))
+rows = selected_sample_ids(((event or {}).get("selection") or {}).get("points", []), trajs)
 if not rows:
     st.caption("Select points with a click, a box or the lasso to see their frames.")
     st.stop()

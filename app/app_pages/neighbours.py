@@ -8,6 +8,7 @@ import numpy as np
 import sidebar
 import streamlit as st
 
+from workbench.data.chunks import available_chunk_kinds
 from workbench.dtw import dtw_path
 from workbench.viz.actions import plot_action_chunks
 from workbench.viz.alignment import plot_dtw_alignment, step_costs
@@ -16,7 +17,6 @@ from workbench.viz.neighbours import plot_neighbour_grid
 
 st.title("Neighbours")
 run, run_path, stamp, data_path, mtime = sidebar.analysis_inputs("neighbours")
-restored = cache.restored(run_path, stamp)
 stride = int(st.sidebar.number_input("Every n-th frame", 1, 16, 2, key="neighbours_stride"))
 with st.spinner("Embedding the frames (once per run and dataset; cached on disk)…"):
     try:
@@ -26,7 +26,7 @@ with st.spinner("Embedding the frames (once per run and dataset; cached on disk)
         st.stop()
 
 c1, c2, c3, c4 = st.columns(4)
-kinds = ["raw", "ee", "hand"]
+kinds = available_chunk_kinds(cache.episode(data_path, mtime, int(base.episode[0])))  # only kinds this dataset can make
 kind = c1.selectbox("Chunk", kinds, index=kinds.index(base.chunk_kind) if base.chunk_kind in kinds else 0, key="neighbours_kind")
 horizon = int(c2.number_input("Horizon", 2, 64, int(base.chunks.shape[1]), key="neighbours_horizon"))
 window_steps = int(c3.number_input("DTW window (0 = none)", 0, 64, 0, key="neighbours_window"))
@@ -85,7 +85,7 @@ st.plotly_chart(plot_neighbour_grid(query_img, e_imgs, d_imgs, embedding_caption
 st.subheader("DTW alignment")
 a1, a2 = st.columns([3, 1])
 options = [("dtw", i) for i in range(k)] + [("embedding", i) for i in range(k)]
-pick = a1.selectbox("Against", options, key="neighbours_against",
+pick = a1.selectbox("Against", options, key=f"neighbours_against_{row}_{k}_{kind}_{horizon}",  # a new query: new captions
                     format_func=lambda o: (f"DTW neighbour #{o[1] + 1}: " + d_caps[o[1]]) if o[0] == "dtw"
                     else (f"embedding neighbour #{o[1] + 1}: " + e_caps[o[1]]))  # fmt: skip
 dim = int(a2.number_input("Dimension", 0, emb.chunks.shape[2] - 1, 0, key="neighbours_dim"))

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import cache
 import sidebar
 import state
 import streamlit as st
-import streamlit.components.v1 as components
 
 from workbench.types import DataError
 from workbench.viz.trajectory import episode_path, plot_path_3d
 
+
+def viewer_host() -> str:
+    """The host name the browser reached the app by: the Rerun servers listen on every interface,
+    so the viewer opens from another machine too (``make app HOST=0.0.0.0``)."""
+    return urlsplit("//" + (st.context.headers.get("Host") or "localhost")).hostname or "localhost"
+
+
 st.title("Playback")
 goto = st.session_state.pop(state.PLAYBACK_GOTO, None)
-if goto is not None:  # another page asked for an episode and frame: set the widgets before they are drawn
-    st.session_state[state.DATASET] = goto[0]
+if goto is not None and goto[0] == st.session_state.get(state.DATASET):  # another page asked for an episode and frame
     st.session_state["playback_episode"] = int(goto[1])
     st.session_state["playback_frame"] = int(goto[2])
 entry, path, mtime = sidebar.dataset_or_stop()
@@ -39,32 +46,36 @@ except DataError as e:
     st.error(f"Cannot load episode {ep_index}: {e}")
     st.stop()
 
+if "playback_next" in st.session_state:  # the play button's step, set before the slider is drawn
+    st.session_state["playback_frame"] = st.session_state.pop("playback_next")
 if st.session_state.get("playback_frame", 0) > len(ep) - 1:
     st.session_state["playback_frame"] = len(ep) - 1
-frame = st.slider("Frame", 0, len(ep) - 1, key="playback_frame")
+s1, s2 = st.columns([1, 12])
+playing = s1.toggle("Play", value=False, key="playback_play", help="Step through the frames at about 4 per second")
+frame = s2.slider("Frame", 0, len(ep) - 1, key="playback_frame")
 
 predicted: dict = {}
 worms: tuple = ()
 with st.expander("Predicted chunks (k-NN policy of a run)", expanded=False):
     if ep.ee_pos is None:
         st.caption("This dataset has no end-effector pose: predicted-chunk worms need one.")
-    elif st.toggle("Show a run's predicted worms", value=False, key="playback_predict"):
-        w1, w2, w3 = st.columns([3, 1, 1])
-        run = sidebar.choose_run(w1, "playback_run")
+    elif (run := sidebar.run_or_none()) is None:
+        st.caption("No trained run reads this dataset: pick a dataset a run was trained on in the sidebar.")
+    elif st.toggle(f"Show the predicted worms of `{run.id}` (the sidebar's run)", value=False, key="playback_predict"):
+        w2, w3 = st.columns([1, 1])
         k = int(w2.number_input("k", 1, 256, 16, key="playback_k"))
         anchor = w3.toggle("Anchor at the gripper", value=False, key="playback_anchor",
                            help="Shift each predicted path to start at the current end-effector position")  # fmt: skip
         st.caption("Retrieves the k training frames (of the run's training split, never this episode) most similar "
                    "in the run's embedding and averages the end-effector positions that followed them.")  # fmt: skip
-        if run is not None:
-            stamp = cache.checkpoint_stamp(str(run.path))
-            with st.spinner("Embedding this episode and the run's training split…"):
-                try:
-                    name = f"{run.id} k-NN"
-                    predicted[name] = cache.ee_paths(str(run.path), stamp, path, mtime, ep_index, k, anchor)
-                    worms = ((name, str(run.path), stamp, k, anchor),)
-                except Exception as e:
-                    st.error(f"Cannot predict with run `{run.id}` on this dataset: {e}")
+        stamp = cache.checkpoint_stamp(str(run.path))
+        with st.spinner("Embedding this episode and the run's training split…"):
+            try:
+                name = f"{run.id} k-NN"
+                predicted[name] = cache.ee_paths(str(run.path), stamp, path, mtime, ep_index, k, anchor)
+                worms = ((name, str(run.path), stamp, k, anchor),)
+            except Exception as e:
+                st.error(f"Cannot predict with run `{run.id}` on this dataset: {e}")
 left, right = st.columns([1, 1])
 with left:
     for name in ep.cameras:
@@ -82,8 +93,14 @@ point_cloud = st.toggle("Point cloud from depth", value=False, key="playback_pc"
 if st.toggle("Open the viewer", value=False, key="playback_open"):
     with st.spinner("Logging the episode to Rerun…"):
         served = cache.rerun_server(path, mtime, ep_index, int(horizon), point_cloud, worms)
-    components.iframe(served.url, height=720)
-    st.caption(f"Viewer: {served.url}")
+    url = served.url_for(viewer_host())
+    st.iframe(url, height=720)
+    st.caption(f"Viewer: {url} — its own timeline has a play button; the scrubber above does not move it.")
+
+if playing:  # one step, then rerun the page: the widgets show the new frame
+    time.sleep(0.25)
+    st.session_state["playback_next"] = (frame + 1) % len(ep)
+    st.rerun()
 
 with tempfile.TemporaryDirectory() as tmp:
     from workbench.viz.rerun import save_episode_rrd

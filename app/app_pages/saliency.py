@@ -18,19 +18,13 @@ LABELS = {"saliency": "Saliency", "integrated_gradients": "IntegratedGradients",
           "grad_cam": "LayerGradCam", "text_pooling": "CAIP pooling attention", "map_probe": "MAP probe", "pca": "PCA"}  # fmt: skip
 
 st.title("Saliency")
-runs = cache.runs_in(sidebar.run_roots())
-if not runs:
-    sidebar.choose_run(st, "saliency_none")  # says how to get a run
-    sidebar.choose_dataset()
-    st.stop()
-labels = {str(r.path): sidebar.run_label(r) for r in runs}
-chosen_runs = st.multiselect("Runs", list(labels), default=list(labels)[:2], format_func=labels.get, key="saliency_runs")
-if chosen_runs:
-    try:
-        sidebar.prefer_dataset_of(cache.restored(chosen_runs[0], cache.checkpoint_stamp(chosen_runs[0])))
-    except Exception:  # a damaged run is reported below, per run
-        pass
-entry, data_path, mtime = sidebar.dataset_or_stop()
+run, run_path0, _, data_path, mtime = sidebar.analysis_inputs("saliency")
+entry = sidebar.dataset_or_stop()[0]
+others = [r for r in sidebar.fitting_runs(data_path) if str(r.path) != run_path0]  # only runs that read this dataset
+labels = {str(r.path): sidebar.run_label(r) for r in [run, *others]}
+also = st.multiselect("Compare with", [str(r.path) for r in others], format_func=labels.get, key="saliency_compare",
+                      help="Other runs that read this dataset, beside the sidebar's run")  # fmt: skip
+chosen_runs = [run_path0, *also]
 table = cache.episode_table(data_path, mtime)
 f1, f2 = st.columns([2, 3])
 episodes = f1.multiselect("Episodes", table["episode"].tolist(), default=table["episode"].tolist()[:2], key="saliency_episodes",
@@ -38,8 +32,8 @@ episodes = f1.multiselect("Episodes", table["episode"].tolist(), default=table["
 progress = f2.slider("Time (% of each episode)", 0, 100, 40, key="saliency_progress")
 methods = st.multiselect("Maps", list(SALIENCY_METHODS) + list(NATIVE_MAPS), default=["saliency", "grad_cam", "text_pooling", "pca"],
                          format_func=LABELS.get, key="saliency_methods")  # fmt: skip
-if not chosen_runs or not episodes or not methods:
-    st.info("Pick at least one run, one episode and one map.")
+if not episodes or not methods:
+    st.info("Pick at least one episode and one map.")
     st.stop()
 lengths = dict(zip(table["episode"], table["length"]))
 refs = tuple((int(e), int(round(progress / 100 * (int(lengths[e]) - 1)))) for e in episodes)
@@ -63,14 +57,6 @@ row_labels = [f"ep {e} · t {t}" for e, t in refs]
 for run_path in chosen_runs:
     stamp = cache.checkpoint_stamp(run_path)
     st.subheader(labels[run_path])
-    try:
-        run_fits = sidebar.fits(cache.restored(run_path, stamp), data_path)
-    except Exception as e:
-        st.error(f"Cannot load this run: {e}")
-        continue
-    if not run_fits:
-        st.warning(f"This run's camera is not in `{entry.name}`; pick its own dataset in the sidebar to see its maps.")
-        continue
     with st.spinner(f"Maps of {labels[run_path]}…"):
         try:
             display, texts, panel = cache.saliency_panel(run_path, stamp, data_path, mtime, refs, text, tuple(methods))

@@ -8,12 +8,13 @@ frame — everything the latent-trajectory (CLASS App. J.1) and neighbour (CLASS
 without touching the model again.
 
 The result is cached as one ``.npz`` keyed by the model's content hash (the checkpoint file's, or
-its weights' for an in-memory model), the dataset path and modification time, and the settings,
+its weights' for an in-memory model), the dataset's content (:func:`dataset_fingerprint`) and the settings,
 so a second call — or the app after a restart — reads it back instead of re-encoding.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -34,10 +35,10 @@ from workbench.methods.base import Method
 from workbench.train.run import TrainedRun, load_run, model_hash
 from workbench.types import Episode
 
-__all__ = ["Embeddings", "as_trained_run", "compute_embeddings", "default_cache_dir", "model_hash", "load_frames"]
+__all__ = ["Embeddings", "as_trained_run", "compute_embeddings", "dataset_fingerprint", "default_cache_dir", "model_hash", "load_frames"]
 
 #: bump when the cached layout or the way embeddings are computed changes
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: keyed by the dataset's content, not its path and mtimes
 
 
 def default_cache_dir() -> Path:
@@ -111,15 +112,28 @@ class Embeddings:
         return cls(**kw)
 
 
-def _dataset_stamp(path: Path) -> int:
-    # the newest modification time of any file under the dataset: rewriting an episode changes it
-    if path.is_file():
-        return path.stat().st_mtime_ns
-    newest = path.stat().st_mtime_ns
-    for root, _, files in os.walk(path):
+_FINGERPRINTS: dict[tuple[str, int, int], str] = {}
+
+
+def dataset_fingerprint(path: str | Path) -> str:
+    """A content hash of the dataset at ``path``: every file's relative path and bytes (flag files
+    beside it are not inside it). The embedding cache is keyed by it, not by the folder's place
+    or modification times, so a cache shipped with a dataset (``data_samples/``) still hits on a
+    fresh clone, and rewriting an episode misses. Memoised per process on (path, newest mtime,
+    file count), so it is hashed once until something changes."""
+    path = Path(path).resolve()
+    files = [path] if path.is_file() else sorted(Path(r) / f for r, _, fs in os.walk(path) for f in fs)
+    stat = [f.stat() for f in files]
+    memo = (str(path), max((s.st_mtime_ns for s in stat), default=0), len(files))
+    if memo not in _FINGERPRINTS:
+        h = hashlib.sha256()
         for f in files:
-            newest = max(newest, os.stat(os.path.join(root, f)).st_mtime_ns)
-    return newest
+            h.update((f.relative_to(path).as_posix() if f != path else f.name).encode() + b"\0")
+            with open(f, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+        _FINGERPRINTS[memo] = h.hexdigest()[:24]
+    return _FINGERPRINTS[memo]
 
 
 def as_trained_run(model_or_run: Any) -> TrainedRun:
@@ -154,7 +168,7 @@ def _settings(run: TrainedRun, camera: str | None, image_size: int | None, chunk
 
 def _cache_file(run: TrainedRun, key_path: str, st: _Settings, episodes: Sequence[int] | None, stride: int,
                 with_text: bool, cache_dir: str | Path | None) -> Path:  # fmt: skip
-    settings = {"v": _CACHE_VERSION, "model": run.model_id, "dataset": key_path, "stamp": _dataset_stamp(Path(key_path)),
+    settings = {"v": _CACHE_VERSION, "model": run.model_id, "dataset": dataset_fingerprint(key_path),
                 "camera": st.camera, "image_size": st.image_size, "chunk_kind": st.chunk_kind, "horizon": st.horizon,
                 "episodes": None if episodes is None else sorted(int(e) for e in episodes), "stride": stride,
                 "with_text": with_text}  # fmt: skip
@@ -243,7 +257,8 @@ def compute_embeddings(
     cache_file = _cache_file(run, key_path, st, episodes, stride, with_text, cache_dir) if cache and key_path else None
     if cache_file is not None and cache_file.exists():
         try:
-            return Embeddings.load(cache_file)
+            # the entry may come from another checkout (shipped samples): name this one's path
+            return dataclasses.replace(Embeddings.load(cache_file), dataset=key_path)
         except (OSError, ValueError, KeyError):
             cache_file.unlink(missing_ok=True)  # a damaged cache entry is recomputed
 

@@ -72,7 +72,9 @@ class RunAnalysis:
     # -- latent space ---------------------------------------------------------------------------
     def projection(self, projector: str) -> npt.NDArray[np.float32]:
         """(N, 2) projection of the embeddings by ``projector`` ("tsne", "umap", "pca"), seeded."""
-        return project_cached(make_projector(projector, random_state=0), self.embeddings.vectors)
+        # beside the run's embeddings (keyed by the vectors' bytes), so the shipped samples carry them
+        where = self.run.run_dir / "embeddings" / "projections" if self.run.run_dir and self.cache_dir is None else None
+        return project_cached(make_projector(projector, random_state=0), self.embeddings.vectors, cache_dir=where)
 
     def alignment(self) -> TrajectoryAlignment:
         e = self.embeddings

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from workbench.cli import compare, data, evaluate, figures, rerun, tokens, train
-from workbench.cli.exit import EXIT_INTERRUPTED, EXIT_PROBLEM, user_errors
+from workbench.cli.exit import EXIT_INTERRUPTED, EXIT_PROBLEM, one_line, user_errors
 
 __all__ = ["build_parser", "main"]
 
@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except user_errors() as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {one_line(e)}", file=sys.stderr)
         return EXIT_PROBLEM
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

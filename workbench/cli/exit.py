@@ -13,7 +13,7 @@ and keeps its traceback.
 
 from __future__ import annotations
 
-__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PROBLEM", "user_errors"]
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PROBLEM", "one_line", "user_errors"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -28,4 +28,10 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from workbench.types import DataError
 
     # ConfigError is a ValueError
-    return (DataError, EvalError, JobError, CheckpointError, ValueError, FileNotFoundError, FileExistsError)
+    # OSError: a path that cannot be written or read (a file where a folder should be, no permission)
+    return (DataError, EvalError, JobError, CheckpointError, ValueError, OSError)
+
+
+def one_line(e: BaseException) -> str:
+    """The problem on one line (a YAML parser's message spans several, with a caret drawing)."""
+    return " ".join(line.strip() for line in str(e).splitlines() if line.strip())

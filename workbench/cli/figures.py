@@ -11,6 +11,7 @@ from workbench.cli.exit import EXIT_FAILED, EXIT_OK
 def _figures(args: argparse.Namespace) -> int:
     from workbench.figures import reproduce_figures
 
+    Path(args.out).mkdir(parents=True, exist_ok=True)  # an unwritable folder fails now, not after a notebook ran
     results = reproduce_figures(args.out, smoke=args.smoke, only=args.only)
     failed = [r for r in results if not r.ok]
     for r in results:

@@ -18,6 +18,9 @@ def _train(args: argparse.Namespace) -> int:
         cfg = apply_overrides(TrainConfig.from_yaml(target), args.set or [])
     else:
         cfg = make_config(target, args.preset, args.set or [])
+    from workbench.data.catalog import check_dataset_path
+
+    check_dataset_path(cfg.data.path)  # before the run directory exists: a bad path leaves nothing behind
     rd = create_run(cfg, args.run_dir, runs_root=args.runs_root)
     print(f"run {rd.id} in {rd.path}")
     if args.detach:

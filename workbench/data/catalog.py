@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.data.layouts import detect_layout
+from workbench.data.layouts import UnknownLayoutError, detect_layout
 from workbench.types import DataError
 
-__all__ = ["DatasetEntry", "find_datasets", "resolve_within", "resolve_dataset_path", "DEFAULT_ROOT"]
+__all__ = ["DatasetEntry", "find_datasets", "resolve_within", "resolve_dataset_path", "check_dataset_path", "DEFAULT_ROOT"]
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "data_samples"
 
@@ -20,10 +20,12 @@ class DatasetEntry:
     layout: str
 
 
-def find_datasets(roots: list[str | Path], *, max_depth: int = 2) -> list[DatasetEntry]:
+def find_datasets(roots: list[str | Path], *, max_depth: int = 2, problems: list[DataError] | None = None) -> list[DatasetEntry]:
     """Every dataset at or below each root (down to ``max_depth`` folders), in a stable order.
 
-    A folder that is a dataset is not searched further; unreadable folders are passed over.
+    A folder that is a dataset is not searched further; unreadable folders are passed over, and
+    when ``problems`` is given, each folder that looks like a dataset but cannot be read (an
+    ``info.json`` that is not JSON, an unsupported version) adds its :class:`DataError` to it.
     """
     found: list[DatasetEntry] = []
     seen: set[Path] = set()
@@ -33,7 +35,13 @@ def find_datasets(roots: list[str | Path], *, max_depth: int = 2) -> list[Datase
             return
         try:
             layout = detect_layout(p)
-        except (DataError, OSError):
+        except UnknownLayoutError:
+            layout = None
+        except DataError as e:
+            if problems is not None:
+                problems.append(e)
+            return
+        except OSError:
             layout = None
         if layout is not None:
             seen.add(p)
@@ -71,3 +79,12 @@ def resolve_dataset_path(path: str | Path) -> Path:
     if not p.is_absolute() and (DEFAULT_ROOT.parent / p).exists():
         return DEFAULT_ROOT.parent / p
     raise DataError(p, "does not exist")
+
+
+def check_dataset_path(path: str | Path) -> Path:
+    """``path`` resolved (see :func:`resolve_dataset_path`) when it holds a readable dataset layout;
+    :class:`DataError` naming the problem otherwise. Jobs check it before creating a run, so a typo
+    fails where it was typed instead of leaving a dead run behind."""
+    p = resolve_dataset_path(path)
+    detect_layout(p)
+    return p

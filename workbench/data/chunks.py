@@ -30,7 +30,7 @@ import numpy as np
 from workbench.geometry import make_pose, pose_to_9d, quat_to_matrix, relative_pose, rot6d_from_matrix
 from workbench.types import Episode
 
-__all__ = ["ChunkKind", "Chunks", "action_chunks", "hand_chunks", "ee_chunks", "ee_relative_chunks", "relative_chunks", "episode_chunks", "dataset_chunks", "chunk_starts"]
+__all__ = ["ChunkKind", "Chunks", "action_chunks", "hand_chunks", "ee_chunks", "ee_relative_chunks", "relative_chunks", "episode_chunks", "dataset_chunks", "chunk_starts", "available_chunk_kinds"]
 
 
 class ChunkKind(str, Enum):
@@ -142,6 +142,14 @@ def ee_chunks(
     if gripper is not None:
         parts.append(np.asarray(gripper, dtype=np.float64).reshape(T, -1)[idx])
     return np.concatenate(parts, axis=-1).astype(np.float32), mask
+
+
+def available_chunk_kinds(ep: Episode) -> list[str]:
+    """The chunk kinds ``ep`` has the streams for, in :class:`ChunkKind` order (raw always)."""
+    ee = ep.ee_pos is not None and ep.ee_quat is not None
+    has = {ChunkKind.RAW: True, ChunkKind.HAND: ep.hand_keypoints is not None, ChunkKind.EE: ee,
+           ChunkKind.RELATIVE: ee or ep.hand_keypoints is not None}  # fmt: skip
+    return [k.value for k in ChunkKind if has.get(k, False)]
 
 
 def ee_relative_chunks(

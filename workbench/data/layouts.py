@@ -12,7 +12,11 @@ from workbench.data.robomimic import RobomimicDataset, is_robomimic
 from workbench.data.validate import check_episode
 from workbench.types import DataError, Layout
 
-__all__ = ["detect_layout", "load_dataset", "validate_dataset"]
+__all__ = ["detect_layout", "load_dataset", "validate_dataset", "UnknownLayoutError"]
+
+
+class UnknownLayoutError(DataError):
+    """A folder or file that is no dataset at all (as opposed to a dataset that is damaged)."""
 
 
 def detect_layout(path: str | Path) -> Layout:
@@ -38,7 +42,7 @@ def detect_layout(path: str | Path) -> Layout:
             return Layout.HAND_POSE
     except OSError:
         pass
-    raise DataError(
+    raise UnknownLayoutError(
         path,
         "unknown dataset layout: expected a LeRobot v3.0/v2.1 folder (meta/info.json), a robomimic-style "
         "HDF5 (data/demo_N) or EgoDex-style hand-pose HDF5 files (transforms/<joint>)",

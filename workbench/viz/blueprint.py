@@ -24,11 +24,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+import numpy.typing as npt
 import rerun.blueprint as rrb
 
 __all__ = [
     "WORLD",
     "camera_path",
+    "frame_points",
     "make_blueprint",
 ]
 
@@ -45,17 +48,32 @@ PLOTS = "plots"
 ACTIONS = "plots/action"
 GRIPPER = "plots/gripper"
 EPISODE = "episode"
+INSTRUCTION = "episode/instruction"
+INFO = "episode/info"
 
 
 def camera_path(name: str) -> str:
     return f"{CAMERAS}/{name}"
 
 
-def make_blueprint(cameras: Sequence[str], *, depth_cameras: Sequence[str] = ()) -> rrb.Blueprint:
+def frame_points(points: npt.ArrayLike) -> rrb.EyeControls3D:
+    """A 3-D eye that frames ``points`` (N, 3): it looks at their centre from the side and above
+    (z up), at 1.6 times their extent, so the path and worms fill the view."""
+    p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    lo, hi = p.min(axis=0), p.max(axis=0)
+    centre = (lo + hi) / 2
+    extent = max(float(np.linalg.norm(hi - lo)), 0.05)
+    direction = np.array([1.0, -1.0, 0.8]) / np.linalg.norm([1.0, -1.0, 0.8])
+    return rrb.EyeControls3D(kind="Orbital", position=centre + 1.6 * extent * direction, look_target=centre, eye_up=[0.0, 0.0, 1.0])
+
+
+def make_blueprint(cameras: Sequence[str], *, depth_cameras: Sequence[str] = (), focus: npt.ArrayLike | None = None) -> rrb.Blueprint:
     """Camera images on the left, the 3-D world and the action plots on the right.
 
     A 2-D view has its origin at the camera entity so the pinhole is the view's projection; RGB and
-    depth get separate views because overlaid they hide each other.
+    depth get separate views because overlaid they hide each other. ``focus``: points (N, 3) the
+    3-D view's eye frames (see :func:`frame_points`); the viewer's own default frames everything,
+    far-away cameras included. Each text document has its own view (a text view shows one).
     """
     views: list[rrb.View] = []
     for name in cameras:
@@ -63,11 +81,16 @@ def make_blueprint(cameras: Sequence[str], *, depth_cameras: Sequence[str] = ())
         views.append(rrb.Spatial2DView(origin=origin, contents=["$origin/rgb"], name=name))
         if name in depth_cameras:
             views.append(rrb.Spatial2DView(origin=origin, contents=["$origin/depth"], name=f"{name} depth"))
+    eye = frame_points(focus) if focus is not None and np.size(focus) else None
     right = rrb.Vertical(
-        rrb.Spatial3DView(origin=WORLD, name="world"),
+        rrb.Spatial3DView(origin=WORLD, name="world", eye_controls=eye),
         rrb.Horizontal(
             rrb.TimeSeriesView(origin=PLOTS, name="actions"),
-            rrb.TextDocumentView(origin=EPISODE, name="episode"),
+            rrb.Vertical(
+                rrb.TextDocumentView(origin=INSTRUCTION, name="instruction"),
+                rrb.TextDocumentView(origin=INFO, name="episode"),
+                row_shares=[1, 3],
+            ),
             column_shares=[3, 1],
         ),
         row_shares=[3, 2],

@@ -11,11 +11,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import qualitative
+from plotly.colors import qualitative, sample_colorscale
 
 from workbench.analysis.trajectories import LatentTrajectory
 
-__all__ = ["plot_latent_trajectories", "plot_latent_panels", "COLOR_BY"]
+
+
+__all__ = ["plot_latent_trajectories", "plot_latent_panels", "selected_sample_ids", "distinct_colours", "COLOR_BY"]
 
 COLOR_BY = ("episode", "task", "time", "camera_setup")
 
@@ -35,7 +37,9 @@ def plot_latent_trajectories(
     """
     if color_by not in COLOR_BY:
         raise ValueError(f"color_by must be one of {COLOR_BY}, got {color_by!r}")
-    palette = qualitative.Plotly + qualitative.D3 + qualitative.Set2
+    if color_by != "time":
+        keys = {str({"episode": t.episode, "task": t.task, "camera_setup": t.camera_setup}[color_by]) for t in trajectories}
+        palette = distinct_colours(len(keys))
     fig = go.Figure()
     groups: dict[str, int] = {}
     tmax = max((int(t.time.max()) for t in trajectories if len(t)), default=1)
@@ -67,6 +71,37 @@ def plot_latent_trajectories(
                       legend=dict(itemsizing="constant"))  # fmt: skip
     fig.update_yaxes(scaleanchor="x", scaleratio=1)
     return fig
+
+
+def distinct_colours(n: int) -> list[str]:
+    """``n`` colours no two of which are the same: Plotly's ten when they suffice, else ``n`` hues
+    of the Turbo scale visited in golden-ratio steps (so neighbouring indices differ strongly)."""
+    if n <= len(qualitative.Plotly):
+        return list(qualitative.Plotly[: max(n, 1)])
+    golden = (np.sqrt(5) - 1) / 2
+    return sample_colorscale("Turbo", [0.05 + 0.9 * ((i * golden) % 1.0) for i in range(n)])
+
+
+def selected_sample_ids(points: Sequence[dict], trajectories: Sequence[LatentTrajectory]) -> list[int]:
+    """The sample ids of the points of a Plotly selection event (Streamlit's ``event.selection.points``),
+    sorted and unique.
+
+    Plotly 6 sends a numpy ``customdata`` row in its compact form, ``{"0": id, "1": episode, …}``,
+    older versions a list; without ``customdata`` the trace and point index name the sample.
+    """
+    rows: set[int] = set()
+    for p in points:
+        cd = p.get("customdata")
+        if isinstance(cd, dict) and cd:
+            rows.add(int(cd.get("0", cd.get(0))))
+        elif isinstance(cd, (list, tuple)) and cd:
+            rows.add(int(cd[0]))
+        else:
+            trace, index = p.get("curve_number"), p.get("point_index", p.get("point_number"))
+            if trace is None or index is None or not 0 <= int(trace) < len(trajectories):
+                continue
+            rows.add(int(trajectories[int(trace)].sample_ids[int(index)]))
+    return sorted(rows)
 
 
 def plot_latent_panels(points: Mapping[str, np.ndarray], labels: Sequence[str], *, subtitles: Mapping[str, str] | None = None,

@@ -29,7 +29,7 @@ import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import numpy as np
 import numpy.typing as npt
@@ -135,6 +135,22 @@ def _scene_scale(ep: Episode) -> float:
         return 1.0
     scale = float(np.linalg.norm(p.max(axis=0) - p.min(axis=0)))
     return scale if scale > 1e-6 else 1.0
+
+
+def _focus_points(ep: Episode, predicted: Mapping[str, np.ndarray]) -> np.ndarray | None:
+    """What the 3-D view should frame: the end-effector or wrist path and the worms (not the
+    cameras, which sit far away and would make the path tiny)."""
+    pts = []
+    if ep.ee_pos is not None:
+        pts.append(np.asarray(ep.ee_pos, dtype=np.float64).reshape(-1, 3))
+    if ep.hand_keypoints is not None:
+        pts.append(np.asarray(ep.hand_keypoints, dtype=np.float64)[..., :3, 3].reshape(-1, 3))
+    pts += [np.asarray(w, dtype=np.float64).reshape(-1, 3) for w in predicted.values()]
+    if not pts:
+        return None
+    p = np.concatenate(pts)
+    p = p[np.isfinite(p).all(axis=1)]
+    return p if len(p) else None
 
 
 # --- cameras ------------------------------------------------------------------------------------
@@ -324,7 +340,7 @@ def _log_actions(rec: rr.RecordingStream, ep: Episode, names: Sequence[str] | No
 
 
 def _log_text(rec: rr.RecordingStream, ep: Episode) -> None:
-    rec.log(f"{bp.EPISODE}/instruction", rr.TextDocument(ep.instruction or "(no instruction)"), static=True)
+    rec.log(bp.INSTRUCTION, rr.TextDocument(ep.instruction or "(no instruction)"), static=True)
     meta = {
         "episode": ep.index,
         "task": ep.task or "-",
@@ -335,7 +351,7 @@ def _log_text(rec: rr.RecordingStream, ep: Episode) -> None:
         "source": ep.source or "-",
     }
     table = "| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in meta.items())
-    rec.log(f"{bp.EPISODE}/info", rr.TextDocument(table, media_type=rr.MediaType.MARKDOWN), static=True)
+    rec.log(bp.INFO, rr.TextDocument(table, media_type=rr.MediaType.MARKDOWN), static=True)
     # Properties keep their types so a catalog query can filter on them (success == True).
     props: dict[str, object] = {"index": ep.index, "steps": len(ep), "fps": float(ep.fps), "camera_setup": ep.camera_setup.value}
     props.update({k: v for k, v in (("task", ep.task), ("source", ep.source), ("success", ep.success)) if v not in ("", None)})
@@ -435,7 +451,7 @@ def log_episode(
 
     if blueprint:
         depth_cams = [c.name for c in cameras if c.depth is not None]
-        rec.send_blueprint(bp.make_blueprint([c.name for c in cameras], depth_cameras=depth_cams))
+        rec.send_blueprint(bp.make_blueprint([c.name for c in cameras], depth_cameras=depth_cams, focus=_focus_points(episode, predicted)))
     rec.log(bp.WORLD, rr.ViewCoordinates.RIGHT_HAND_Z_UP, static=True)
     scale = _scene_scale(episode)
     for cam in cameras:
@@ -514,9 +530,23 @@ class ServedRecording:
     url: str
     grpc_url: str
     recordings: tuple[rr.RecordingStream, ...]
+    web_port: int = 0
 
     def __str__(self) -> str:
         return self.url
+
+    def url_for(self, host: str) -> str:
+        """The viewer's address for a browser that reaches this machine as ``host`` (a name or
+        address, no port): both servers listen on every interface, so a browser on another
+        machine opens the viewer through the same host it opened the app with."""
+        grpc = urlsplit(self.grpc_url)
+        grpc_url = grpc._replace(netloc=f"{host}:{grpc.port}").geturl()
+        return _viewer_url(host, self.web_port or urlsplit(self.url).port, grpc_url)
+
+
+def _viewer_url(host: str, web_port: int, grpc_url: str) -> str:
+    # hide_welcome_screen: no examples page, so an offline viewer never tries to fetch their manifest
+    return f"http://{host}:{web_port}/?url={quote(grpc_url, safe='')}&hide_welcome_screen"
 
 
 def _free_port() -> int:
@@ -546,7 +576,7 @@ def serve_episodes(
         rec.connect_grpc(grpc_url)
     web_port = web_port or _free_port()
     rr.serve_web_viewer(web_port=web_port, open_browser=open_browser, connect_to=grpc_url)
-    return ServedRecording(f"http://localhost:{web_port}/?url={quote(grpc_url, safe='')}", grpc_url, tuple(recs))
+    return ServedRecording(_viewer_url("localhost", web_port, grpc_url), grpc_url, tuple(recs), web_port)
 
 
 def serve_episode(episode: Episode, **kwargs) -> ServedRecording:
@@ -560,5 +590,6 @@ def show_in_notebook(
     """Show ``episode`` in the notebook cell (the ``rerun-sdk[notebook]`` widget); returns the recording."""
     rec = log_episode(episode, **kwargs)
     depth_cams = [n for n, c in episode.cameras.items() if c.depth is not None]
-    rec.notebook_show(width=width, height=height, blueprint=bp.make_blueprint(list(episode.cameras), depth_cameras=depth_cams))
+    blueprint = bp.make_blueprint(list(episode.cameras), depth_cameras=depth_cams, focus=_focus_points(episode, {}))
+    rec.notebook_show(width=width, height=height, blueprint=blueprint)
     return rec
