@@ -63,7 +63,7 @@ def test_hands_sample():
 
 def test_robomimic_sample():
     ds = load_dataset(SAMPLES / "robomimic")
-    assert ds.layout == "robomimic" and len(ds) == 3 and ds.splits
+    assert ds.layout == "robomimic" and len(ds) == 2 and ds.splits
     mw = load_dataset(SAMPLES / "metaworld")
     ep = ds[0]
     src = mw.episode(ep.index)

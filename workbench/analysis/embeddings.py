@@ -96,7 +96,7 @@ class Embeddings:
         path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {f.name: np.asarray(getattr(self, f.name)) for f in fields(self)}
         with atomic_path(path, suffix=".npz") as tmp:
-            np.savez(tmp, **arrays)
+            np.savez_compressed(tmp, **arrays)  # chunks and ids compress well; shipped caches count against the samples budget
         return path
 
     @classmethod

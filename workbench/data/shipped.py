@@ -32,7 +32,7 @@ from workbench.data.robomimic import write_robomimic
 __all__ = ["make_hand_dataset", "make_samples", "stats_file", "write_dataset_stats", "SAMPLE_TASKS", "CHUNK_HORIZON"]
 
 SAMPLE_TASKS = ("reach", "push", "pick-place", "drawer-open", "button-press", "door-open")
-_ROBOMIMIC_EPISODES = 3
+_ROBOMIMIC_EPISODES = 2  # keeps data_samples/ inside its 40 MB budget
 
 
 def _swap_in(tmp: Path, final: Path, force: bool) -> None:
@@ -66,11 +66,15 @@ def _make_metaworld(root: Path, tasks: tuple[str, ...], per_task: int, image: in
 
 
 def _make_robomimic(metaworld: Path, root: Path, seed: int) -> None:
-    """A few metaworld episodes converted through our own LeRobot reader."""
+    """A few metaworld episodes converted through our own LeRobot reader, with the scene camera only
+    (robomimic's single "agentview"; the other cameras would push ``data_samples/`` over its budget)."""
+    import dataclasses
+
     src = load_dataset(metaworld)
     pick = [info.index for info in src.infos][:: max(1, len(src) // _ROBOMIMIC_EPISODES)][:_ROBOMIMIC_EPISODES]
     infos = [i for i in src.infos if i.index in pick]
-    write_robomimic((src.episode(i) for i in pick), root / "metaworld.hdf5", env_name="metaworld-v3",
+    episodes = (dataclasses.replace(ep, cameras={"scene": ep.cameras["scene"]}) for ep in map(src.episode, pick))
+    write_robomimic(episodes, root / "metaworld.hdf5", env_name="metaworld-v3",
                     splits=split_episodes(infos, 0.25, seed))  # fmt: skip
     write_dataset_stats(root / "metaworld.hdf5", ("raw", "ee"), seed)
 
