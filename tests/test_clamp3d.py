@@ -16,8 +16,8 @@ import pytest
 import torch
 from test_methods import BATCH, _train
 
-from workbench.data.loader import FrameChunkDataset, collate
-from workbench.data.normalize import compute_stats
+from workbench.data.training_samples import FrameChunkDataset, collate
+from workbench.data.normalize import compute_norm_stats
 from workbench.geometry import intrinsics_from_fovy, look_at
 from workbench.methods import CLAMP, CLAMPConfig, build_method, load_method, make_clamp_text
 from workbench.pointcloud import render_points
@@ -82,7 +82,7 @@ def _dataset(config: CLAMPConfig, eps: list[Episode] | None = None) -> FrameChun
     eps = eps or box_episodes()
     base = FrameChunkDataset(eps, chunk_kind="raw", horizon=HORIZON)
     return FrameChunkDataset(eps, chunk_kind="raw", horizon=HORIZON, history=HORIZON,
-                             norm_stats=compute_stats(base.chunks.values, base.chunks.mask), **CLAMP.loader_kwargs(config))  # fmt: skip
+                             norm_stats=compute_norm_stats(base.chunks.values, base.chunks.mask), **CLAMP.loader_kwargs(config))  # fmt: skip
 
 
 VARIANTS = {

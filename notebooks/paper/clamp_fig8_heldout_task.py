@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from workbench.data import load_dataset
-from workbench.data.loader import collate
+from workbench.data.training_samples import collate
 from workbench.data.views import DEFAULT_VIEWS
 from workbench.eval.appb import first_object_positions, select_app_b
 from workbench.eval.retrieval import matching_probabilities

@@ -60,9 +60,6 @@ def compute_norm_stats(values: np.ndarray, mask: np.ndarray | None = None) -> No
     return NormStats(flat.mean(0), flat.std(0), int(len(flat)))
 
 
-#: the former name, kept for notebooks and branches written before the rename
-compute_stats = compute_norm_stats
-
 
 def split_episodes(infos: Sequence[EpisodeInfo], val_fraction: float = 0.25, seed: int = 0) -> dict[str, list[int]]:
     """A train/val split of episode indices, stratified by task and deterministic from ``seed``.
