@@ -198,7 +198,9 @@ def test_reads_after_delete_episodes(ds_root, tmp_path, robot_episodes):
     for pos, src in enumerate([0, 2, 3]):
         assert_same(robot_episodes[src], ds[pos])
         assert ds.infos[pos].success == robot_episodes[src].success  # kept in the data and its stats
-        assert ds.infos[pos].task == robot_episodes[src].instruction  # our notes file is not copied
+        # our notes file is not copied: the task is named again from a simulator template, else the text
+        instr = robot_episodes[src].instruction
+        assert ds.infos[pos].task == (robot_episodes[src].task if instr == "push the puck to the goal" else instr)
 
 
 def test_reads_after_aggregate_datasets(ds_root, tmp_path, robot_episodes):
@@ -241,3 +243,21 @@ def test_episodes_without_cameras_keep_their_facts(tmp_path):
     assert (back.camera_setup.value, back.success, ds.infos[1].camera_setup) == ("dynamic", True, "dynamic")
     np.testing.assert_array_equal(back.extras["seed"], np.full(6, 7))
     np.testing.assert_array_equal(back.actions, eps[1].actions)
+
+
+def test_task_names_survive_lerobots_tools_for_simulated_tasks(tmp_path):
+    """LeRobot's delete / merge / convert write a new folder without meta/workbench.json; a task
+    recorded with one of the simulator's instruction templates is named again from its text."""
+    import dataclasses
+    import shutil
+
+    from workbench.sim.instructions import METAWORLD_INSTRUCTIONS
+
+    eps = [dataclasses.replace(make_robot_episode(i, T=6, task=t), instruction=METAWORLD_INSTRUCTIONS[t])
+           for i, t in enumerate(["reach", "pick-place"])]
+    eps.append(dataclasses.replace(make_robot_episode(2, T=6, task="stack"), instruction="stack the blocks"))
+    root = write_lerobot(eps, tmp_path / "d")
+    assert [i.task for i in load_dataset(root).infos] == ["reach", "pick-place", "stack"]
+    (root / "meta" / "workbench.json").unlink()  # what LeRobot's tools leave behind
+    assert [i.task for i in load_dataset(root).infos] == ["reach", "pick-place", "stack the blocks"]
+    shutil.rmtree(root)

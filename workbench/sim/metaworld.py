@@ -35,6 +35,7 @@ import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 
 from workbench.geometry import matrix_to_quat  # noqa: E402
+from workbench.sim.instructions import METAWORLD_INSTRUCTIONS  # noqa: E402
 from workbench.sim.render import OrbitCamera, RenderedView, SceneRenderer, depth_to_millimetres  # noqa: E402
 from workbench.types import CameraSetup, CameraStream, Episode  # noqa: E402
 
@@ -75,15 +76,8 @@ _POLICIES = {
     "button-press": "SawyerButtonPressV3Policy",
     "door-open": "SawyerDoorOpenV3Policy",
 }
-#: One instruction template per task (the text methods read).
-INSTRUCTIONS = {
-    "reach": "reach to the goal position",
-    "push": "push the puck to the goal",
-    "pick-place": "pick up the puck and place it at the goal",
-    "drawer-open": "open the drawer",
-    "button-press": "press the button",
-    "door-open": "open the door",
-}
+#: One instruction template per task (the text methods read; :mod:`workbench.sim.instructions`).
+INSTRUCTIONS = METAWORLD_INSTRUCTIONS
 #: The root body of the manipulated object per task (its whole subtree is labelled "object").
 OBJECT_BODIES = {"reach": "obj", "push": "obj", "pick-place": "obj", "drawer-open": "drawer", "button-press": "box", "door-open": "door"}
 GRIPPER_BODY = "hand"

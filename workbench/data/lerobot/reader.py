@@ -262,7 +262,7 @@ class LeRobotDataset(Dataset):
             EpisodeInfo(
                 index=idx,
                 length=length,
-                task=self._note(idx, instruction, "task") or self._task_of.get(instruction) or instruction,
+                task=self._note(idx, instruction, "task") or self._task_of.get(instruction) or _task_from(instruction),
                 instruction=instruction,
                 camera_setup=self._setups(row).get("episode", CameraSetup.UNKNOWN.value),
                 success=self._success(row),
@@ -475,3 +475,11 @@ class LeRobotDataset(Dataset):
         except json.JSONDecodeError as e:
             raise DataError(p, f"not valid JSON: {e}") from e
         return {k: {s: np.asarray(v) for s, v in d.items()} for k, d in raw.items()}
+
+
+def _task_from(instruction: str) -> str:
+    """A task named again from its instruction when the dataset's notes are gone (LeRobot's tools
+    rewrite a dataset without ``meta/workbench.json``): the simulator's templates, else the text."""
+    from workbench.sim.instructions import task_of_instruction
+
+    return task_of_instruction(instruction) or instruction
