@@ -119,12 +119,13 @@ def dataset_fingerprint(path: str | Path) -> str:
     """A content hash of the dataset at ``path``: every file's relative path and bytes (flag files
     beside it are not inside it). The embedding cache is keyed by it, not by the folder's place
     or modification times, so a cache shipped with a dataset (``data_samples/``) still hits on a
-    fresh clone, and rewriting an episode misses. Memoised per process on (path, newest mtime,
-    file count), so it is hashed once until something changes."""
+    fresh clone, and rewriting an episode misses. Memoised per process on every file's name, size
+    and modification time (not just the newest time: a file rewritten with an older time than the
+    newest must still miss), so it is hashed once until something changes."""
     path = Path(path).resolve()
     files = [path] if path.is_file() else sorted(Path(r) / f for r, _, fs in os.walk(path) for f in fs)
     stat = [f.stat() for f in files]
-    memo = (str(path), max((s.st_mtime_ns for s in stat), default=0), len(files))
+    memo = (str(path), tuple((str(f), s.st_size, s.st_mtime_ns) for f, s in zip(files, stat)))
     if memo not in _FINGERPRINTS:
         h = hashlib.sha256()
         for f in files:
