@@ -254,47 +254,56 @@ def run_compare(out: str | Path, cfg: CompareConfig, *, quiet: bool = False,
     done = {p.stem for p in (out / "evals").glob("*.json")} if (out / "evals").exists() else set()
     evaluated = skipped = 0
     with RolloutWorkers(cfg.workers, cfg.image_size) as pool:
-        for seed in cfg.seeds:
-            for method in cfg.methods:
-                if method == STATE_KNN and seed != cfg.seeds[0]:
-                    continue  # nothing trained: every seed would repeat the same episodes exactly
-                if method == STATE_KNN:
-                    steps_ckpts: list[tuple[int, Path | None]] = [(0, None)]
-                    run_dir = None
-                    policies = ("knn",)
-                else:
-                    run_dir = _ensure_run(out, data, cfg, method, seed, quiet)
-                    from workbench.train import RunDir
-
-                    steps_ckpts = [(s, p) for s, p in RunDir(run_dir).checkpoints()]
-                    if method in UNTRAINED:  # its checkpoints are all the initial weights: evaluate one
-                        steps_ckpts = steps_ckpts[-1:]
-                    policies = cfg.policies
-                final_step = steps_ckpts[-1][0]
-                for step, ckpt in steps_ckpts:
-                    todo = [(pol, task) for pol in policies for task in cfg.tasks
-                            if unit_name(method, pol, task, cfg.camera_setup, seed, step) not in done]  # fmt: skip
-                    skipped += len(policies) * len(cfg.tasks) - len(todo)
-                    if not todo:
-                        continue
+        # Two passes: every (seed, method)'s final checkpoint first, so that a comparison cut short
+        # already holds the "final" table for all of them; then the earlier checkpoints ("max").
+        for final_pass in (True, False):
+            for seed in cfg.seeds:
+                for method in cfg.methods:
+                    if method == STATE_KNN and seed != cfg.seeds[0]:
+                        continue  # nothing trained: every seed would repeat the same episodes exactly
                     if method == STATE_KNN:
-                        from workbench.eval.batch_policies import StateKNN
-                        from workbench.eval.knn import KNNConfig, KNNPolicy
-
-                        # the reference protocol's state k-NN: standardised 39-D state, cosine
-                        knn = KNNPolicy(KNNConfig(k=cfg.knn_k, temperature=cfg.knn_tau))
-                        made = {"knn": StateKNN.fit(state, chunks, mask, knn, state_tasks if cfg.per_task_corpus else None)}
+                        if not final_pass:
+                            continue
+                        steps_ckpts: list[tuple[int, Path | None]] = [(0, None)]
+                        run_dir = None
+                        policies = ("knn",)
                     else:
-                        made = _make_policies(run_dir, ckpt, sorted({p for p, _ in todo}), cfg, seed)  # type: ignore[arg-type]
-                    for pol, task in todo:
-                        name = unit_name(method, pol, task, cfg.camera_setup, seed, step)
-                        key = {"method": method, "policy": pol, "task": task, "camera_setup": cfg.camera_setup, "seed": seed, "step": step}
-                        execute = cfg.mlp_execute if pol == "mlp" else cfg.knn_execute
-                        _log(f"evaluating {name} ({cfg.episodes} episodes)", quiet)
-                        _evaluate(out, name, made[pol], cfg, pool, key, execute, step == final_step, training_seeds)
-                        evaluated += 1
-                        if on_unit is not None:
-                            on_unit(name)
+                        run_dir = _ensure_run(out, data, cfg, method, seed, quiet)
+                        from workbench.train import RunDir
+
+                        steps_ckpts = [(s, p) for s, p in RunDir(run_dir).checkpoints()]
+                        if method in UNTRAINED:  # its checkpoints are all the initial weights: evaluate one
+                            steps_ckpts = steps_ckpts[-1:]
+                        policies = cfg.policies
+                    final_step = steps_ckpts[-1][0]
+                    steps_ckpts = steps_ckpts[-1:] if final_pass else steps_ckpts[:-1]
+                    for step, ckpt in steps_ckpts:
+                        todo = [(pol, task) for pol in policies for task in cfg.tasks
+                                if unit_name(method, pol, task, cfg.camera_setup, seed, step) not in done]  # fmt: skip
+                        skipped += len(policies) * len(cfg.tasks) - len(todo)
+                        if not todo:
+                            continue
+                        if method == STATE_KNN:
+                            from workbench.eval.batch_policies import StateKNN
+                            from workbench.eval.knn import KNNConfig, KNNPolicy
+
+                            # the reference protocol's state k-NN: standardised 39-D state, cosine
+                            knn = KNNPolicy(KNNConfig(k=cfg.knn_k, temperature=cfg.knn_tau))
+                            made = {"knn": StateKNN.fit(state, chunks, mask, knn, state_tasks if cfg.per_task_corpus else None)}
+                        else:
+                            made = _make_policies(run_dir, ckpt, sorted({p for p, _ in todo}), cfg, seed)  # type: ignore[arg-type]
+                        for pol, task in todo:
+                            name = unit_name(method, pol, task, cfg.camera_setup, seed, step)
+                            key = {"method": method, "policy": pol, "task": task, "camera_setup": cfg.camera_setup, "seed": seed,
+                                   "step": step}  # fmt: skip
+                            execute = cfg.mlp_execute if pol == "mlp" else cfg.knn_execute
+                            _log(f"evaluating {name} ({cfg.episodes} episodes)", quiet)
+                            _evaluate(out, name, made[pol], cfg, pool, key, execute, step == final_step, training_seeds)
+                            evaluated += 1
+                            # the table so far, after every unit: a comparison cut short leaves its results
+                            _write_results(out, cfg, assemble_cells(_load_units(out)))
+                            if on_unit is not None:
+                                on_unit(name)
     cells = assemble_cells(_load_units(out))
     _write_results(out, cfg, cells)
     return CompareResult(out, cells, evaluated, skipped, time.perf_counter() - t0)
