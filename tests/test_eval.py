@@ -69,13 +69,7 @@ def make_pattern_episode(index: int, seed: int = 0) -> Episode:
                    camera_setup="fixed", success=True, source="synthetic")  # fmt: skip
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # tiny models: one thread is as fast and never oversubscribes a busy 2-core machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: one intra-op thread is as fast
 
 
 @pytest.fixture(scope="module")

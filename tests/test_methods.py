@@ -49,13 +49,7 @@ from workbench.types import ArrayFrames
 SIZE, HORIZON, STEPS, BATCH = 64, 8, 50, 16  # 64 px: ResNet-18 downsamples 32x
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # these models are tiny: two intra-op threads only add synchronisation (10x slower here)
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: one intra-op thread is as fast
 
 
 def learnable_hand_episodes(n: int = 6, T: int = 16) -> list:

@@ -27,12 +27,7 @@ from workbench.train.run import Fit, TrainedRun, load_run
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: one intra-op thread is as fast
 
 
 @pytest.fixture(scope="module")
