@@ -69,6 +69,7 @@ def make_pattern_episode(index: int, seed: int = 0) -> Episode:
                    camera_setup="fixed", success=True, source="synthetic")  # fmt: skip
 
 
+ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: one intra-op thread is as fast
 
 
@@ -313,19 +314,40 @@ def test_expert_policy_solves_reach():
 
 
 def test_learned_policy_rollout_end_to_end(caip_run):
-    report = evaluate_run(caip_run, EvalConfig(probe=False, retrieval=False, knn=True, rollouts=1, tasks=["reach"], max_steps=40,
-                          out="ro", device="cpu"))  # fmt: skip
+    report = evaluate_run(caip_run, EvalConfig(probe=False, retrieval=False, knn=True, rollouts=2, tasks=["reach"], max_steps=40,
+                          out="ro", device="cpu", workers=1))  # fmt: skip
     (ro,) = report.rollouts
-    assert ro.policy == "knn" and ro.camera == "scene" and ro.image_size == 32
+    # the camera the run was trained under (its synthetic episodes are all "fixed"), not a default
+    assert ro.policy == "knn" and ro.camera == "fixed" and ro.image_size == 32
+    assert ro.tasks[0].seeds == (2000, 2001)
     # an episode ends on success or runs every step (metaworld truncates at 500, far past 40)
-    assert ro.tasks[0].successes[0] or ro.tasks[0].steps[0] == 40
-    assert ro.success_rate == float(ro.tasks[0].successes[0])
+    for ok, n in zip(ro.tasks[0].successes, ro.tasks[0].steps):
+        assert ok or n == 40
+    assert ro.success_rate == float(np.mean(ro.tasks[0].successes))
     (video,) = ro.tasks[0].frames
     assert (caip_run / video).stat().st_size > 0 and video.startswith("eval/rollouts/")
     from workbench.data.video import probe_video
 
     assert probe_video(caip_run / video)[0] == ro.tasks[0].steps[0] + 1
     assert isinstance(load_eval_results(caip_run)["ro-rollouts-knn"], RolloutResult)
+    # the same seeds in this process give the same outcomes (the parallel path is the serial one)
+    again = evaluate_run(caip_run, EvalConfig(probe=False, retrieval=False, knn=True, rollouts=2, tasks=["reach"], max_steps=40,
+                         out="ro0", device="cpu", workers=0, save_episodes=0))  # fmt: skip
+    assert again.rollouts[0].tasks[0].successes == ro.tasks[0].successes
+    assert again.rollouts[0].tasks[0].steps == ro.tasks[0].steps
+
+
+def test_rollouts_use_the_camera_setups_the_run_was_trained_under():
+    from workbench.eval.evaluate import rollout_setups
+    from workbench.train.run import load_run
+
+    run = load_run(ROOT / "data_samples" / "runs" / "bc-sample")
+    ds = run.open_dataset()
+    trained = {str(i.camera_setup) for i in ds.infos if i.index in set(run.episodes("train"))}
+    assert len(trained) > 1  # the sample mixes fixed, random and dynamic scene cameras
+    assert set(rollout_setups(run, ds, run.episodes("train"))) == trained
+    with pytest.raises(ValueError, match="unknown camera setup 'orbit'"):
+        EvalConfig(rollouts=1, camera_setup="orbit")
 
 
 # -- results and the whole evaluation -------------------------------------------------------------

@@ -35,6 +35,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tasks", default=None, help="comma-separated tasks for rollouts, e.g. reach,push (default: the run's)")
     p.add_argument("--max-steps", type=int, default=200, help="step cap per episode (reference: 200)")
     p.add_argument("--execute", type=int, default=8, help="actions executed per chunk before re-planning (reference: 8)")
+    p.add_argument("--camera-setup", dest="camera_setup", default=None, choices=("fixed", "random", "dynamic", "wrist"),
+                   help="rollout camera (default: the setups of the run's training episodes, CLASS Fig. 3)")
+    p.add_argument("--workers", type=int, default=2, help="rollout processes (default 2; 0 = in this process)")
     p.add_argument("--save-episodes", type=int, default=1, help="first episodes per task saved as video (default 1)")
     p.add_argument("--clusters", type=int, default=None, help="K for the probe's K-means (default: min(50, N/20))")
     p.add_argument("--out", default=None, metavar="NAME", help="prefix of the result names (RUN/eval/NAME-<part>.json)")
@@ -69,7 +72,8 @@ def eval_config(args: argparse.Namespace) -> EvalConfig:
         raise ValueError(f"--rollouts must be >= 0, got {args.rollouts}")
     return EvalConfig(probe=probe, retrieval=retrieval, knn=knn or (bool(args.rollouts) and not args.head), head=args.head,
                       unfreeze=args.unfreeze, head_steps=args.steps, rollouts=args.rollouts, tasks=tasks,
-                      max_steps=args.max_steps, execute=args.execute, save_episodes=args.save_episodes, out=args.out,
+                      max_steps=args.max_steps, execute=args.execute, save_episodes=args.save_episodes,
+                      camera_setup=args.camera_setup, workers=args.workers, out=args.out,
                       probe_config=ProbeConfig(num_clusters=args.clusters),
                       knn_config=KNNConfig(k=args.k, temperature=args.tau), device=args.device)  # fmt: skip
 
@@ -97,5 +101,12 @@ def _print_report(r) -> None:
         print(f"head {h.head} ({'frozen' if h.frozen else 'fine-tuned'}): loss {h.losses[0]:.4f} -> {h.losses[-1]:.4f}; "
               f"val mse {h.offline.mse:.4f}, l1 {h.offline.l1:.4f}; saved {h.path}")  # fmt: skip
     for ro in r.rollouts:
-        per = ", ".join(f"{t.task} {t.success_rate:.2f}" for t in ro.tasks)
-        print(f"rollouts {ro.policy}: success {ro.success_rate:.3f} ({per})")
+        from workbench.stats import wilson_interval
+
+        def rate(succ: tuple[bool, ...]) -> str:
+            iv = wilson_interval(int(sum(succ)), len(succ))
+            return f"{sum(succ)}/{len(succ)} [{iv.low:.2f}, {iv.high:.2f}]"
+
+        per = ", ".join(f"{t.task} {rate(t.successes)}" for t in ro.tasks)
+        print(f"rollouts {ro.policy} ({ro.camera} camera): success {rate(tuple(x for t in ro.tasks for x in t.successes))} "
+              f"(95 % Wilson; {per})")

@@ -26,7 +26,7 @@ from workbench.eval.features import Features, SplitData, embed_split, load_split
 from workbench.eval.head_training import HeadConfig, HeadKind, TrainedHead, train_head
 from workbench.eval.knn import KNNConfig, KNNPolicy, mean_chunk_prediction, offline_error, standardize_state
 from workbench.eval.probe import ProbeConfig, probe_action_chunks, run_probe
-from workbench.eval.results import EvalError, EvalReport, HeadResult, KNNResult, OfflineError, save_result
+from workbench.eval.results import EvalError, EvalReport, HeadResult, KNNResult, OfflineError, RolloutResult, TaskRollout, save_result
 from workbench.eval.retrieval import run_retrieval
 from workbench.train.run import TrainedRun, load_run
 
@@ -77,6 +77,9 @@ class EvalConfig:
     max_steps: int = 200  # step cap per rollout episode
     execute: int = 8  # actions executed per chunk before re-planning
     save_episodes: int = 1  # first rollout episodes per task saved as video
+    camera_setup: str | None = None  # fixed / random / dynamic / wrist; None = the training data's setups
+    seed_start: int = 2000  # first evaluation seed (disjoint from the training placements)
+    workers: int = 2  # rollout processes (0 = in this process)
     per_task_corpus: bool = False  # k-NN corpus restricted to the rolled-out task (default: pooled)
     out: str | None = None  # prefix of the result names (RUN/eval/<out>-<part>.json)
     probe_config: ProbeConfig = field(default_factory=ProbeConfig)
@@ -90,6 +93,10 @@ class EvalConfig:
             HeadKind(self.head)  # refuse a bad name before any work
         if self.rollouts < 0:
             raise ValueError(f"rollouts must be >= 0, got {self.rollouts}")
+        if self.workers < 0:
+            raise ValueError(f"workers must be >= 0, got {self.workers}")
+        if self.camera_setup is not None and self.camera_setup not in ("fixed", "random", "dynamic", "wrist"):
+            raise ValueError(f"unknown camera setup {self.camera_setup!r}; rollouts render fixed, random, dynamic, wrist")
         if self.stride < 1:
             raise ValueError(f"stride must be >= 1, got {self.stride}")
         if self.tasks is not None:
@@ -224,34 +231,77 @@ def _head(ev: _Evaluation, baselines: dict[str, OfflineError], progress: bool) -
     return trained
 
 
+def rollout_setups(run: TrainedRun, dataset: Any, episodes: Sequence[int]) -> tuple[str, ...]:
+    """The camera setups a run's closed-loop episodes use: those of its training episodes (CLASS
+    Fig. 3: a policy is evaluated under the camera it was trained for); ``wrist`` for a wrist run."""
+    from workbench.sim.vector_env import ROLLOUT_SETUPS
+
+    if run.sample_meta.camera == "wrist":
+        return ("wrist",)
+    by_index = {info.index: info for info in dataset.infos}
+    setups = sorted({str(by_index[i].camera_setup) for i in episodes if i in by_index})
+    known = tuple(s for s in setups if s in ROLLOUT_SETUPS)
+    return known or ("fixed",)  # data without a recorded setup (e.g. converted): the generator's scene camera
+
+
 def _rollouts(ev: _Evaluation, knn_policy: KNNPolicy, trained: TrainedHead | None, progress: bool) -> list:
-    from workbench.eval.policies import HeadChunkPolicy
-    from workbench.eval.rollout import RolloutConfig, run_rollouts
+    """Closed loop through :mod:`workbench.eval.parallel`: parallel workers, batched encoder
+    forward, each episode under one of the training data's camera setups (cycled over episodes)."""
+    from workbench.eval.batch_policies import EncoderKNN, HeadPolicy
+    from workbench.eval.parallel import ParallelRolloutConfig, check_disjoint_seeds, make_specs, run_parallel_rollouts
 
     cfg, run, train = ev.config, ev.run, ev.train
     tasks = list(cfg.tasks) if cfg.tasks else sorted(set(train.task))
-    rcfg = RolloutConfig(episodes=cfg.rollouts, max_steps=cfg.max_steps, execute=cfg.execute, camera=run.sample_meta.camera,
-                         image_size=run.sample_meta.image_size, save_episodes=cfg.save_episodes)  # fmt: skip
+    setups = (cfg.camera_setup,) if cfg.camera_setup else rollout_setups(run, ev.dataset, run.episodes("train"))
+    per_setup = {s: make_specs(tasks, cfg.rollouts, s, seed_start=cfg.seed_start, save_episodes=cfg.save_episodes) for s in setups}
+    # episode i of each task under setups[i % len(setups)]: the same seeds, whatever the policy
+    specs = [per_setup[setups[k % len(setups)]][t * cfg.rollouts + k] for t in range(len(tasks)) for k in range(cfg.rollouts)]
+    check_disjoint_seeds(specs, _training_seeds(ev.dataset, run.episodes("train")))
     texts = _task_texts(train)
     policies: list[tuple[str, Any]] = []
     if cfg.knn or cfg.head is None:
-        def make_knn(task: str) -> KNNPolicy:
-            pol = knn_policy
-            if cfg.per_task_corpus:
-                sel = np.array([t == task for t in train.task])
-                pol = KNNPolicy(cfg.knn_config).fit(ev.f_train.image[sel], train.raw[sel], train.raw_mask[sel])
-            return pol.bind(run.method, texts.get(task, ""))
-
-        policies.append(("knn", make_knn))
+        labels = list(train.task) if cfg.per_task_corpus else None
+        policies.append(("knn", EncoderKNN.fit(run.method, ev.f_train.image, train.raw, train.raw_mask, KNNPolicy(cfg.knn_config), texts,
+                                               sample_tasks=labels)))  # fmt: skip
     if trained is not None:
-        policies.append((f"head-{trained.config.kind.value}", lambda task: HeadChunkPolicy(trained, texts.get(task, ""))))
+        policies.append((f"head-{trained.config.kind.value}", HeadPolicy(trained, texts)))
+    rcfg = ParallelRolloutConfig(max_steps=cfg.max_steps, execute=cfg.execute, image_size=run.sample_meta.image_size,
+                                 workers=cfg.workers)  # fmt: skip
     results = []
-    for pname, make in policies:
-        r = run_rollouts(make, tasks, rcfg, policy_name=pname, out_dir=ev.run_dir / "eval" / "rollouts", run_dir=ev.run_dir,
-                         progress=progress)  # type: ignore[arg-type]  # fmt: skip
+    for pname, policy in policies:
+        outcomes = run_parallel_rollouts(policy, specs, rcfg, progress=progress, desc=f"rollouts {pname}")
+        r = _rollout_result(ev.run_dir, pname, "+".join(setups), rcfg, tasks, outcomes)
         save_result(ev.run_dir, cfg.name(f"rollouts-{pname}"), r)
         results.append(r)
     return results
+
+
+def _training_seeds(dataset: Any, episodes: Sequence[int]) -> list[int]:
+    seeds = []
+    for i in episodes:
+        ep = dataset.episode(i)
+        if "seed" in ep.extras and len(ep.extras["seed"]):
+            seeds.append(int(np.asarray(ep.extras["seed"]).reshape(-1)[0]))
+    return seeds
+
+
+def _rollout_result(run_dir: Path, policy: str, camera: str, rcfg: Any, tasks: Sequence[str], outcomes: Sequence[Any]) -> RolloutResult:
+    from workbench.data.video import write_video
+
+    per_task = []
+    safe = policy.replace(":", "-").replace("/", "-")
+    for task in tasks:
+        mine = [o for o in outcomes if o.spec.task == task.removesuffix("-v3")]
+        saved = []
+        for o in mine:
+            if o.frames is not None:
+                path = run_dir / "eval" / "rollouts" / f"{safe}_{task}_{o.spec.camera_setup}_seed{o.spec.seed}.mp4"
+                write_video(path, o.frames, 20.0)
+                saved.append(str(path.relative_to(run_dir)))
+        per_task.append(TaskRollout(task, tuple(o.spec.seed for o in mine), tuple(o.success for o in mine),
+                                    tuple(o.steps for o in mine), tuple(saved)))  # fmt: skip
+    return RolloutResult(policy=policy, camera=camera, image_size=rcfg.image_size, execute=rcfg.execute,
+                         max_steps=rcfg.max_steps, tasks=tuple(per_task))  # fmt: skip
 
 
 def _batch(data: SplitData, start: int, size: int = 64) -> tuple[torch.Tensor, list[str]]:
