@@ -11,6 +11,8 @@ views of the recorded frame.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -30,7 +32,7 @@ def _cache(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory) -> tuple[Episode, np.ndarray]:
+def recorded_data(tmp_path_factory) -> tuple[Episode, np.ndarray, Path]:
     """An episode of reach from placement ``SEED`` under a fixed, seeded action sequence (float32,
     so the recorded and the replayed actions are the same numbers), through LeRobot and back."""
     from workbench.data import load_dataset
@@ -42,7 +44,12 @@ def recorded(tmp_path_factory) -> tuple[Episode, np.ndarray]:
     with MetaworldRecorder("reach", SIZE, second_scene_size=SIZE2) as rec:
         ep = rec.record(lambda obs: actions[next(step)], SEED, setup="fixed", max_steps=STEPS, steps_after_success=None)
     path = write_lerobot([ep], tmp_path_factory.mktemp("rec") / "ds", robot_type="sawyer")
-    return load_dataset(path).episode(0), actions
+    return load_dataset(path).episode(0), actions, Path(path)
+
+
+@pytest.fixture
+def recorded(recorded_data) -> tuple[Episode, np.ndarray]:
+    return recorded_data[:2]
 
 
 class ReplayViews:
@@ -120,3 +127,28 @@ def test_rollout_refuses_a_views_policy_without_depth(recorded, tmp_path):
         make_depth_rig(policy.views, odd)
     with pytest.raises(ValueError, match="cannot render depth for camera 'front'"):
         DepthRig((("front", 32, 32),), policy.views.step_image)
+
+
+def test_frozen_head_rolls_out_on_the_views_and_the_serial_eval_refuses(recorded_data, tmp_path):
+    from workbench.cli import main
+    from workbench.eval.evaluate import EvalConfig, evaluate_run
+    from workbench.eval.head_rollouts import rollout_frozen_head
+    from workbench.eval.head_training import HeadConfig
+    from workbench.train.run import load_run
+
+    ep, _, data = recorded_data
+    rc = main(["train", "clamp", "--preset", "smoke", "--run-dir", str(tmp_path / "run"), "--set", f"data.path={data}",
+               "--set", "steps=2", "--set", "batch_size=4", "--set", "data.val_fraction=0",
+               "--set", "method_config.image_input=dxyz", "--set", f"method_config.view_size={VIEW}",
+               "--set", "data.horizon=8", "--set", "data.history=8"])  # fmt: skip
+    assert rc == 0
+    trained = load_run(tmp_path / "run")
+    rcfg = ParallelRolloutConfig(max_steps=16, execute=8, image_size=SIZE, workers=0)
+    head = HeadConfig(steps=3)
+    with pytest.raises(EvalError, match="training placements"):  # the recorded episode's placement is 2000
+        rollout_frozen_head(trained, ["reach"], 1, head=head, rollout=rcfg, seed_start=SEED)
+    r = rollout_frozen_head(trained, ["reach"], 2, head=head, rollout=rcfg, seed_start=SEED + 1)
+    assert r.reads == "views" and r.tasks == ("reach",) and r.episodes == (2,) and len(r.outcomes) == 2
+    assert r.rate().n == 2 and set(r.seconds) == {"head", "rollouts"}
+    with pytest.raises(EvalError, match="reads depth \\+ XYZ virtual views, which these rollouts do not render"):
+        evaluate_run(tmp_path / "run", EvalConfig(probe=False, retrieval=False, knn=True, rollouts=1, tasks=["reach"]))

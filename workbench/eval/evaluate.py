@@ -51,6 +51,15 @@ def _task_texts(train: SplitData) -> dict[str, str]:
     return texts
 
 
+def _check_rollout_images(restored: TrainedRun) -> None:
+    from workbench.eval.batch_policies import method_views
+
+    if method_views(restored.method) is not None:
+        raise EvalError(f"run {restored.id} reads depth + XYZ virtual views, which these rollouts do not render; evaluate "
+                        "it with workbench.eval.head_rollouts.rollout_frozen_head (parallel rollouts that re-render the "
+                        "views at every decision)")  # fmt: skip
+
+
 def _check_rollouts(restored: TrainedRun, train: SplitData, tasks: Sequence[str]) -> None:
     cam = restored.sample_meta.camera
     if cam not in ("scene", "wrist"):
@@ -184,6 +193,8 @@ def _prepare(run_dir: str | Path, cfg: EvalConfig, progress: bool) -> _Evaluatio
     run = load_run(run_dir, map_location=dev)
     if run.run_dir is None:
         raise EvalError(f"{run_dir}: evaluate a run directory (a bare checkpoint file carries no split)")
+    if cfg.rollouts:
+        _check_rollout_images(run)
     ds = run.open_dataset()
     train = load_split(run, "train", dataset=ds, stride=cfg.stride)
     val = load_split(run, "val", dataset=ds, stride=cfg.stride)
