@@ -33,17 +33,21 @@ def _cache(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def recorded_data(tmp_path_factory) -> tuple[Episode, np.ndarray, Path]:
-    """An episode of reach from placement ``SEED`` under a fixed, seeded action sequence (float32,
-    so the recorded and the replayed actions are the same numbers), through LeRobot and back."""
+    """Episodes of reach from placements ``SEED`` and ``SEED + 1`` under a fixed, seeded action
+    sequence (float32, so the recorded and the replayed actions are the same numbers), through
+    LeRobot and back; the first is the one compared."""
     from workbench.data import load_dataset
     from workbench.data.lerobot import write_lerobot
     from workbench.sim.metaworld import MetaworldRecorder
 
     actions = np.random.default_rng(0).uniform(-1, 1, (STEPS, 4)).astype(np.float32)
-    step = iter(range(STEPS))
+    eps = []
     with MetaworldRecorder("reach", SIZE, second_scene_size=SIZE2) as rec:
-        ep = rec.record(lambda obs: actions[next(step)], SEED, setup="fixed", max_steps=STEPS, steps_after_success=None)
-    path = write_lerobot([ep], tmp_path_factory.mktemp("rec") / "ds", robot_type="sawyer")
+        for j, seed in enumerate((SEED, SEED + 1)):
+            step = iter(range(STEPS))
+            eps.append(rec.record(lambda obs: actions[next(step)], seed, index=j, setup="fixed", max_steps=STEPS,
+                                  steps_after_success=None))  # fmt: skip
+    path = write_lerobot(eps, tmp_path_factory.mktemp("rec") / "ds", robot_type="sawyer")
     return load_dataset(path).episode(0), actions, Path(path)
 
 
@@ -129,7 +133,7 @@ def test_rollout_refuses_a_views_policy_without_depth(recorded, tmp_path):
         DepthRig((("front", 32, 32),), policy.views.step_image)
 
 
-def test_frozen_head_rolls_out_on_the_views_and_the_serial_eval_refuses(recorded_data, tmp_path):
+def test_frozen_head_rolls_out_on_the_views(recorded_data, tmp_path):
     from workbench.cli import main
     from workbench.eval.evaluate import EvalConfig, evaluate_run
     from workbench.eval.head_rollouts import rollout_frozen_head
@@ -138,17 +142,22 @@ def test_frozen_head_rolls_out_on_the_views_and_the_serial_eval_refuses(recorded
 
     ep, _, data = recorded_data
     rc = main(["train", "clamp", "--preset", "smoke", "--run-dir", str(tmp_path / "run"), "--set", f"data.path={data}",
-               "--set", "steps=2", "--set", "batch_size=4", "--set", "data.val_fraction=0",
+               "--set", "steps=2", "--set", "batch_size=4", "--set", "data.val_fraction=0.5",
                "--set", "method_config.image_input=dxyz", "--set", f"method_config.view_size={VIEW}",
                "--set", "data.horizon=8", "--set", "data.history=8"])  # fmt: skip
     assert rc == 0
     trained = load_run(tmp_path / "run")
+    (train_ep,) = trained.episodes("train")
     rcfg = ParallelRolloutConfig(max_steps=16, execute=8, image_size=SIZE, workers=0)
     head = HeadConfig(steps=3)
-    with pytest.raises(EvalError, match="training placements"):  # the recorded episode's placement is 2000
-        rollout_frozen_head(trained, ["reach"], 1, head=head, rollout=rcfg, seed_start=SEED)
-    r = rollout_frozen_head(trained, ["reach"], 2, head=head, rollout=rcfg, seed_start=SEED + 1)
+    with pytest.raises(EvalError, match="training placements"):  # the training episode's placement
+        rollout_frozen_head(trained, ["reach"], 1, head=head, rollout=rcfg, seed_start=SEED + train_ep)
+    r = rollout_frozen_head(trained, ["reach"], 2, head=head, rollout=rcfg, seed_start=SEED + 2)
     assert r.reads == "views" and r.tasks == ("reach",) and r.episodes == (2,) and len(r.outcomes) == 2
     assert r.rate().n == 2 and set(r.seconds) == {"head", "rollouts"}
-    with pytest.raises(EvalError, match="reads depth \\+ XYZ virtual views, which these rollouts do not render"):
-        evaluate_run(tmp_path / "run", EvalConfig(probe=False, retrieval=False, knn=True, rollouts=1, tasks=["reach"]))
+    # `workbench eval --head mlp --rollouts N` gives the same views to the same kind of policy
+    rep = evaluate_run(tmp_path / "run", EvalConfig(probe=False, retrieval=False, knn=False, head="mlp", head_steps=3,
+                                                    rollouts=1, tasks=("reach",), max_steps=16, workers=0, save_episodes=0,
+                                                    seed_start=SEED + 2))  # fmt: skip
+    (ro,) = rep.rollouts
+    assert ro.policy == "head-mlp" and len(ro.tasks[0].successes) == 1

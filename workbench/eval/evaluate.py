@@ -51,15 +51,6 @@ def _task_texts(train: SplitData) -> dict[str, str]:
     return texts
 
 
-def _check_rollout_images(restored: TrainedRun) -> None:
-    from workbench.eval.batch_policies import method_views
-
-    if method_views(restored.method) is not None:
-        raise EvalError(f"run {restored.id} reads depth + XYZ virtual views, which these rollouts do not render; evaluate "
-                        "it with workbench.eval.head_rollouts.rollout_frozen_head (parallel rollouts that re-render the "
-                        "views at every decision)")  # fmt: skip
-
-
 def _check_rollouts(restored: TrainedRun, train: SplitData, tasks: Sequence[str]) -> None:
     cam = restored.sample_meta.camera
     if cam not in ("scene", "wrist"):
@@ -193,8 +184,6 @@ def _prepare(run_dir: str | Path, cfg: EvalConfig, progress: bool) -> _Evaluatio
     run = load_run(run_dir, map_location=dev)
     if run.run_dir is None:
         raise EvalError(f"{run_dir}: evaluate a run directory (a bare checkpoint file carries no split)")
-    if cfg.rollouts:
-        _check_rollout_images(run)
     ds = run.open_dataset()
     train = load_split(run, "train", dataset=ds, stride=cfg.stride)
     val = load_split(run, "val", dataset=ds, stride=cfg.stride)
@@ -259,7 +248,7 @@ def _rollouts(ev: _Evaluation, knn_policy: KNNPolicy, trained: TrainedHead | Non
     """Closed loop through :mod:`workbench.eval.parallel`: parallel workers, batched encoder
     forward, each episode under one of the training data's camera setups (cycled over episodes)."""
     from workbench.eval.batch_policies import EncoderKNN, HeadPolicy
-    from workbench.eval.parallel import ParallelRolloutConfig, check_disjoint_seeds, make_specs, run_parallel_rollouts
+    from workbench.eval.parallel import ParallelRolloutConfig, check_disjoint_seeds, make_depth_rig, make_specs, run_parallel_rollouts
 
     cfg, run, train = ev.config, ev.run, ev.train
     tasks = list(cfg.tasks) if cfg.tasks else sorted(set(train.task))
@@ -280,7 +269,10 @@ def _rollouts(ev: _Evaluation, knn_policy: KNNPolicy, trained: TrainedHead | Non
                                  workers=cfg.workers)  # fmt: skip
     results = []
     for pname, policy in policies:
-        outcomes = run_parallel_rollouts(policy, specs, rcfg, progress=progress, desc=f"rollouts {pname}")
+        # an encoder on depth + XYZ virtual views gets them re-rendered at every decision from the
+        # cameras its training data recorded (CLAMP §III-B)
+        rig = make_depth_rig(policy.views, ev.dataset.episode(run.episodes("train")[0])) if policy.views is not None else None
+        outcomes = run_parallel_rollouts(policy, specs, rcfg, rig=rig, progress=progress, desc=f"rollouts {pname}")
         r = _rollout_result(ev.run_dir, pname, "+".join(setups), rcfg, tasks, outcomes)
         save_result(ev.run_dir, cfg.name(f"rollouts-{pname}"), r)
         results.append(r)
