@@ -75,7 +75,7 @@ class ReplayViews:
 def test_rollout_views_equal_the_recorded_episodes_views(recorded, wrist):
     ep, actions = recorded
     views = ViewImages(size=VIEW, wrist=wrist)
-    rig = make_depth_rig(views, ep)
+    rig = make_depth_rig(ViewImages(size=VIEW, wrist=wrist), ep)  # equal views, another object
     # every recorded depth camera, in the data's order, at the size it was recorded
     sizes = {"scene": SIZE, "wrist": SIZE, "scene2": SIZE2}
     assert rig.cameras == tuple((n, sizes[n], sizes[n]) for n in ep.cameras) and len(rig.cameras) == 3

@@ -27,6 +27,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 from collections import deque  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
+from types import MethodType  # noqa: E402
 from typing import Any, Protocol, runtime_checkable  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -140,6 +141,12 @@ def check_disjoint_seeds(specs: Sequence[EpisodeSpec], training_seeds: Sequence[
         raise EvalError(f"evaluation seeds {sorted(seen)[:5]} are training placements; start the evaluation seeds elsewhere")
 
 
+def _computes(rig: DepthRig, views: ViewImages) -> bool:
+    """Whether ``rig`` encodes its depth into exactly ``views`` (an equal :class:`ViewImages`)."""
+    enc = rig.encode
+    return isinstance(enc, MethodType) and enc.__func__ is ViewImages.step_image and enc.__self__ == views
+
+
 def run_parallel_rollouts(
     policy: BatchPolicy | Callable[..., npt.NDArray],
     specs: Sequence[EpisodeSpec],
@@ -161,7 +168,7 @@ def run_parallel_rollouts(
         raise EvalError("no episodes to roll out")
     views = policy.views if isinstance(policy, ViewPolicy) else None
     have = pool.rig if pool is not None else rig
-    if views is not None and (have is None or have.encode != views.step_image):
+    if views is not None and (have is None or not _computes(have, views)):
         why = ("the environment renders RGB frames only: it provides no depth" if have is None
                else "the rollout rig computes other views than the policy's")  # fmt: skip
         raise EvalError(f"the policy reads depth + XYZ virtual views ({views.size} px, wrist views {views.wrist}); {why}. "
