@@ -13,6 +13,12 @@ actions) per message, so there is one round trip per decision, not per step. An 
 depends only on its spec and the policy, not on which worker ran it or what else was in the batch
 (up to float rounding of a batched forward), so parallel and serial give the same successes.
 
+A policy whose encoder reads CLAMP's depth + XYZ virtual views (a :class:`ViewPolicy`) gets them
+instead of the RGB frame: the workers render, at every decision, the depth of the cameras its
+training data recorded (same names, sizes and poses) and the gripper pose, and build the views with
+the function that built the training views (:meth:`workbench.data.views.ViewImages.step_image`);
+:func:`make_depth_rig` says which cameras, and such a policy is refused where there is no depth.
+
 Protocol (``shared/reference/metaworld-baselines.md``, as :mod:`workbench.eval.rollout`): placement
 from the seed, 200-step cap, success is ``info["success"]`` at any step; evaluation seeds from 2000,
 disjoint from the generator's training placements ``10000·seed + j``.
