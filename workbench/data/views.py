@@ -216,6 +216,9 @@ def _episode_frames(ep: Episode, step: int, config: ViewConfig) -> list[DepthFra
     for n in depth_sources(ep, config):
         cam = ep.cameras[n]
         frames.append(DepthFrame(n, cam.depth[step], cam.intrinsics[step], cam.extrinsics[step]))  # type: ignore[index]
+    if not frames:
+        raise DataError(_where(ep), f"step {step}: no camera has depth with intrinsics and extrinsics, so there is no "
+                        f"point cloud to render virtual views from (cameras: {sorted(ep.cameras)})", episode=ep.index)
     return frames
 
 
