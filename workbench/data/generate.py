@@ -173,9 +173,12 @@ def make_metaworld_dataset(
     max_steps: int = 100,
     workers: int = 1,
     progress: bool = True,
+    lossless: bool = False,
 ) -> GenerationReport:
     """Generate expert demonstrations of ``tasks`` into a LeRobot v3.0 dataset at ``out``, with the
-    split and chunk statistics the training loop reads; returns frames/s of the whole job."""
+    split and chunk statistics the training loop reads; returns frames/s of the whole job.
+    ``lossless`` stores RGB bit-exactly, so a policy trained on the frames sees in closed loop the
+    same pixels the renderer gives (otherwise H.264 at crf 28)."""
     import time
 
     from workbench.data.lerobot import write_lerobot
@@ -196,7 +199,7 @@ def make_metaworld_dataset(
 
     meta = {"generator": {"seed": seed, "tasks": list(tasks), "episodes_per_task": episodes_per_task,
                           "camera_setups": list(setups), "image_size": image_size, "action_noise": action_noise}}  # fmt: skip
-    path = write_lerobot(counted(), out, robot_type="sawyer", crf=28, extra_meta=meta)
+    path = write_lerobot(counted(), out, robot_type="sawyer", crf=28, lossless=lossless, extra_meta=meta)
     write_dataset_stats(path, ("raw", "ee"), seed)
     return GenerationReport(str(path), tuple(tasks), len(tasks) * episodes_per_task, frames,
                             time.perf_counter() - t0, max(1, workers), setups)  # fmt: skip

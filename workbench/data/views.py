@@ -25,8 +25,10 @@ import dataclasses
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -38,16 +40,22 @@ from workbench.types import DataError, Episode
 
 __all__ = [
     "DEFAULT_VIEWS",
+    "DepthFrame",
     "EpisodeViews",
     "FixedCamera",
     "ViewConfig",
+    "ViewImages",
     "VirtualViews",
     "WristCamera",
+    "cloud_from_depth",
+    "depth_sources",
     "episode_view_images",
     "episode_views",
     "scene_point_cloud",
     "tile_views",
     "view_cache_dir",
+    "view_image",
+    "views_from_depth",
     "virtual_views",
 ]
 
@@ -174,63 +182,113 @@ def _where(ep: Episode) -> str:
     return ep.source or "episode"
 
 
+def depth_sources(ep: Episode, config: ViewConfig = DEFAULT_VIEWS) -> list[str]:
+    """The recorded cameras whose depth makes the merged cloud: ``config.source_cameras`` (each must
+    exist) or every camera of ``ep``, in its order, that has depth, intrinsics and extrinsics.
+    Closed-loop rollouts render exactly these cameras (:class:`ViewImages`)."""
+    names = config.source_cameras if config.source_cameras is not None else list(ep.cameras)
+    out = []
+    for n in names:
+        cam = ep.cameras.get(n)
+        if cam is None:
+            raise DataError(_where(ep), f"no camera {n!r} to build the point cloud from (has {sorted(ep.cameras)})", episode=ep.index)
+        if cam.depth is not None and cam.intrinsics is not None and cam.extrinsics is not None:
+            out.append(n)
+    return out
+
+
+class DepthFrame(NamedTuple):
+    """One camera's reading at one step: what the merged cloud is built from, in a recorded episode
+    or live in a closed-loop rollout (a plain ``(name, depth_mm, intrinsics, extrinsics)`` tuple is
+    one too). ``depth_mm`` ``(H, W)`` uint16 millimetres (0 = none, as the datasets store it),
+    ``intrinsics`` ``(3, 3)``, ``extrinsics`` ``(4, 4)`` camera-to-world (OpenCV)."""
+
+    name: str
+    depth_mm: npt.NDArray[np.uint16]
+    intrinsics: npt.NDArray[np.float64]
+    extrinsics: npt.NDArray[np.float64]
+
+
+def _episode_frames(ep: Episode, step: int, config: ViewConfig) -> list[DepthFrame]:
+    if not 0 <= step < len(ep):
+        raise IndexError(f"step {step} is outside episode {ep.index} (0..{len(ep) - 1})")
+    frames = []
+    for n in depth_sources(ep, config):
+        cam = ep.cameras[n]
+        frames.append(DepthFrame(n, cam.depth[step], cam.intrinsics[step], cam.extrinsics[step]))  # type: ignore[index]
+    if not frames:
+        raise DataError(_where(ep), f"step {step}: no camera has depth with intrinsics and extrinsics, so there is no "
+                        f"point cloud to render virtual views from (cameras: {sorted(ep.cameras)})", episode=ep.index)
+    return frames
+
+
+def cloud_from_depth(frames: Sequence[DepthFrame], config: ViewConfig = DEFAULT_VIEWS, *, where: str = "views",
+                     episode: int | None = None, step: int = 0) -> npt.NDArray[np.float32]:  # fmt: skip
+    """The merged, cropped, voxel-downsampled world cloud ``(N, 3)`` of one step's depth frames
+    (§III-B). Raises :class:`DataError` at ``where`` / ``episode`` / ``step`` when there is no
+    frame, every reading is empty, or none lies inside the workspace box."""
+    if not frames:
+        raise DataError(where, f"step {step}: no camera has depth with intrinsics and extrinsics, so there is no "
+                        "point cloud to render virtual views from", episode=episode)  # fmt: skip
+    frames = [DepthFrame(*f) for f in frames]
+    depths = [np.asarray(f.depth_mm, dtype=np.float64) / 1000.0 for f in frames]  # uint16 mm → m
+    pts = merge_depth_clouds(depths, [f.intrinsics for f in frames], [f.extrinsics for f in frames], max_depth=config.max_depth)
+    names = [f.name for f in frames]
+    if len(pts) == 0:
+        raise DataError(where, f"step {step}: every depth reading is empty (0) in cameras {names}", episode=episode)
+    pts = crop_to_box(pts, config.workspace_lo, config.workspace_hi)
+    if len(pts) == 0:
+        raise DataError(where, f"step {step}: no depth point lies inside the workspace box "
+                        f"{config.workspace_lo}..{config.workspace_hi}", episode=episode)  # fmt: skip
+    return voxel_downsample(pts, config.voxel).astype(np.float32)
+
+
 def scene_point_cloud(ep: Episode, step: int, config: ViewConfig = DEFAULT_VIEWS) -> npt.NDArray[np.float32]:
     """The merged, cropped, voxel-downsampled world point cloud ``(N, 3)`` of step ``step`` (§III-B).
 
     Raises :class:`DataError` naming the episode and step when no camera has depth with intrinsics
     and extrinsics, or every reading is empty or outside the workspace.
     """
-    if not 0 <= step < len(ep):
-        raise IndexError(f"step {step} is outside episode {ep.index} (0..{len(ep) - 1})")
-    names = config.source_cameras if config.source_cameras is not None else list(ep.cameras)
-    depths, Ks, Es = [], [], []
-    for n in names:
-        cam = ep.cameras.get(n)
-        if cam is None:
-            raise DataError(_where(ep), f"step {step}: no camera {n!r} to build the point cloud from (has {sorted(ep.cameras)})", episode=ep.index)
-        if cam.depth is None or cam.intrinsics is None or cam.extrinsics is None:
-            continue
-        depths.append(np.asarray(cam.depth[step], dtype=np.float64) / 1000.0)  # uint16 mm → m
-        Ks.append(cam.intrinsics[step])
-        Es.append(cam.extrinsics[step])
-    if not depths:
-        raise DataError(_where(ep), f"step {step}: no camera has depth with intrinsics and extrinsics, so there is no "
-                        f"point cloud to render virtual views from (cameras: {sorted(ep.cameras)})", episode=ep.index)
-    pts = merge_depth_clouds(depths, Ks, Es, max_depth=config.max_depth)
-    if len(pts) == 0:
-        raise DataError(_where(ep), f"step {step}: every depth reading is empty (0) in cameras {names}", episode=ep.index)
-    pts = crop_to_box(pts, config.workspace_lo, config.workspace_hi)
-    if len(pts) == 0:
-        raise DataError(_where(ep), f"step {step}: no depth point lies inside the workspace box "
-                        f"{config.workspace_lo}..{config.workspace_hi}", episode=ep.index)
-    return voxel_downsample(pts, config.voxel).astype(np.float32)
+    return cloud_from_depth(_episode_frames(ep, step, config), config, where=_where(ep), episode=ep.index, step=step)
 
 
-def _view_poses(ep: Episode, step: int, size: int, wrist: bool, config: ViewConfig) -> tuple[list[str], np.ndarray, np.ndarray]:
+def _view_poses(size: int, wrist: bool, config: ViewConfig, ee_pos: npt.ArrayLike | None, ee_quat: npt.ArrayLike | None,
+                where: str, episode: int | None, step: int) -> tuple[list[str], np.ndarray, np.ndarray]:  # fmt: skip
     names, Ks, Es = [], [], []
     for c in config.fixed:
         names.append(c.name)
         Ks.append(intrinsics_from_fovy(c.fovy, size, size))
         Es.append(c.pose())
     if wrist and config.wrist:
-        if ep.ee_pos is None or ep.ee_quat is None:
-            raise DataError(_where(ep), f"step {step}: wrist views need the end-effector pose, which the episode lacks "
-                            "(pass wrist=False)", episode=ep.index)
+        if ee_pos is None or ee_quat is None:
+            raise DataError(where, f"step {step}: wrist views need the end-effector pose, which the episode lacks "
+                            "(pass wrist=False)", episode=episode)  # fmt: skip
         for c in config.wrist:
             names.append(c.name)
             Ks.append(intrinsics_from_fovy(c.fovy, size, size))
-            Es.append(c.pose(ep.ee_pos[step], ep.ee_quat[step]))
+            Es.append(c.pose(ee_pos, ee_quat))
     return names, np.stack(Ks), np.stack(Es)
 
 
-def virtual_views(
-    episode: Episode, step: int, *, size: int = 64, wrist: bool = True, config: ViewConfig = DEFAULT_VIEWS
+def views_from_depth(
+    frames: Sequence[DepthFrame],
+    ee_pos: npt.ArrayLike | None,
+    ee_quat: npt.ArrayLike | None,
+    *,
+    size: int = 64,
+    wrist: bool = True,
+    config: ViewConfig = DEFAULT_VIEWS,
+    where: str = "views",
+    episode: int | None = None,
+    step: int = 0,
 ) -> VirtualViews:
-    """The virtual depth + XYZ views of ``episode`` at ``step`` (§III-B), ``size`` pixels square."""
+    """The virtual depth + XYZ views of one step from its depth frames and end-effector pose
+    (§III-B): the one implementation behind :func:`virtual_views` (recorded episodes) and
+    :meth:`ViewImages.step_image` (closed-loop rollouts)."""
     if size < 1:
         raise ValueError(f"size must be >= 1, got {size}")
-    cloud = scene_point_cloud(episode, step, config)
-    names, Ks, Es = _view_poses(episode, step, size, wrist, config)
+    cloud = cloud_from_depth(frames, config, where=where, episode=episode, step=step)
+    names, Ks, Es = _view_poses(size, wrist, config, ee_pos, ee_quat, where, episode, step)
     dxyz = np.zeros((len(names), size, size, 4), np.float32)
     valid = np.zeros((len(names), size, size), bool)
     for i in range(len(names)):
@@ -239,6 +297,26 @@ def virtual_views(
         dxyz[i, ..., 1:] = r.xyz
         valid[i] = r.valid
     return VirtualViews(names=names, dxyz=dxyz, valid=valid, intrinsics=Ks, cam_to_world=Es)
+
+
+def virtual_views(
+    episode: Episode, step: int, *, size: int = 64, wrist: bool = True, config: ViewConfig = DEFAULT_VIEWS
+) -> VirtualViews:
+    """The virtual depth + XYZ views of ``episode`` at ``step`` (§III-B), ``size`` pixels square."""
+    if size < 1:
+        raise ValueError(f"size must be >= 1, got {size}")
+    frames = _episode_frames(episode, step, config)
+    ee_pos = episode.ee_pos[step] if episode.ee_pos is not None else None
+    ee_quat = episode.ee_quat[step] if episode.ee_quat is not None else None
+    return views_from_depth(frames, ee_pos, ee_quat, size=size, wrist=wrist, config=config, where=_where(episode),
+                            episode=episode.index, step=step)  # fmt: skip
+
+
+def view_image(dxyz: npt.ArrayLike) -> npt.NDArray[np.float16]:
+    """Views ``(..., V, S, S, 4)`` → what the CLAMP image encoder reads, ``(..., 4, S, V·S)``
+    float16: tiled side by side (App. C), channels first, empty pixels 0 in every channel."""
+    tiled = tile_views(np.asarray(dxyz).astype(np.float16))
+    return np.ascontiguousarray(np.moveaxis(tiled, -1, -3))
 
 
 # --------------------------------------------------------------------------------------------
@@ -330,5 +408,33 @@ def episode_view_images(
 ) -> npt.NDArray[np.float16]:
     """``(T, 4, S, V·S)`` float16: every step's views tiled side by side, channels first — what the
     CLAMP image encoder reads (App. C); empty pixels are 0 in all four channels."""
-    views = episode_views(ep, size=size, wrist=wrist, config=config, cache=cache)
-    return np.ascontiguousarray(np.moveaxis(tile_views(views.dxyz), -1, 1))
+    return view_image(episode_views(ep, size=size, wrist=wrist, config=config, cache=cache).dxyz)
+
+
+@dataclass(frozen=True)
+class ViewImages:
+    """The encoder input of a depth + XYZ method, for recorded episodes and for live rollouts.
+
+    Called on an episode it is the training samples' ``image_fn`` (:func:`episode_view_images`,
+    cached); :meth:`step_image` computes one step from live depth frames through the same
+    :func:`views_from_depth` and :func:`view_image`, so a policy in closed loop sees exactly what
+    its encoder was trained on. Picklable: rollout workers receive it.
+    """
+
+    size: int = 32  # side of each virtual view
+    wrist: bool = True  # the dynamic wrist views
+    config: ViewConfig = DEFAULT_VIEWS
+
+    def __call__(self, ep: Episode) -> npt.NDArray[np.float16]:
+        return episode_view_images(ep, size=self.size, wrist=self.wrist, config=self.config)
+
+    def sources(self, ep: Episode) -> list[str]:
+        """The recorded cameras a rollout must render with depth (:func:`depth_sources`)."""
+        return depth_sources(ep, self.config)
+
+    def step_image(self, frames: Sequence[DepthFrame], ee_pos: npt.ArrayLike | None, ee_quat: npt.ArrayLike | None, *,
+                   where: str = "rollout", step: int = 0) -> npt.NDArray[np.float16]:  # fmt: skip
+        """``(4, S, V·S)`` float16 of one step, from its depth frames and end-effector pose."""
+        views = views_from_depth(frames, ee_pos, ee_quat, size=self.size, wrist=self.wrist, config=self.config,
+                                 where=where, step=step)  # fmt: skip
+        return view_image(views.dxyz)

@@ -1,7 +1,11 @@
 """Batched chunk policies for :func:`workbench.eval.parallel.run_parallel_rollouts`.
 
-All take ``(images (B, S, S, 3) uint8, obs (B, 39), tasks)`` and return raw action chunks
-``(B, H, 4)``: the environments waiting for a decision are encoded in one forward pass.
+All take ``(images, obs (B, 39), tasks)`` and return raw action chunks ``(B, H, 4)``: the
+environments waiting for a decision are encoded in one forward pass. ``images`` are RGB frames
+``(B, S, S, 3)`` uint8, or, for an encoder trained on depth + XYZ virtual views (CLAMP's
+``image_input="dxyz"``), those views ``(B, 4, S, V·S)`` float16: such a policy carries the
+``views`` its encoder reads (:func:`method_views`) and the rollout computes them at every decision
+(:func:`workbench.eval.parallel.make_depth_rig`).
 
 * :class:`StateKNN` — k-NN on the standardised 39-D state (the reference protocol's strong,
   non-visual baseline);
@@ -25,16 +29,32 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from workbench.data.views import ViewImages
 from workbench.eval.knn import KNNPolicy
 
-__all__ = ["EncoderKNN", "HeadPolicy", "PROPRIO_DIMS", "ProprioNorm", "StateKNN", "TaskCorpus", "class_query", "images_tensor"]
+__all__ = ["EncoderKNN", "HeadPolicy", "PROPRIO_DIMS", "ProprioNorm", "StateKNN", "TaskCorpus", "class_query", "images_tensor",
+           "method_views"]  # fmt: skip
 
 PROPRIO_DIMS = 4  # metaworld observation[:4]: hand xyz, gripper opening
 
 
-def images_tensor(images: npt.NDArray[np.uint8]) -> torch.Tensor:
-    """(B, S, S, 3) uint8 -> (B, 3, S, S) uint8, what ``encode_images`` takes."""
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).contiguous()
+def images_tensor(images: npt.NDArray) -> torch.Tensor:
+    """What ``encode_images`` takes: RGB frames (B, S, S, 3) uint8 -> (B, 3, S, S) uint8; virtual
+    views, already channels first (B, 4, S, V·S) float16, pass unchanged (as the samples hold them)."""
+    a = np.ascontiguousarray(images)
+    if a.dtype == np.uint8:
+        return torch.from_numpy(a).permute(0, 3, 1, 2).contiguous()
+    return torch.from_numpy(a)
+
+
+def method_views(method: Any) -> ViewImages | None:
+    """The virtual views ``method``'s image encoder reads (its samples' ``image_fn``), None for RGB."""
+    from workbench.methods.base import Method
+
+    if not isinstance(method, Method):
+        return None
+    fn = type(method).loader_kwargs(method.config).get("image_fn")
+    return fn if isinstance(fn, ViewImages) else None
 
 
 @dataclass(frozen=True)
@@ -133,6 +153,7 @@ class EncoderKNN:
     def __init__(self, method: Any, corpus: TaskCorpus, texts: Mapping[str, str], norm: ProprioNorm | None = None,
                  proprio_weight: float = 1.0) -> None:  # fmt: skip
         self.method, self.corpus, self.texts, self.norm, self.proprio_weight = method, corpus, dict(texts), norm, proprio_weight
+        self.views = method_views(method)
 
     @classmethod
     def fit(cls, method: Any, features: npt.ArrayLike, chunks: npt.ArrayLike, mask: npt.ArrayLike, knn: KNNPolicy,
@@ -146,7 +167,7 @@ class EncoderKNN:
         return cls(method, TaskCorpus(knn, z, chunks, mask, sample_tasks), texts, norm, proprio_weight)
 
     @torch.no_grad()
-    def features(self, images: npt.NDArray[np.uint8], tasks: Sequence[str]) -> npt.NDArray[np.float64]:
+    def features(self, images: npt.NDArray, tasks: Sequence[str]) -> npt.NDArray[np.float64]:
         self.method.eval()
         return self.method.encode_images(images_tensor(images), _texts(self.texts, tasks)).float().cpu().numpy()
 
@@ -161,6 +182,7 @@ class HeadPolicy:
 
     def __init__(self, head: Any, texts: Mapping[str, str]) -> None:
         self.head, self.texts = head, dict(texts)
+        self.views = method_views(head.method)
 
     def __call__(self, images: npt.NDArray, obs: npt.NDArray, tasks: Sequence[str]) -> npt.NDArray:
         return self.head.predict(images_tensor(images), _texts(self.texts, tasks))

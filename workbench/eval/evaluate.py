@@ -248,7 +248,7 @@ def _rollouts(ev: _Evaluation, knn_policy: KNNPolicy, trained: TrainedHead | Non
     """Closed loop through :mod:`workbench.eval.parallel`: parallel workers, batched encoder
     forward, each episode under one of the training data's camera setups (cycled over episodes)."""
     from workbench.eval.batch_policies import EncoderKNN, HeadPolicy
-    from workbench.eval.parallel import ParallelRolloutConfig, check_disjoint_seeds, make_specs, run_parallel_rollouts
+    from workbench.eval.parallel import ParallelRolloutConfig, check_disjoint_seeds, make_depth_rig, make_specs, run_parallel_rollouts
 
     cfg, run, train = ev.config, ev.run, ev.train
     tasks = list(cfg.tasks) if cfg.tasks else sorted(set(train.task))
@@ -269,7 +269,10 @@ def _rollouts(ev: _Evaluation, knn_policy: KNNPolicy, trained: TrainedHead | Non
                                  workers=cfg.workers)  # fmt: skip
     results = []
     for pname, policy in policies:
-        outcomes = run_parallel_rollouts(policy, specs, rcfg, progress=progress, desc=f"rollouts {pname}")
+        # an encoder on depth + XYZ virtual views gets them re-rendered at every decision from the
+        # cameras its training data recorded (CLAMP §III-B)
+        rig = make_depth_rig(policy.views, ev.dataset.episode(run.episodes("train")[0])) if policy.views is not None else None
+        outcomes = run_parallel_rollouts(policy, specs, rcfg, rig=rig, progress=progress, desc=f"rollouts {pname}")
         r = _rollout_result(ev.run_dir, pname, "+".join(setups), rcfg, tasks, outcomes)
         save_result(ev.run_dir, cfg.name(f"rollouts-{pname}"), r)
         results.append(r)

@@ -13,6 +13,12 @@ actions) per message, so there is one round trip per decision, not per step. An 
 depends only on its spec and the policy, not on which worker ran it or what else was in the batch
 (up to float rounding of a batched forward), so parallel and serial give the same successes.
 
+A policy whose encoder reads CLAMP's depth + XYZ virtual views (a :class:`ViewPolicy`) gets them
+instead of the RGB frame: the workers render, at every decision, the depth of the cameras its
+training data recorded (same names, sizes and poses) and the gripper pose, and build the views with
+the function that built the training views (:meth:`workbench.data.views.ViewImages.step_image`);
+:func:`make_depth_rig` says which cameras, and such a policy is refused where there is no depth.
+
 Protocol (``shared/reference/metaworld-baselines.md``, as :mod:`workbench.eval.rollout`): placement
 from the seed, 200-step cap, success is ``info["success"]`` at any step; evaluation seeds from 2000,
 disjoint from the generator's training placements ``10000·seed + j``.
@@ -27,16 +33,20 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 from collections import deque  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
-from typing import Any, Protocol  # noqa: E402
+from types import MethodType  # noqa: E402
+from typing import Any, Protocol, runtime_checkable  # noqa: E402
 
 import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
 
+from workbench.data.views import ViewImages  # noqa: E402
 from workbench.eval.results import EvalError  # noqa: E402
-from workbench.sim.vector_env import ROLLOUT_SETUPS, EpisodeSpec, RolloutWorkers, WorkerError, episode_cameras  # noqa: E402
+from workbench.sim.vector_env import ROLLOUT_SETUPS, DepthRig, EpisodeSpec, RolloutWorkers, WorkerError, episode_cameras  # noqa: E402
+from workbench.types import Episode  # noqa: E402
 
 __all__ = [
     "BatchPolicy",
+    "DepthRig",
     "EpisodeOutcome",
     "EpisodeSpec",
     "ParallelRolloutConfig",
@@ -44,15 +54,51 @@ __all__ = [
     "RolloutWorkers",
     "check_disjoint_seeds",
     "episode_cameras",
+    "make_depth_rig",
     "make_specs",
     "run_parallel_rollouts",
+    "ViewPolicy",
 ]
 
 
 class BatchPolicy(Protocol):
-    """``(images (B, S, S, 3) uint8, obs (B, 39), tasks) -> chunks (B, H, 4)``; stateless across calls."""
+    """``(images, obs (B, 39), tasks) -> chunks (B, H, 4)``; stateless across calls. ``images`` are
+    the RGB frames ``(B, S, S, 3)`` uint8, or for a :class:`ViewPolicy` its virtual views
+    ``(B, 4, S, V·S)`` float16 (what its encoder was trained on)."""
 
-    def __call__(self, images: npt.NDArray[np.uint8], obs: npt.NDArray, tasks: Sequence[str]) -> npt.NDArray: ...
+    def __call__(self, images: npt.NDArray, obs: npt.NDArray, tasks: Sequence[str]) -> npt.NDArray: ...
+
+
+@runtime_checkable
+class ViewPolicy(Protocol):
+    """A batch policy whose encoder reads depth + XYZ virtual views (CLAMP, §III-B) rather than RGB:
+    ``views`` is its samples' ``image_fn``, None when it reads RGB frames after all."""
+
+    views: ViewImages | None
+
+    def __call__(self, images: npt.NDArray, obs: npt.NDArray, tasks: Sequence[str]) -> npt.NDArray: ...
+
+
+def make_depth_rig(views: ViewImages, episode: Episode) -> DepthRig:
+    """The rollout rig that gives a policy the views ``views`` computes from ``episode``'s data: the
+    same recorded cameras (:meth:`ViewImages.sources`), rendered at the sizes the dataset recorded.
+
+    ``episode`` is any episode of the training data. Raises :class:`EvalError` when it has no
+    camera with depth, or one the simulator cannot render with depth."""
+    names = views.sources(episode)
+    where = f"episode {episode.index} ({episode.source or 'dataset'})"
+    if not names:
+        raise EvalError(f"{where} records no camera with depth, intrinsics and extrinsics: the environment cannot "
+                        "provide the depth + XYZ views this policy reads (generate the data with the metaworld "
+                        "generator, which records scene, wrist and scene2 depth)")  # fmt: skip
+    cams = []
+    for n in names:
+        h, w = episode.cameras[n].depth[0].shape[:2]  # type: ignore[index]
+        cams.append((n, int(w), int(h)))
+    try:
+        return DepthRig(tuple(cams), views.step_image)
+    except ValueError as e:
+        raise EvalError(f"{where}: {e}") from e
 
 
 @dataclass(frozen=True)
@@ -101,30 +147,50 @@ def check_disjoint_seeds(specs: Sequence[EpisodeSpec], training_seeds: Sequence[
         raise EvalError(f"evaluation seeds {sorted(seen)[:5]} are training placements; start the evaluation seeds elsewhere")
 
 
+def _computes(rig: DepthRig, views: ViewImages) -> bool:
+    """Whether ``rig`` encodes its depth into exactly ``views`` (an equal :class:`ViewImages`)."""
+    enc = rig.encode
+    return isinstance(enc, MethodType) and enc.__func__ is ViewImages.step_image and enc.__self__ == views
+
+
 def run_parallel_rollouts(
     policy: BatchPolicy | Callable[..., npt.NDArray],
     specs: Sequence[EpisodeSpec],
     config: ParallelRolloutConfig | None = None,
     *,
     pool: RolloutWorkers | None = None,
+    rig: DepthRig | None = None,
     progress: bool = False,
     desc: str = "rollouts",
 ) -> list[EpisodeOutcome]:
     """Run every episode of ``specs`` with ``policy``; outcomes in the order of ``specs``.
 
     ``pool`` reuses open workers (its image size must be ``config.image_size``); without one,
-    ``config.workers`` processes are started for this call and closed after it."""
+    ``config.workers`` processes are started for this call and closed after it. A
+    :class:`ViewPolicy` with views needs a ``rig`` (:func:`make_depth_rig`) computing those views,
+    or a ``pool`` made with one; it is refused, before any episode starts, when there is none."""
     cfg = config or ParallelRolloutConfig()
     if not specs:
         raise EvalError("no episodes to roll out")
+    views = policy.views if isinstance(policy, ViewPolicy) else None
+    have = pool.rig if pool is not None else rig
+    if views is not None and (have is None or not _computes(have, views)):
+        why = ("the environment renders RGB frames only: it provides no depth" if have is None
+               else "the rollout rig computes other views than the policy's")  # fmt: skip
+        raise EvalError(f"the policy reads depth + XYZ virtual views ({views.size} px, wrist views {views.wrist}); {why}. "
+                        "Give run_parallel_rollouts rig=make_depth_rig(views, an episode of the training data)")  # fmt: skip
+    if views is None and have is not None:
+        raise EvalError("the rollout rig gives depth views, but the policy reads RGB frames")
     for s in specs:
         if s.camera_setup not in ROLLOUT_SETUPS:
             raise EvalError(f"unknown camera setup {s.camera_setup!r}; rollouts render {', '.join(ROLLOUT_SETUPS)}")
     own = pool is None
     if pool is None:
-        pool = RolloutWorkers(0 if cfg.workers == 0 else max(1, min(cfg.workers, len(specs))), cfg.image_size)
+        pool = RolloutWorkers(0 if cfg.workers == 0 else max(1, min(cfg.workers, len(specs))), cfg.image_size, rig)
     elif pool.image_size != cfg.image_size:
         raise EvalError(f"the workers render {pool.image_size} px, the policy needs {cfg.image_size} px")
+    elif rig is not None and pool.rig != rig:
+        raise EvalError("pass the rig when making the pool (RolloutWorkers(..., rig=...)), not beside it")
     slots = pool.slots
     pending = deque(range(len(specs)))
     busy: dict[int, tuple[int, str]] = {}  # slot -> (spec index, "start" | "run"): a reply is due
@@ -165,7 +231,7 @@ def run_parallel_rollouts(
             if not ready:
                 continue
             ks = sorted(ready)
-            images = np.stack([ready[k][1] for k in ks])  # (B, S, S, 3)
+            images = np.stack([ready[k][1] for k in ks])  # (B, S, S, 3) RGB, or (B, 4, S, V·S) views
             obs = np.stack([ready[k][2] for k in ks])  # (B, 39)
             chunks = np.asarray(policy(images, obs, [specs[ready[k][0]].task for k in ks]), dtype=np.float32)
             if chunks.ndim != 3 or chunks.shape[0] != len(ks) or chunks.shape[2] != 4:

@@ -15,6 +15,7 @@ folder for the whole session.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,7 @@ from workbench.train.config import TrainConfig, make_config
 if TYPE_CHECKING:
     from workbench.train.run import TrainedRun
 
-__all__ = ["SAMPLE_RESNET", "SMOKE_OVERRIDES", "CachedRun", "notebook_config", "recipe_config", "train_recipe", "notebook_runs_root", "notebook_dataset", "resolve_dataset", "smoke_dataset", "train_clap_vdvae",
+__all__ = ["SAMPLE_RESNET", "SMOKE_OVERRIDES", "CachedRun", "notebook_config", "recipe_config", "train_recipe", "notebook_runs_root", "notebook_dataset", "resolve_dataset", "smoke_dataset", "generated_dataset", "train_clap_vdvae",
            "train_cached"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -71,6 +72,28 @@ def smoke_dataset(source: str | Path = "data_samples/metaworld", *, tasks: tuple
         raise ValueError(f"{src}: none of the tasks {tasks} (it has {ds.tasks})")
     out.parent.mkdir(parents=True, exist_ok=True)
     write_lerobot((ds.episode(i) for i in keep), out, lossless=True)
+    return out.resolve()
+
+
+def generated_dataset(tasks: Sequence[str], demos: int, *, camera_setup: str = "fixed", image_size: int = 64,
+                      max_steps: int = 100, seed: int = 0, workers: int = 1, root: str | Path | None = None) -> Path:
+    """Expert demonstrations made by the generator (scene, wrist and ``scene2`` RGB-D, object
+    positions; RGB stored losslessly, so closed-loop frames match the training frames) once under
+    the runs root and reused: what a closed-loop notebook trains on. The dataset lands atomically,
+    so a cut generation leaves nothing that looks finished."""
+    from workbench.data.generate import make_metaworld_dataset
+    from workbench.data.normalize import write_dataset_stats
+
+    name = f"metaworld-{'-'.join(tasks)}-{demos}x-{camera_setup}-{image_size}px-{max_steps}steps-s{seed}"
+    out = Path(root) if root is not None else notebook_runs_root() / "data" / name
+    if (out / "meta" / "workbench_stats.json").is_file():
+        return out.resolve()
+    if (out / "meta" / "info.json").is_file():  # the dataset landed, its statistics did not
+        write_dataset_stats(out, ("raw", "ee"), seed)
+        return out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    make_metaworld_dataset(out, tuple(tasks), demos, camera_setups=(camera_setup,), seed=seed, image_size=image_size,
+                           max_steps=max_steps, workers=workers, progress=False, lossless=True)  # fmt: skip
     return out.resolve()
 
 

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from workbench.data.views import DEFAULT_VIEWS, episode_view_images
+from workbench.data.views import DEFAULT_VIEWS, ViewImages
 from workbench.losses import CLAMP_INIT_TEMPERATURE, MAX_TEMPERATURE, SIGLIP_INIT_BIAS, TriModalSigLIPLoss
 from workbench.methods.base import Method, MethodConfig
 from workbench.models import (
@@ -201,7 +201,7 @@ class CLAMP(Method):
         and, for ``image_input="dxyz"``, the tiled virtual views in place of the camera frames."""
         kw: dict[str, Any] = {"text_fn": clamp_text_fn(config)}
         if config.image_input == ImageInput.DXYZ.value:
-            kw["image_fn"] = partial(episode_view_images, size=config.view_size, wrist=config.wrist_views)
+            kw["image_fn"] = ViewImages(size=config.view_size, wrist=config.wrist_views)
         return kw
 
     def build(self) -> None:
