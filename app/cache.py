@@ -60,13 +60,14 @@ def frames(path: str, mtime: float, index: int, camera: str) -> np.ndarray:
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
-def rerun_server(path: str, mtime: float, index: int, horizon: int, point_cloud: bool, worms: tuple = ()):
+def rerun_server(path: str, mtime: float, index: int, horizon: int, point_cloud: bool, worms: tuple = (), virtual_views: bool = False):
     """A served Rerun recording of one episode; kept alive by the cache (evicted ones stop).
     ``worms``: ``(name, run_path, stamp, k, anchor)`` per predicted-chunk worm (see :func:`ee_paths`)."""
     from workbench.viz.rerun import serve_episode
 
     predicted = {name: ee_paths(run, stamp, path, mtime, index, k, anchor) for name, run, stamp, k, anchor in worms}
-    return serve_episode(episode(path, mtime, index), horizon=horizon, point_cloud=point_cloud, predicted_chunks=[predicted])
+    return serve_episode(episode(path, mtime, index), horizon=horizon, point_cloud=point_cloud, predicted_chunks=[predicted],
+                         virtual_views=virtual_views)  # fmt: skip
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

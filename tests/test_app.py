@@ -193,8 +193,20 @@ def test_playback_page_scrubber_and_viewer(app):
     assert app.get("plotly_chart")[0].proto.spec != fig_before  # the worm moved
     app.toggle(key="playback_open").set_value(True).run()
     _no_errors(app)
-    iframes = app.get("iframe")
-    assert iframes and "localhost" in iframes[0].proto.src and "hide_welcome_screen" in iframes[0].proto.src
+    viewer = _viewer_args(app)
+    assert viewer["url"].startswith("rerun+http://localhost:") and viewer["frame"] == 6  # the scrubber's frame
+    app.slider(key="playback_frame").set_value(3).run()
+    moved = _viewer_args(app)
+    assert moved["frame"] == 3 and moved["url"] == viewer["url"]  # the same recording, another time
+    assert any("No CLAMP virtual views" in c.value and "only 'scene' has" in c.value for c in app.caption)
+
+
+def _viewer_args(app) -> dict:
+    """What the page passes the Rerun viewer component (app/rerun_viewer.py)."""
+    import json
+
+    (viewer,) = [c for c in app.get("component_instance") if c.proto.component_name == "rerun_viewer.rerun_viewer"]
+    return json.loads(viewer.proto.json_args)
 
 
 def test_jobs_page_renders_runs(app, roots):
@@ -389,7 +401,7 @@ def test_playback_page_draws_predicted_worms(trained, app):
     assert app.get("plotly_chart")[0].proto.spec != spec
     app.toggle(key="playback_open").set_value(True).run()
     _no_errors(app)
-    assert app.get("iframe")
+    assert _viewer_args(app)["url"].startswith("rerun+http://")
 
 
 def test_jobs_defaults_to_a_smoke_job_and_refuses_a_bad_dataset_where_launched(app, roots, tmp_path):
