@@ -98,6 +98,22 @@ def umap_warmup():
     return warm_umap()
 
 
+@st.cache_resource(show_spinner=False)
+def dtw_warmup():
+    """Start compiling the DTW kernels in a background thread, once per server process (a fresh
+    clone compiles them once, ~25 s of CPU; numba caches them on disk after that)."""
+    from workbench.dtw import warm_dtw
+
+    return warm_dtw()
+
+
+def dtw_ready() -> bool:
+    """False while the background compile runs (a DTW call now would wait for it)."""
+    from workbench.dtw.warmup import dtw_is_warming
+
+    return not dtw_is_warming()
+
+
 def umap_ready() -> bool:
     from workbench.analysis.projection import umap_is_warm
 
@@ -182,6 +198,24 @@ def neighbours(run_path: str, stamp: float, data_path: str, mtime: float, stride
                row: int, k: int, window: int | None, cost: str, other_episodes: bool):  # fmt: skip
     return run_on_dataset(run_path, stamp, data_path, mtime, stride).neighbours(
         row, k, kind=kind, horizon=horizon, window=window, cost=cost, other_episodes=other_episodes)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def neighbour_table(run_path: str, stamp: float, data_path: str, mtime: float, stride: int, kind: str, horizon: int,
+                    window: int | None, cost: str):  # fmt: skip
+    """The shipped DTW neighbour table of these chunks when its content key matches, else None
+    (scripts/precompute_samples.py writes them into data_samples/neighbours/)."""
+    return run_on_dataset(run_path, stamp, data_path, mtime, stride).neighbour_table(
+        kind=kind, horizon=horizon, window=window, cost=cost)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def table_neighbours(run_path: str, stamp: float, data_path: str, mtime: float, stride: int, kind: str, horizon: int,
+                     row: int, k: int, window: int | None, cost: str):  # fmt: skip
+    """:func:`neighbours` among other episodes, read from the shipped table (no DTW computed)."""
+    analysis = run_on_dataset(run_path, stamp, data_path, mtime, stride)
+    table = neighbour_table(run_path, stamp, data_path, mtime, stride, kind, horizon, window, cost)
+    return analysis.table_neighbours(row, k, table, kind=kind, horizon=horizon)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -17,9 +17,10 @@ from workbench.data import write_hand_pose, write_lerobot
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "app" / "main.py"
 PAGES = ["app_pages/datasets.py", "app_pages/jobs.py"]
-#: the test environment: fixture roots, a private embedding/projection cache, no UMAP compile competing
-#: for the two cores (the Latent page's not-yet-warm path is what these tests see)
-_ENV = {"ACTIONLENS_WARM_UMAP": "0"}
+#: the test environment: fixture roots, a private embedding/projection cache, no UMAP or DTW compile
+#: competing for the two cores (the Latent page's not-yet-warm path is what these tests see; DTW
+#: calls compile what they need themselves)
+_ENV = {"ACTIONLENS_WARM_UMAP": "0", "ACTIONLENS_WARM_DTW": "0"}
 
 
 def st_cache_clear() -> None:
@@ -316,6 +317,52 @@ def test_neighbours_page_controls_change_the_output(trained, app):
     assert app.selectbox(key="neighbours_kind").options == ["raw", "ee", "relative"]  # a robot dataset has no hand chunks
     app.number_input(key="neighbours_horizon").set_value(4).run()
     _no_errors(app)
+
+
+def test_neighbours_page_answers_from_the_shipped_table_while_dtw_compiles(monkeypatch, tmp_path):
+    """A fresh clone: the DTW kernels are still compiling, yet the shipped samples' page shows its
+    neighbours, threshold and positives from the table; with a stale key (no matching table) it
+    says it is computing instead of blocking."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from workbench.analysis import run_analysis
+    from workbench.analysis.neighbour_table import SHIPPED_TABLES, load_neighbour_table
+    from workbench.dtw import warmup
+
+    monkeypatch.setattr(warmup, "dtw_is_warming", lambda: True)
+    monkeypatch.delenv("ACTIONLENS_ROOTS", raising=False)  # the shipped samples, as on a fresh clone
+    monkeypatch.setenv("ACTIONLENS_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("ACTIONLENS_CACHE", str(tmp_path / "cache"))
+    for k, v in _ENV.items():
+        monkeypatch.setenv(k, v)
+
+    def page() -> AppTest:
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        at = AppTest.from_file(str(APP), default_timeout=120)
+        at.run()
+        at.switch_page("app_pages/neighbours.py").run()
+        _no_errors(at)
+        return at
+
+    at = page()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Relative DTW"] == "…" and "overlap@8" in metrics  # relative DTW waits for the kernels
+    table_file = max(SHIPPED_TABLES.glob("*.npz"), key=lambda p: p.stat().st_size)  # the metaworld table
+    table = load_neighbour_table(SHIPPED_TABLES, table_file.stem)
+    # the default query is the first row (first episode, first frame): its threshold, positives and
+    # nearest DTW neighbour are the table's
+    assert metrics["Threshold (K = 5 %)"] == f"{table.threshold(5.0):.3g}"
+    assert int(metrics["Positives of this frame"]) == table.positives_of(0, 5.0)
+    against = [b for b in at.selectbox if b.label == "Against"]
+    assert not against and any("compiling in the background" in c.value for c in at.caption)  # the alignment waits, saying why
+    grid = str(at.get("plotly_chart")[1].proto.spec)
+    assert f"dtw {table.dtw_distances[0, 0]:.3g}" in grid
+
+    monkeypatch.setattr(run_analysis, "SHIPPED_TABLES", tmp_path / "no-tables")  # every key stale
+    at = page()
+    assert not at.metric and any("Computing the DTW neighbours" in c.value for c in at.caption)
 
 
 def test_saliency_page_follows_the_instruction(trained, app):
