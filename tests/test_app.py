@@ -319,6 +319,29 @@ def test_neighbours_page_controls_change_the_output(trained, app):
     _no_errors(app)
 
 
+def test_the_first_page_imports_neither_torch_nor_numba(tmp_path):
+    """A fresh server's first page (Datasets, on the shipped samples, with the run picker filled)
+    is drawn without importing torch, numba, HF datasets or umap: they cost seconds on a loaded
+    machine and the page needs none of them (the run list reads checkpoint headers)."""
+    import subprocess
+
+    script = f"""
+import sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({str(APP)!r}, default_timeout=120)
+at.run()
+assert not at.exception and not at.error, ([e.value for e in at.exception], [e.value for e in at.error])
+assert [m.label for m in at.metric][:2] == ["episodes", "frames"], at.metric
+assert len(at.selectbox(key="sidebar_run").options) == 3, at.selectbox(key="sidebar_run").options
+print(sorted(m for m in ("torch", "numba", "datasets", "umap") if m in sys.modules))
+"""
+    env = {k: v for k, v in os.environ.items() if k != "ACTIONLENS_ROOTS"}
+    env.update(_ENV, PYTHONPATH=str(REPO), ACTIONLENS_RUNS=str(tmp_path / "runs"), ACTIONLENS_CACHE=str(tmp_path / "cache"))
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
+
+
 def test_neighbours_page_answers_from_the_shipped_table_while_dtw_compiles(monkeypatch, tmp_path):
     """A fresh clone: the DTW kernels are still compiling, yet the shipped samples' page shows its
     neighbours, threshold and positives from the table; with a stale key (no matching table) it
