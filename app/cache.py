@@ -24,6 +24,7 @@ from workbench.types import Episode
 
 _BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="actionlens-projection")  # one at a time on 2 cores
 _THUMBNAILS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="actionlens-thumbnails")
+_MAPS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="actionlens-maps")  # not behind a minute of t-SNE
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -274,6 +275,15 @@ def saliency_panel(run_path: str, stamp: float, data_path: str, mtime: float, re
                    text: str | None, names: tuple[str, ...], stride: int = 2):  # fmt: skip
     """Overlays of every map of ``names`` on frames ``refs``; ``text`` replaces their instruction."""
     return run_on_dataset(run_path, stamp, data_path, mtime, stride).saliency(refs, names, text=text)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def saliency_job(run_path: str, stamp: float, data_path: str, mtime: float, refs: tuple[tuple[int, int], ...],
+                 text: str | None, names: tuple[str, ...], stride: int = 2) -> Future:  # fmt: skip
+    """:func:`saliency_panel` computed in a background thread, so the Saliency page is drawn at
+    once and fills in the maps when they are ready."""
+    analysis = run_on_dataset(run_path, stamp, data_path, mtime, stride)
+    return _MAPS.submit(analysis.saliency, refs, names, text=text)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -251,11 +251,13 @@ def test_latent_page_projects_selects_and_plays_back(trained, app, monkeypatch):
     import threading
 
     from workbench.analysis import projection
+    from workbench.warmup import Warmup
 
     # UMAP not yet compiled in this process, whatever earlier tests did (test_analysis warms it):
-    # an unset "done" event and a never-started warm-up thread, restored after the test
-    monkeypatch.setattr(projection, "_WARM_DONE", threading.Event())
-    monkeypatch.setattr(projection, "_WARM_THREAD", threading.Thread(target=lambda: None))
+    # a warm-up whose thread never runs, restored after the test
+    stuck = Warmup("never", lambda: None)
+    stuck._thread = threading.Thread(target=lambda: None)
+    monkeypatch.setattr(projection, "_UMAP_WARMUP", stuck)
     app.switch_page("app_pages/latent.py").run()
     _robot(app)
     _pick_run(app, "caip-tiny")
@@ -388,18 +390,29 @@ def test_neighbours_page_answers_from_the_shipped_table_while_dtw_compiles(monke
     assert not at.metric and any("Computing the DTW neighbours" in c.value for c in at.caption)
 
 
+def _maps_drawn(app) -> None:
+    """Rerun until the Saliency page's background maps are in (the browser's fragment does this)."""
+    for _ in range(240):
+        if not app.get("progress"):
+            break
+        time.sleep(0.5)
+        app.run()
+    _no_errors(app)
+    assert not app.get("progress")
+
+
 def test_saliency_page_follows_the_instruction(trained, app):
     app.switch_page("app_pages/saliency.py").run()
     _robot(app)
     _pick_run(app, "caip-tiny")
     app.multiselect(key="saliency_methods").set_value(["saliency", "text_pooling"]).run()
-    _no_errors(app)
+    _maps_drawn(app)
     spec = app.get("plotly_chart")[0].proto.spec
     app.text_input(key="saliency_instruction").set_value("open the drawer quickly").run()
-    _no_errors(app)
+    _maps_drawn(app)
     assert app.get("plotly_chart")[0].proto.spec != spec  # CAIP's pooling is conditioned on the text
     app.toggle(key="saliency_check").set_value(True).run()
-    _no_errors(app)
+    _maps_drawn(app)
     assert any(m.label.startswith("Sanity") for m in app.metric)
 
 
