@@ -106,3 +106,12 @@ def test_the_shipped_samples_carry_a_current_table_for_every_run():
         shipped = a.table_neighbours(row, 8, table, kind=kind, horizon=horizon)
         np.testing.assert_array_equal(shipped.dtw_indices, live.dtw_indices)
         assert table.threshold(5.0) == a.dtw_threshold(kind=kind, horizon=horizon, window=None, cost="sqeuclidean", quantile=5.0)
+
+
+def test_the_dtw_warm_up_compiles_in_a_child_and_leaves_the_kernels_loaded():
+    from workbench.dtw import dtw_is_warm, warm_dtw
+    from workbench.dtw.warmup import dtw_is_warming
+
+    thread = warm_dtw(wait=True, timeout=1200)
+    assert warm_dtw() is thread  # once per process
+    assert dtw_is_warm() and not dtw_is_warming() and not thread.is_alive()

@@ -1,14 +1,21 @@
-"""Compile the DTW kernels ahead of the first request, in a background thread.
+"""Compile the DTW kernels ahead of the first request, in the background.
 
 The kernels are numba functions cached on disk beside their source (``cache=True``), so a fresh
 clone compiles them once: ~25 s of CPU (72 s on the shared 2-core machine under load). An app
 starts this at launch so a view that needs DTW finds them ready, or shows a progress note until
-they are (:func:`dtw_is_warming`), instead of blocking its first request on the compiler.
+they are (:func:`dtw_is_warming`), instead of blocking its first request on the compiler. The
+compile runs in a child process (numba's compiler holds the GIL: in the app's process it would
+stall every page for its duration), which fills the disk cache; the app's process then loads the
+kernels from it in a second or two.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 
@@ -16,8 +23,11 @@ from workbench.warmup import Warmup
 
 __all__ = ["dtw_is_warm", "dtw_is_warming", "warm_dtw"]
 
+_ROOT = Path(__file__).resolve().parents[2]  # the checkout the child must import workbench from
 
-def _warm() -> None:
+
+def _compile() -> None:
+    """Call every kernel once on small inputs of the views' argument types."""
     from workbench.dtw import dtw_path, dtw_topk, estimate_threshold, paired_dtw, pairwise_dtw
 
     X = np.random.default_rng(0).normal(size=(24, 8, 3))  # every kernel, with the views' argument types
@@ -28,6 +38,16 @@ def _warm() -> None:
     pairwise_dtw(X)
     dtw_topk(X[:2], X, 3, strategy="brute")
     dtw_topk(X[:2], X, 3, strategy="prune")
+
+
+def _warm() -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(_ROOT), os.environ.get("PYTHONPATH", "")])}
+    try:  # failing here only means this process compiles below
+        subprocess.run([sys.executable, "-c", "from workbench.dtw.warmup import _compile; _compile()"], env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=1800, check=False)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        pass
+    _compile()
 
 
 _DTW_WARMUP = Warmup("actionlens-warm-dtw", _warm)
