@@ -32,8 +32,9 @@ from workbench.atomic import atomic_path
 from workbench.eval.results import EvalError
 from workbench.stats import Interval, bootstrap_interval
 
-__all__ = ["PseudoTokenScore", "TokenChunkPolicy", "TokenPolicyScore", "TokenRolloutScore", "embed_transitions", "label_video",
-           "load_labels", "rollout_token_policy", "score_pseudo_tokens", "score_token_policy", "training_instructions"]
+__all__ = ["ArmSuccess", "PseudoTokenScore", "TokenChunkPolicy", "TokenPolicyScore", "TokenRolloutScore", "compare_arms_closed_loop",
+           "embed_transitions", "label_video", "load_labels", "rollout_token_policies", "rollout_token_policy", "score_pseudo_tokens",
+           "score_token_policy", "training_instructions"]
 
 
 def _episode_bootstrap(values: np.ndarray, episodes: np.ndarray) -> Interval:
@@ -348,3 +349,47 @@ def rollout_token_policy(restored: Any, episodes: int, *, tasks: Sequence[str] =
             success_rate=wilson_interval(wins, len(mine)), mean_steps=float(np.mean([o.steps for o in mine])),
             eval_seeds=(mine[0].spec.seed, mine[-1].spec.seed), seconds=round(seconds, 1)))
     return scores
+
+
+def rollout_token_policies(restored_runs: Sequence[Any], episodes: int, *, workers: int = 2,
+                           **kwargs: Any) -> list[list[TokenRolloutScore]]:  # fmt: skip
+    """:func:`rollout_token_policy` for several runs on one set of environment workers (started
+    once): every run meets the same episodes (placements and cameras)."""
+    from workbench.eval.parallel import RolloutWorkers
+
+    sizes = {r.sample_meta.image_size for r in restored_runs}
+    if len(sizes) != 1:
+        raise EvalError(f"the runs see images of different sizes ({sorted(sizes)}); roll them out separately")
+    with RolloutWorkers(workers, sizes.pop()) as pool:
+        return [rollout_token_policy(r, episodes, workers=workers, pool=pool, **kwargs) for r in restored_runs]
+
+
+@dataclass(frozen=True)
+class ArmSuccess:
+    """One arm of a closed-loop comparison: its runs (one per training seed) on the same episodes."""
+
+    arm: str
+    per_seed: tuple[TokenRolloutScore, ...]  # one per run (first task)
+    pooled: Interval  # Wilson over every run's episodes (the seeds' episodes pooled)
+    over_seeds: Interval | None  # mean success rate over seeds, Student-t (None with one seed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def compare_arms_closed_loop(arms: Mapping[str, Sequence[Any]], episodes: int, *, workers: int = 2,
+                             **kwargs: Any) -> dict[str, ArmSuccess]:  # fmt: skip
+    """Every restored run of every arm through :func:`rollout_token_policy` on one task (reach by
+    default), same episodes for all -> per arm the per-seed scores, the pooled Wilson interval and
+    the interval over seeds."""
+    from workbench.stats import pooled_rate, seed_sweep
+
+    flat = [(arm, r) for arm, runs in arms.items() for r in runs]
+    scores = rollout_token_policies([r for _, r in flat], episodes, workers=workers, **kwargs)
+    out = {}
+    for arm in arms:
+        mine = tuple(s[0] for (a, _), s in zip(flat, scores) if a == arm)
+        rates = [s.successes / s.episodes for s in mine]
+        out[arm] = ArmSuccess(arm, mine, pooled_rate([(s.successes, s.episodes) for s in mine]),
+                              seed_sweep(rates) if len(rates) > 1 else None)
+    return out
