@@ -33,7 +33,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from workbench.eval.latent_actions import compare_arms_closed_loop, score_pseudo_tokens, score_token_policy
+from workbench.eval.latent_actions import compare_arms_closed_loop, probe_token_features, score_pseudo_tokens, score_token_policy
 from workbench.figures import notebook_config, notebook_dataset, train_cached, train_clap_vdvae
 from workbench.stats import seed_sweep, separated
 from workbench.viz.save import save_figure
@@ -48,6 +48,9 @@ print(f"  accuracy {pseudo.accuracy}  copy-previous {pseudo.copy_previous}  majo
       f"uniform {pseudo.chance_uniform:.3f}")
 print(f"  decoded MSE {pseudo.decoded_mse}  copy-previous {pseudo.decoded_mse_copy_previous}  "
       f"true tokens {pseudo.decoded_mse_true_tokens}  mean chunk {pseudo.mean_chunk_mse:.3f}")
+# what the frozen features hold: a linear probe fit on the same labelled episodes, scored on the held-out ones
+probe = probe_token_features(vd.load(), stride=4 if smoke else 1)
+print(f"  linear probe on the frozen features (fit on the labelled training episodes): accuracy {probe}")
 
 # %%
 arms = {"robot demos only": False, "robot + pseudo-labelled video": True}
@@ -103,7 +106,7 @@ for i, (arm, cl) in enumerate(closed.items()):
                                           arrayminus=[v.estimate - v.low for v in vals])), row=1, col=3)
 fig.update_layout(title="CLAP-NTP: robot tokens only vs robot + VD-VAE pseudo tokens (95 % intervals)", height=420)
 save_figure(fig, "clap_ntp_video_pseudo_labels", figures_out,
-            meta={"pseudo_tokens": pseudo.to_dict(), "arms": summary,
+            meta={"pseudo_tokens": pseudo.to_dict(), "feature_probe": probe.to_dict(), "arms": summary,
                   "over_seeds": {a: {k: i.to_dict() for k, i in v.items()} for a, v in sweeps.items()}, "seeds": seeds, "steps": steps,
                   "labelled_fraction": labelled_fraction, "rollouts": rollouts, "closed_loop": {a: c.to_dict() for a, c in closed.items()}})
 fig

@@ -12,6 +12,8 @@ truth is known.
 * :func:`score_token_policy` — a ``clap_ntp`` / ``clap_rf`` token policy on held-out robot
   episodes: greedy token accuracy, teacher-forced NLL (Eq. 5), executed-chunk error and, for RF,
   the reverse KL to the frozen reference (Eq. 7) — what Knowledge Matching is meant to keep small.
+* :func:`probe_token_features` — a linear probe from the VD-VAE's frozen features to the true
+  tokens: what the features hold, beside what the VD-VAE makes of them.
 * :func:`rollout_token_policy` — the same policies in closed loop (parallel, camera-matched
   metaworld rollouts), success with a Wilson interval.
 
@@ -33,7 +35,7 @@ from workbench.eval.results import EvalError
 from workbench.stats import Interval, bootstrap_interval
 
 __all__ = ["ArmSuccess", "PseudoTokenScore", "TokenChunkPolicy", "TokenPolicyScore", "TokenRolloutScore", "compare_arms_closed_loop",
-           "embed_transitions", "label_video", "load_labels", "rollout_token_policies", "rollout_token_policy", "score_pseudo_tokens",
+           "embed_transitions", "label_video", "load_labels", "probe_token_features", "rollout_token_policies", "rollout_token_policy", "score_pseudo_tokens",
            "score_token_policy", "training_instructions"]
 
 
@@ -393,3 +395,40 @@ def compare_arms_closed_loop(arms: Mapping[str, Sequence[Any]], episodes: int, *
         out[arm] = ArmSuccess(arm, mine, pooled_rate([(s.successes, s.episodes) for s in mine]),
                               seed_sweep(rates) if len(rates) > 1 else None)
     return out
+
+
+@torch.no_grad()
+def probe_token_features(restored: Any, *, split: str = "val", stride: int = 1, dataset: Any = None, c: float = 1.0) -> Interval:
+    """How much of the Act-VAE tokens a restored ``clap_vdvae`` run's *frozen features* hold: one
+    logistic regression per token position on ``[f_t, f_{t+H}, f_{t+H} - f_t]``, fit on the run's
+    labelled training episodes (the same actions the VD-VAE saw), scored as held-out token accuracy
+    on ``split`` (bootstrap over episodes). Beside :func:`score_pseudo_tokens` it tells whether the
+    features or the VD-VAE's objective limit the pseudo tokens."""
+    from sklearn.linear_model import LogisticRegression
+
+    from workbench.data import load_dataset
+    from workbench.methods.clap_vdvae import VDVAEMethod, labelled_episodes
+
+    held = _held_out(restored, (VDVAEMethod,), "the probe reads a clap_vdvae run's frozen features", split, stride, dataset)
+    vd = restored.method
+    ds = dataset if dataset is not None else load_dataset(restored.data.path)
+    train = [int(i) for i in restored.split.get("train") or []]
+    labelled = sorted(labelled_episodes(np.array(train), np.array([ds.infos[i].task for i in train]), vd.config.labelled_fraction,
+                                        vd.config.split_seed))  # fmt: skip
+    if not labelled:
+        raise EvalError(f"run {restored.id}: no labelled training episodes to fit the probe on")
+
+    def arrays(samples: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        x, y, e = [], [], []
+        for b in _batches(samples):
+            ft, fh = vd.features(b["image"], b["text"]), vd.features(b["future_image"], b["text"])
+            x.append(torch.cat([ft, fh, fh - ft], 1).cpu().numpy())
+            y.append(vd.action_tokens(b["chunk"], b["mask"]).cpu().numpy())
+            e.append(b["episode"].numpy())
+        return np.concatenate(x), np.concatenate(y), np.concatenate(e)
+
+    x, y, _ = arrays(_video_samples(restored, labelled, ds, stride))
+    xv, yv, ev = arrays(held)
+    pred = np.stack([np.full(len(xv), y[0, q]) if len(set(y[:, q].tolist())) < 2
+                     else LogisticRegression(C=c, max_iter=2000).fit(x, y[:, q]).predict(xv) for q in range(y.shape[1])], 1)  # fmt: skip
+    return _episode_bootstrap((pred == yv).mean(1), ev)
