@@ -413,7 +413,8 @@ def probe_token_features(restored: Any, *, split: str = "val", stride: int = 1, 
     vd = restored.method
     ds = dataset if dataset is not None else load_dataset(restored.data.path)
     train = [int(i) for i in restored.split.get("train") or []]
-    labelled = sorted(labelled_episodes(np.array(train), np.array([ds.infos[i].task for i in train]), vd.config.labelled_fraction,
+    task_of = {int(info.index): info.task for info in ds.infos}
+    labelled = sorted(labelled_episodes(np.array(train), np.array([task_of[i] for i in train]), vd.config.labelled_fraction,
                                         vd.config.split_seed))  # fmt: skip
     if not labelled:
         raise EvalError(f"run {restored.id}: no labelled training episodes to fit the probe on")
