@@ -334,6 +334,9 @@ def rollout_token_policy(restored: Any, episodes: int, *, tasks: Sequence[str] =
     meta = restored.sample_meta
     if meta.chunk_kind != "raw":
         raise EvalError(f"run {restored.id} predicts {meta.chunk_kind} chunks; rollouts execute raw actions")
+    want = "wrist" if camera_setup == "wrist" else "scene"
+    if (meta.camera or "scene") != want:
+        raise EvalError(f"run {restored.id} trained on camera {meta.camera!r}; a {camera_setup!r} rollout renders {want!r}")
     texts, training_seeds = training_instructions(restored)
     specs = make_specs(list(tasks), episodes, camera_setup, seed_start=seed_start)
     check_disjoint_seeds(specs, training_seeds)
