@@ -21,8 +21,9 @@ import importlib.metadata
 import importlib.util
 import os
 import shutil
-import tempfile
 from pathlib import Path
+
+from workbench.atomic import atomic_path, atomic_write_text
 
 __all__ = ["WASM", "MODULE", "web_viewer_assets", "web_viewer_dir"]
 
@@ -67,13 +68,11 @@ def web_viewer_assets(folder: str | Path | None = None) -> Path:
             f"({_CLASS!r}); install the version pyproject.toml pins: `pip install 'rerun-sdk[notebook]>=0.41,<0.42'`"
         )
     folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".assets-") as tmp:
-        staged = Path(tmp) / WASM
+    with atomic_path(wasm) as staged:
+        staged.unlink()  # the link (or copy) takes the staged name itself
         try:
             os.link(static / WASM, staged)
         except OSError:  # another file system, or links not allowed
             shutil.copyfile(static / WASM, staged)
-        os.replace(staged, wasm)
-        (Path(tmp) / MODULE).write_text(f"{bundle}\nexport {{ WebViewer }};\n", encoding="utf-8")
-        os.replace(Path(tmp) / MODULE, module)
+    atomic_write_text(module, f"{bundle}\nexport {{ WebViewer }};\n")
     return folder
