@@ -7,6 +7,8 @@ dataset and embeds it once. The few plain functions compute cache keys or read t
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -22,6 +24,7 @@ from workbench.types import Episode
 
 _BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="actionlens-projection")  # one at a time on 2 cores
 _THUMBNAILS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="actionlens-thumbnails")
+_MAPS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="actionlens-maps")  # not behind a minute of t-SNE
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -60,13 +63,14 @@ def frames(path: str, mtime: float, index: int, camera: str) -> np.ndarray:
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
-def rerun_server(path: str, mtime: float, index: int, horizon: int, point_cloud: bool, worms: tuple = ()):
+def rerun_server(path: str, mtime: float, index: int, horizon: int, point_cloud: bool, worms: tuple = (), virtual_views: bool = False):
     """A served Rerun recording of one episode; kept alive by the cache (evicted ones stop).
     ``worms``: ``(name, run_path, stamp, k, anchor)`` per predicted-chunk worm (see :func:`ee_paths`)."""
     from workbench.viz.rerun import serve_episode
 
     predicted = {name: ee_paths(run, stamp, path, mtime, index, k, anchor) for name, run, stamp, k, anchor in worms}
-    return serve_episode(episode(path, mtime, index), horizon=horizon, point_cloud=point_cloud, predicted_chunks=[predicted])
+    return serve_episode(episode(path, mtime, index), horizon=horizon, point_cloud=point_cloud, predicted_chunks=[predicted],
+                         virtual_views=virtual_views)  # fmt: skip
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -90,12 +94,46 @@ def task_stats(path: str, mtime: float):
 # ------------------------------------------------------------------------------------------------
 
 
-@st.cache_resource(show_spinner=False)
-def umap_warmup():
-    """Start compiling umap-learn's kernels in a background thread, once per server process."""
-    from workbench.analysis import warm_umap
+def _in_background(name: str, start) -> threading.Thread:
+    """Run ``start`` in a daemon thread: the imports behind a warm-up (torch, numba) stay off the
+    first page's path, and the warm-up itself runs in its own thread."""
+    thread = threading.Thread(target=start, name=name, daemon=True)
+    thread.start()
+    return thread
 
-    return warm_umap()
+
+@st.cache_resource(show_spinner=False)
+def umap_warmup() -> threading.Thread:
+    """Start compiling umap-learn's kernels in a background thread, once per server process."""
+
+    def start() -> None:
+        from workbench.analysis.projection import warm_umap
+
+        warm_umap()
+
+    return _in_background("actionlens-start-umap", start)
+
+
+@st.cache_resource(show_spinner=False)
+def dtw_warmup() -> threading.Thread:
+    """Start compiling the DTW kernels in a background thread, once per server process (a fresh
+    clone compiles them once, ~25 s of CPU; numba caches them on disk after that)."""
+
+    def start() -> None:
+        from workbench.dtw import warm_dtw
+
+        warm_dtw()
+
+    return _in_background("actionlens-start-dtw", start)
+
+
+def dtw_ready() -> bool:
+    """False while the background compile runs (a DTW call now would wait for it)."""
+    from workbench.dtw.warmup import dtw_is_warming
+
+    if os.environ.get("ACTIONLENS_WARM_DTW", "1") != "0" and dtw_warmup().is_alive():
+        return False  # still importing, about to compile
+    return not dtw_is_warming()
 
 
 def umap_ready() -> bool:
@@ -159,10 +197,19 @@ def projection_job(run_path: str, stamp: float, data_path: str, mtime: float, st
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
+def trained_on(run_path: str, stamp: float):
+    """The run's camera and dataset (:func:`~workbench.train.rundir.trained_on`), read from its
+    checkpoint's header: the sidebar lists runs without importing torch or loading a model."""
+    from workbench.train.rundir import trained_on as read
+
+    return read(run_path)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
 def run_fits(run_path: str, stamp: float, data_path: str, mtime: float) -> bool:
-    """Whether the run can read the dataset (the library decides: :meth:`TrainedRun.fits`)."""
+    """Whether the run can read the dataset (it trained on one of the dataset's cameras)."""
     try:
-        return bool(restored(run_path, stamp).fits(dataset(data_path, mtime)).ok)
+        return trained_on(run_path, stamp).reads(dataset(data_path, mtime).info().cameras)
     except Exception:  # a damaged run or dataset fits nothing
         return False
 
@@ -182,6 +229,24 @@ def neighbours(run_path: str, stamp: float, data_path: str, mtime: float, stride
                row: int, k: int, window: int | None, cost: str, other_episodes: bool):  # fmt: skip
     return run_on_dataset(run_path, stamp, data_path, mtime, stride).neighbours(
         row, k, kind=kind, horizon=horizon, window=window, cost=cost, other_episodes=other_episodes)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def neighbour_table(run_path: str, stamp: float, data_path: str, mtime: float, stride: int, kind: str, horizon: int,
+                    window: int | None, cost: str):  # fmt: skip
+    """The shipped DTW neighbour table of these chunks when its content key matches, else None
+    (scripts/precompute_samples.py writes them into data_samples/neighbours/)."""
+    return run_on_dataset(run_path, stamp, data_path, mtime, stride).neighbour_table(
+        kind=kind, horizon=horizon, window=window, cost=cost)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def table_neighbours(run_path: str, stamp: float, data_path: str, mtime: float, stride: int, kind: str, horizon: int,
+                     row: int, k: int, window: int | None, cost: str):  # fmt: skip
+    """:func:`neighbours` among other episodes, read from the shipped table (no DTW computed)."""
+    analysis = run_on_dataset(run_path, stamp, data_path, mtime, stride)
+    table = neighbour_table(run_path, stamp, data_path, mtime, stride, kind, horizon, window, cost)
+    return analysis.table_neighbours(row, k, table, kind=kind, horizon=horizon)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -208,14 +273,23 @@ def ee_paths(run_path: str, stamp: float, data_path: str, mtime: float, episode_
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def saliency_panel(run_path: str, stamp: float, data_path: str, mtime: float, refs: tuple[tuple[int, int], ...],
-                   text: str | None, names: tuple[str, ...], stride: int = 4):  # fmt: skip
+                   text: str | None, names: tuple[str, ...], stride: int = 2):  # fmt: skip
     """Overlays of every map of ``names`` on frames ``refs``; ``text`` replaces their instruction."""
     return run_on_dataset(run_path, stamp, data_path, mtime, stride).saliency(refs, names, text=text)
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)
+def saliency_job(run_path: str, stamp: float, data_path: str, mtime: float, refs: tuple[tuple[int, int], ...],
+                 text: str | None, names: tuple[str, ...], stride: int = 2) -> Future:  # fmt: skip
+    """:func:`saliency_panel` computed in a background thread, so the Saliency page is drawn at
+    once and fills in the maps when they are ready."""
+    analysis = run_on_dataset(run_path, stamp, data_path, mtime, stride)
+    return _MAPS.submit(analysis.saliency, refs, names, text=text)
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def randomisation(run_path: str, stamp: float, data_path: str, mtime: float, refs: tuple[tuple[int, int], ...],
-                  text: str | None, name: str, stride: int = 4):  # fmt: skip
+                  text: str | None, name: str, stride: int = 2):  # fmt: skip
     return run_on_dataset(run_path, stamp, data_path, mtime, stride).randomisation(refs, name, text=text)
 
 

@@ -11,8 +11,6 @@ import sidebar
 import streamlit as st
 
 st.set_page_config(page_title="actionlens workbench", page_icon=":material/precision_manufacturing:", layout="wide")
-if os.environ.get("ACTIONLENS_WARM_UMAP", "1") != "0":
-    cache.umap_warmup()  # umap-learn compiles for ~40 s once per process: in the background, never on a click
 
 pages = [
     st.Page("app_pages/datasets.py", title="Datasets", icon=":material/dataset:", default=True),
@@ -25,4 +23,10 @@ pages = [
 ]
 page = st.navigation(pages)
 sidebar.draw()  # one dataset and one run for every page, drawn here so they persist across pages
-page.run()
+try:
+    page.run()
+finally:  # started once the first page is drawn, so their imports (torch, numba) do not slow it down
+    if os.environ.get("ACTIONLENS_WARM_UMAP", "1") != "0":
+        cache.umap_warmup()  # umap-learn compiles for ~40 s once per process: in the background, never on a click
+    if os.environ.get("ACTIONLENS_WARM_DTW", "1") != "0":
+        cache.dtw_warmup()  # the DTW kernels, likewise (compiled once per clone, then loaded from numba's cache)

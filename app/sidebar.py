@@ -68,7 +68,7 @@ def _run_dataset(run_path: str) -> str | None:
     from workbench.data.catalog import resolve_dataset_path
 
     try:
-        p = cache.restored(run_path, cache.checkpoint_stamp(run_path)).data.path
+        p = cache.trained_on(run_path, cache.checkpoint_stamp(run_path)).data_path
         target = resolve_dataset_path(p).resolve() if p else None
     except Exception:
         return None

@@ -1,14 +1,17 @@
 """Precompute what the app shows first for the shipped samples, so a fresh clone waits for nothing:
 each shipped run's embeddings of every shipped dataset it can read (every 2nd frame, the pages'
 default) and their PCA, t-SNE and UMAP projections, written into the run's ``embeddings/`` folder
-under content-hash keys (the checkpoint's bytes, the dataset's bytes, the vectors' bytes), which the
-app reads as they are.
+under content-hash keys (the checkpoint's bytes, the dataset's bytes, the vectors' bytes), and the
+DTW neighbour tables of the chunks those embeddings carry (the Neighbours page's defaults: the
+run's chunk kind and horizon, no window, squared-Euclidean cost), one per distinct chunk content,
+in ``data_samples/neighbours/`` (:mod:`workbench.analysis.neighbour_table`). The app reads them as
+they are when their keys match and computes live otherwise.
 
 Rerun after regenerating the samples or the runs (the keys change; each run's old ``embeddings/``
-folder is removed first, so nothing stale ships):
+folder and the old tables are removed first, so nothing stale ships):
 
     MUJOCO_GL=egl python scripts/precompute_samples.py            # all runs, about 5 min on 2 cores
-    git add -f data_samples/runs/*/embeddings                      # .gitignore keeps later app writes out
+    git add -f data_samples/runs/*/embeddings data_samples/neighbours   # .gitignore keeps later app writes out
     python scripts/precompute_samples.py --runs caip-sample --projectors pca
 """
 
@@ -26,6 +29,8 @@ sys.path.insert(0, str(REPO))
 
 def main(argv: list[str] | None = None) -> int:
     from workbench.analysis import compute_embeddings, make_projector, project_cached
+    from workbench.analysis.neighbour_table import compute_neighbour_table, neighbour_table_key, save_neighbour_table
+    from workbench.analysis.rechunk import rechunk
     from workbench.data import load_dataset
     from workbench.data.catalog import DEFAULT_ROOT, find_datasets
     from workbench.train.run import load_run
@@ -36,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", nargs="*", help="run names under ROOT/runs (default: all)")
     p.add_argument("--stride", type=int, default=2, help="every n-th frame (the app's default is 2)")
     p.add_argument("--projectors", nargs="*", default=["pca", "tsne", "umap"])
+    p.add_argument("--no-tables", action="store_true", help="skip the DTW neighbour tables")
     args = p.parse_args(argv)
 
     root = Path(args.root)
@@ -43,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs:
         runs = [d for d in runs if d.name in args.runs]
     datasets = find_datasets([root])
+    tables = root / "neighbours"
+    if tables.is_dir() and not args.runs and not args.no_tables:
+        shutil.rmtree(tables)
+    written: set[str] = set()
     for run_dir in runs:
         run = load_run(run_dir)
         out = run_dir / "embeddings"
@@ -59,6 +69,15 @@ def main(argv: list[str] | None = None) -> int:
                 t0 = time.time()
                 project_cached(make_projector(name, random_state=0), emb.vectors, cache_dir=out / "projections")
                 line += f"; {name} {time.time() - t0:.0f} s"
+            if not args.no_tables:
+                chunks = rechunk(emb, ds, emb.chunk_kind, int(emb.chunks.shape[1]))  # what the page rechunks to
+                key = neighbour_table_key(chunks.chunks, chunks.episode, window=None, cost="sqeuclidean")
+                if key not in written:
+                    t0 = time.time()
+                    table = compute_neighbour_table(chunks.chunks, chunks.episode)
+                    size = save_neighbour_table(table, tables).stat().st_size
+                    written.add(key)
+                    line += f"; DTW table {key} ({size // 1024} KiB) {time.time() - t0:.0f} s"
             print(line, flush=True)
     return 0
 

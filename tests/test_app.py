@@ -17,9 +17,10 @@ from workbench.data import write_hand_pose, write_lerobot
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "app" / "main.py"
 PAGES = ["app_pages/datasets.py", "app_pages/jobs.py"]
-#: the test environment: fixture roots, a private embedding/projection cache, no UMAP compile competing
-#: for the two cores (the Latent page's not-yet-warm path is what these tests see)
-_ENV = {"ACTIONLENS_WARM_UMAP": "0"}
+#: the test environment: fixture roots, a private embedding/projection cache, no UMAP or DTW compile
+#: competing for the two cores (the Latent page's not-yet-warm path is what these tests see; DTW
+#: calls compile what they need themselves)
+_ENV = {"ACTIONLENS_WARM_UMAP": "0", "ACTIONLENS_WARM_DTW": "0"}
 
 
 def st_cache_clear() -> None:
@@ -193,8 +194,20 @@ def test_playback_page_scrubber_and_viewer(app):
     assert app.get("plotly_chart")[0].proto.spec != fig_before  # the worm moved
     app.toggle(key="playback_open").set_value(True).run()
     _no_errors(app)
-    iframes = app.get("iframe")
-    assert iframes and "localhost" in iframes[0].proto.src and "hide_welcome_screen" in iframes[0].proto.src
+    viewer = _viewer_args(app)
+    assert viewer["url"].startswith("rerun+http://localhost:") and viewer["frame"] == 6  # the scrubber's frame
+    app.slider(key="playback_frame").set_value(3).run()
+    moved = _viewer_args(app)
+    assert moved["frame"] == 3 and moved["url"] == viewer["url"]  # the same recording, another time
+    assert any("No CLAMP virtual views" in c.value and "only 'scene' has" in c.value for c in app.caption)
+
+
+def _viewer_args(app) -> dict:
+    """What the page passes the Rerun viewer component (app/rerun_viewer.py)."""
+    import json
+
+    (viewer,) = [c for c in app.get("component_instance") if c.proto.component_name == "rerun_viewer.rerun_viewer"]
+    return json.loads(viewer.proto.json_args)
 
 
 def test_jobs_page_renders_runs(app, roots):
@@ -250,11 +263,13 @@ def test_latent_page_projects_selects_and_plays_back(trained, app, monkeypatch):
     import threading
 
     from workbench.analysis import projection
+    from workbench.warmup import Warmup
 
     # UMAP not yet compiled in this process, whatever earlier tests did (test_analysis warms it):
-    # an unset "done" event and a never-started warm-up thread, restored after the test
-    monkeypatch.setattr(projection, "_WARM_DONE", threading.Event())
-    monkeypatch.setattr(projection, "_WARM_THREAD", threading.Thread(target=lambda: None))
+    # a warm-up whose thread never runs, restored after the test
+    stuck = Warmup("never", lambda: None)
+    stuck._thread = threading.Thread(target=lambda: None)
+    monkeypatch.setattr(projection, "_UMAP_WARMUP", stuck)
     app.switch_page("app_pages/latent.py").run()
     _robot(app)
     _pick_run(app, "caip-tiny")
@@ -318,18 +333,98 @@ def test_neighbours_page_controls_change_the_output(trained, app):
     _no_errors(app)
 
 
+def test_the_first_page_imports_neither_torch_nor_numba(tmp_path):
+    """A fresh server's first page (Datasets, on the shipped samples, with the run picker filled)
+    is drawn without importing torch, numba, HF datasets or umap: they cost seconds on a loaded
+    machine and the page needs none of them (the run list reads checkpoint headers)."""
+    import subprocess
+
+    script = f"""
+import sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({str(APP)!r}, default_timeout=120)
+at.run()
+assert not at.exception and not at.error, ([e.value for e in at.exception], [e.value for e in at.error])
+assert [m.label for m in at.metric][:2] == ["episodes", "frames"], at.metric
+assert len(at.selectbox(key="sidebar_run").options) == 3, at.selectbox(key="sidebar_run").options
+print(sorted(m for m in ("torch", "numba", "datasets", "umap") if m in sys.modules))
+"""
+    env = {k: v for k, v in os.environ.items() if k != "ACTIONLENS_ROOTS"}
+    env.update(_ENV, PYTHONPATH=str(REPO), ACTIONLENS_RUNS=str(tmp_path / "runs"), ACTIONLENS_CACHE=str(tmp_path / "cache"))
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
+
+
+def test_neighbours_page_answers_from_the_shipped_table_while_dtw_compiles(monkeypatch, tmp_path):
+    """A fresh clone: the DTW kernels are still compiling, yet the shipped samples' page shows its
+    neighbours, threshold and positives from the table; with a stale key (no matching table) it
+    says it is computing instead of blocking."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from workbench.analysis import run_analysis
+    from workbench.analysis.neighbour_table import SHIPPED_TABLES, load_neighbour_table
+    from workbench.dtw import warmup
+
+    monkeypatch.setattr(warmup, "dtw_is_warming", lambda: True)
+    monkeypatch.delenv("ACTIONLENS_ROOTS", raising=False)  # the shipped samples, as on a fresh clone
+    monkeypatch.setenv("ACTIONLENS_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("ACTIONLENS_CACHE", str(tmp_path / "cache"))
+    for k, v in _ENV.items():
+        monkeypatch.setenv(k, v)
+
+    def page() -> AppTest:
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        at = AppTest.from_file(str(APP), default_timeout=120)
+        at.run()
+        at.switch_page("app_pages/neighbours.py").run()
+        _no_errors(at)
+        return at
+
+    at = page()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Relative DTW"] == "…" and "overlap@8" in metrics  # relative DTW waits for the kernels
+    table_file = max(SHIPPED_TABLES.glob("*.npz"), key=lambda p: p.stat().st_size)  # the metaworld table
+    table = load_neighbour_table(SHIPPED_TABLES, table_file.stem)
+    # the default query is the first row (first episode, first frame): its threshold, positives and
+    # nearest DTW neighbour are the table's
+    assert metrics["Threshold (K = 5 %)"] == f"{table.threshold(5.0):.3g}"
+    assert int(metrics["Positives of this frame"]) == table.positives_of(0, 5.0)
+    against = [b for b in at.selectbox if b.label == "Against"]
+    assert not against and any("compiling in the background" in c.value for c in at.caption)  # the alignment waits, saying why
+    grid = str(at.get("plotly_chart")[1].proto.spec)
+    assert f"dtw {table.dtw_distances[0, 0]:.3g}" in grid
+
+    monkeypatch.setattr(run_analysis, "SHIPPED_TABLES", tmp_path / "no-tables")  # every key stale
+    at = page()
+    assert not at.metric and any("Computing the DTW neighbours" in c.value for c in at.caption)
+
+
+def _maps_drawn(app) -> None:
+    """Rerun until the Saliency page's background maps are in (the browser's fragment does this)."""
+    for _ in range(240):
+        if not app.get("progress"):
+            break
+        time.sleep(0.5)
+        app.run()
+    _no_errors(app)
+    assert not app.get("progress")
+
+
 def test_saliency_page_follows_the_instruction(trained, app):
     app.switch_page("app_pages/saliency.py").run()
     _robot(app)
     _pick_run(app, "caip-tiny")
     app.multiselect(key="saliency_methods").set_value(["saliency", "text_pooling"]).run()
-    _no_errors(app)
+    _maps_drawn(app)
     spec = app.get("plotly_chart")[0].proto.spec
     app.text_input(key="saliency_instruction").set_value("open the drawer quickly").run()
-    _no_errors(app)
+    _maps_drawn(app)
     assert app.get("plotly_chart")[0].proto.spec != spec  # CAIP's pooling is conditioned on the text
     app.toggle(key="saliency_check").set_value(True).run()
-    _no_errors(app)
+    _maps_drawn(app)
     assert any(m.label.startswith("Sanity") for m in app.metric)
 
 
@@ -389,7 +484,7 @@ def test_playback_page_draws_predicted_worms(trained, app):
     assert app.get("plotly_chart")[0].proto.spec != spec
     app.toggle(key="playback_open").set_value(True).run()
     _no_errors(app)
-    assert app.get("iframe")
+    assert _viewer_args(app)["url"].startswith("rerun+http://")
 
 
 def test_jobs_defaults_to_a_smoke_job_and_refuses_a_bad_dataset_where_launched(app, roots, tmp_path):

@@ -58,7 +58,7 @@ def server(world):
     assert CHROMIUM, "chromium is missing: `make test` installs it (scripts/ensure-system-deps.sh)"
     port = _free_port()
     roots = os.pathsep.join([str(world / "data"), str(REPO / "data_samples")])
-    env = {**os.environ, "ACTIONLENS_WARM_UMAP": "0", "ACTIONLENS_ROOTS": roots, "ACTIONLENS_RUNS": str(world / "runs"),
+    env = {**os.environ, "ACTIONLENS_WARM_UMAP": "0", "ACTIONLENS_WARM_DTW": "0", "ACTIONLENS_ROOTS": roots, "ACTIONLENS_RUNS": str(world / "runs"),
            "ACTIONLENS_CACHE": str(world / "cache")}  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port), "--server.address", "127.0.0.1",

@@ -291,6 +291,32 @@ def test_rf_post_training_keeps_the_reference_frozen_and_starts_at_zero_kl():
         assert torch.equal(chunk, m.predict_chunk(ds[0]["image"][None], [ds[0]["text"]], seed=3)) and chunk.shape == (1, HORIZON, 4)
 
 
+def test_token_policies_in_parallel_rollouts_are_batch_invariant():
+    """What parallel rollouts rely on: a row's chunk does not depend on the rest of the batch (NTP's
+    greedy tokens; RF's flow noise is the same seeded draw for every row), and one closed-loop
+    episode runs through the parallel protocol."""
+    from workbench.eval.latent_actions import TokenChunkPolicy
+    from workbench.eval.parallel import ParallelRolloutConfig, make_specs, run_parallel_rollouts
+
+    ds = dataset(future_offset=HORIZON)
+    ntp = _ntp(ds, _vdvae_run(ds))
+    _train_steps(ntp, ds, 5)
+    torch.manual_seed(0)
+    rf = build_method("clap_rf", ClapRFConfig.preset("smoke", alpha=1.0), ds.meta(), runs={"ntp": frozen_run(ntp, ds, "ntp")}, dataset=ds)
+    images = np.stack([ds[i]["image"].permute(1, 2, 0).numpy() for i in (0, 5, 9)])  # (3, S, S, 3)
+    tasks = [ds.tasks[int(ds[i]["task_id"])] for i in (0, 5, 9)]
+    for m in (ntp.eval(), rf.eval()):
+        policy = TokenChunkPolicy(m, {}, seed=3)
+        batch = policy(images, np.zeros((3, 39)), tasks)
+        assert batch.shape == (3, HORIZON, 4)
+        for i in range(3):
+            np.testing.assert_allclose(policy(images[i : i + 1], np.zeros((1, 39)), tasks[i : i + 1])[0], batch[i], atol=1e-5)
+    assert not np.allclose(batch[0], batch[1])  # the rows do differ: the images drive the chunks
+    out = run_parallel_rollouts(TokenChunkPolicy(rf, {}), make_specs(["reach"], 1, "fixed"),
+                                ParallelRolloutConfig(max_steps=12, execute=HORIZON, image_size=SIZE, workers=0))
+    assert len(out) == 1 and 1 <= out[0].steps <= 12
+
+
 # -- the registry methods as jobs: auto dependencies, stop / resume ------------------------------------
 
 

@@ -176,6 +176,12 @@ def test_variant_bars_table_and_latent_panels_are_built_in_viz():
     assert list(bar.x) == ["x", "y", "z"] and list(bar.y) == [0.5, 0.4, 0.7]
     assert bar.marker.color[0] == bar.marker.color[1] != bar.marker.color[2]
     assert [s.y0 for s in fig.layout.shapes] == [0.9]
+    assert fig.data[0].error_y.array is None  # no error bars unless asked
+    # error bars over seeds: the half-widths, an infinite one (a single seed) drawn as none
+    for r, w in zip(rows, (0.05, float("inf"), 0.1)):
+        r["half"] = w
+    with_err = plot_variant_bars(rows, value="v", error="half").data[0]
+    assert list(with_err.error_y.array) == [0.05, 0.0, 0.1] and with_err.error_y.visible
     pts = [SimpleNamespace(nq=2, k=8, mse=0.01, psnr=26.0, rate=0.5, usage=0.9)]
     table = rate_distortion_table(pts)
     assert list(table.data[0].cells.values[0]) == [2] and list(table.data[0].cells.values[3]) == ["26.00"]

@@ -433,6 +433,51 @@ def test_blueprint_one_text_document_per_view_and_eye_frames_the_path(robot: Epi
     assert np.linalg.norm(position - target) < 1.0  # close enough that the path fills the view
 
 
+def test_blueprint_3d_view_leaves_out_depth_images(robot: Episode) -> None:
+    from workbench.viz.blueprint import make_blueprint
+
+    views = _views(make_blueprint(list(robot.cameras), depth_cameras=["scene"]))
+    (world,) = [v for v in views if type(v).__name__ == "Spatial3DView"]
+    assert list(world.contents) == ["+ $origin/**", "- world/cameras/scene/depth"]  # only cameras with depth are named
+
+
+def test_wrist_frustum_and_gripper_axes_are_sized_by_the_path(tmp_path: Path) -> None:
+    ep = make_robot_episode(1, T=6)
+    far = ep.cameras["scene"].extrinsics.copy()
+    far[:, :3, 3] = [4.0, 4.0, 4.0]  # a far scene camera makes the scene large, the path stays small
+    ep.cameras["scene"].extrinsics = far
+    ep.ee_pos = np.linspace([0.0, 0.0, 0.2], [0.3, 0.0, 0.2], len(ep))  # a 30 cm reach
+    out = read_rrd(save_episode_rrd(ep, tmp_path / "ep.rrd", horizon=2))
+    path = np.asarray(ep.ee_pos)
+    reach = max(float(np.linalg.norm(path.max(0) - path.min(0))), 0.05)
+    wrist = out["/world/cameras/wrist"]
+    plane = wrist.static.get("Pinhole:image_plane_distance") or wrist.column("Pinhole:image_plane_distance")[0]
+    np.testing.assert_allclose(np.ravel(plane)[0], 0.1 * reach, rtol=1e-5)
+    scene = out["/world/cameras/scene"]
+    scene_plane = scene.static.get("Pinhole:image_plane_distance") or scene.column("Pinhole:image_plane_distance")[0]
+    assert np.ravel(scene_plane)[0] > 3 * np.ravel(plane)[0]  # the far camera's frustum is sized by the scene
+
+
+def test_web_viewer_assets_export_the_viewer_class(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.viz import rerun_web
+
+    folder = rerun_web.web_viewer_assets(tmp_path / "viewer")
+    module = (folder / rerun_web.MODULE).read_text()
+    assert module.rstrip().endswith("export { WebViewer };") and "var WebViewer = class" in module
+    static, _ = rerun_web._notebook_static()
+    assert (folder / rerun_web.WASM).stat().st_size == (static / rerun_web.WASM).stat().st_size
+    stamp = (folder / rerun_web.MODULE).stat().st_mtime_ns
+    assert rerun_web.web_viewer_assets(folder) == folder and (folder / rerun_web.MODULE).stat().st_mtime_ns == stamp  # made once
+    # a bundle that no longer defines the class is refused with the file named
+    fake = tmp_path / "static"
+    fake.mkdir()
+    (fake / "widget.js").write_text("export default {};")
+    (fake / rerun_web.WASM).write_bytes(b"\0asm")
+    monkeypatch.setattr(rerun_web, "_notebook_static", lambda: (fake, "9.9.9"))
+    with pytest.raises(RuntimeError, match="widget.js.*WebViewer"):
+        rerun_web.web_viewer_assets(tmp_path / "other")
+
+
 def test_served_viewer_hides_the_examples_and_answers_on_another_host_name() -> None:
     served = serve_episode(make_robot_episode(0, T=4), horizon=2)
     assert "hide_welcome_screen" in served.url  # no examples page: nothing fetched from the internet

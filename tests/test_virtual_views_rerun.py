@@ -61,3 +61,15 @@ def test_merged_cloud_is_logged_per_step(logged):
 def test_xyz_colours_span_the_workspace():
     c = xyz_colours(np.array([[-0.6, 0.2, -0.02], [0.6, 1.1, 0.6], [0.0, 0.65, 0.29]]), np.array([True, True, False]))
     np.testing.assert_array_equal(c, [[0, 0, 0], [255, 255, 255], [0, 0, 0]])
+
+
+def test_virtual_views_are_offered_only_with_depth_from_two_scene_cameras():
+    from conftest import make_robot_episode
+
+    from workbench.viz.virtual_views import why_no_virtual_views
+
+    assert why_no_virtual_views(_table_episode(T=2)) is None  # two scene cameras with depth
+    ep = make_robot_episode(0, T=3)  # one scene camera and a wrist camera, both with depth
+    assert "only 'scene' has" in why_no_virtual_views(ep)
+    ep.cameras["scene"].depth = None
+    assert "none of its cameras has" in why_no_virtual_views(ep)  # the wrist camera does not count

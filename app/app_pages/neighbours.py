@@ -53,14 +53,45 @@ times = emb.time[own]
 t = int(q2.select_slider("Time", options=[int(x) for x in times], key=f"neighbours_time_{ep}"))
 row = int(own[np.flatnonzero(times == t)[0]])
 
-with st.spinner("Embedding and DTW neighbours…"):
-    res = cache.neighbours(run_path, stamp, data_path, mtime, stride, kind, horizon, row, k, window, cost, other)
+
+@st.fragment(run_every=1.0)
+def _wait_for_dtw() -> None:
+    if cache.dtw_ready():
+        st.rerun(scope="app")
+
+
+def _dtw_note(what: str) -> None:
+    """A progress note while the DTW kernels compile in the background (once per clone)."""
+    st.caption(f"{what}: the DTW kernels are compiling in the background (once per clone, about half a minute)…")
+    _wait_for_dtw()
+
+
+# the shipped table (data_samples/neighbours/, keyed by the chunks' content) answers the DTW side at once
+table = cache.neighbour_table(run_path, stamp, data_path, mtime, stride, kind, horizon, window, cost) if other else None
+ready = cache.dtw_ready()
+rel = None
+if table is not None and k <= table.k:
+    res = cache.table_neighbours(run_path, stamp, data_path, mtime, stride, kind, horizon, row, k, window, cost)
+    thr, n_pos = table.threshold(quantile), table.positives_of(row, quantile)
+    if ready:
+        rel = cache.neighbours(run_path, stamp, data_path, mtime, stride, kind, horizon, row, k, window, cost, other).relative_dtw
+elif not ready:
+    _dtw_note("Computing the DTW neighbours of these settings")
+    st.stop()
+else:
+    with st.spinner("DTW neighbours…"):
+        res = cache.neighbours(run_path, stamp, data_path, mtime, stride, kind, horizon, row, k, window, cost, other)
+    rel, thr, n_pos = res.relative_dtw, None, None
+if thr is None or n_pos is None:
+    if not ready:
+        _dtw_note(f"The threshold at K = {quantile:g} %")
+        st.stop()
     thr = cache.dtw_threshold(run_path, stamp, data_path, mtime, stride, kind, horizon, window, cost, quantile)
     d_row = cache.dtw_row(run_path, stamp, data_path, mtime, stride, kind, horizon, row, window, cost)
-n_pos = int(((d_row <= thr) & (np.arange(len(d_row)) != row)).sum())
+    n_pos = int(((d_row <= thr) & (np.arange(len(d_row)) != row)).sum())
 m = st.columns(4)
 m[0].metric(f"overlap@{k}", f"{res.overlap.mean:.2f}", help="shared frames between the two top-k lists / k")
-m[1].metric("Relative DTW", f"{res.relative_dtw.ratio:.2f}",
+m[1].metric("Relative DTW", f"{rel.ratio:.2f}" if rel is not None else "…",
             help="mean DTW of the embedding neighbours / that of random pairs (< 1: better than chance)")  # fmt: skip
 m[2].metric(f"Threshold (K = {quantile:g} %)", f"{thr:.3g}", help="DTW distance below which two chunks are CLASS positives "
             "(the K % quantile of 20,000 random pairs)")  # fmt: skip
@@ -83,6 +114,9 @@ st.plotly_chart(plot_neighbour_grid(query_img, e_imgs, d_imgs, embedding_caption
                 width="stretch", key="neighbours_grid")  # fmt: skip
 
 st.subheader("DTW alignment")
+if not cache.dtw_ready():
+    _dtw_note("The alignment")
+    st.stop()
 a1, a2 = st.columns([3, 1])
 options = [("dtw", i) for i in range(k)] + [("embedding", i) for i in range(k)]
 pick = a1.selectbox("Against", options, key=f"neighbours_against_{row}_{k}_{kind}_{horizon}",  # a new query: new captions

@@ -1,4 +1,5 @@
-"""Playback: the episode in the Rerun web viewer, and a light frame scrubber beside it."""
+"""Playback: a frame scrubber with a play button, the camera frames and 3-D path beside it, and the
+episode in the Rerun web viewer, whose time cursor follows the scrubber."""
 
 from __future__ import annotations
 
@@ -11,9 +12,18 @@ import cache
 import sidebar
 import state
 import streamlit as st
+from rerun_viewer import rerun_viewer
 
 from workbench.types import DataError
 from workbench.viz.trajectory import episode_path, plot_path_3d
+from workbench.viz.virtual_views import why_no_virtual_views
+
+
+PLAYING = "playback_playing"  # bool: the play button's state
+
+
+def toggle_playing() -> None:
+    st.session_state[PLAYING] = not st.session_state.get(PLAYING, False)
 
 
 def viewer_host() -> str:
@@ -50,8 +60,10 @@ if "playback_next" in st.session_state:  # the play button's step, set before th
     st.session_state["playback_frame"] = st.session_state.pop("playback_next")
 if st.session_state.get("playback_frame", 0) > len(ep) - 1:
     st.session_state["playback_frame"] = len(ep) - 1
-s1, s2 = st.columns([1, 12])
-playing = s1.toggle("Play", value=False, key="playback_play", help="Step through the frames at about 4 per second")
+s1, s2 = st.columns([1, 7], vertical_alignment="bottom")
+playing = bool(st.session_state.get(PLAYING, False))
+s1.button("⏸ Pause" if playing else "▶ Play", key="playback_play", on_click=toggle_playing, width="stretch",
+          help="Step through the frames (the Rerun viewer below follows)")  # fmt: skip
 frame = s2.slider("Frame", 0, len(ep) - 1, key="playback_frame")
 
 predicted: dict = {}
@@ -88,14 +100,29 @@ with right:
         st.plotly_chart(plot_path_3d(ep, frame, int(horizon), predicted=predicted or None), width="stretch")
 
 st.subheader("Rerun viewer")
-st.caption("Images, depth, camera frusta, the end-effector path or hand skeletons, action curves and chunk worms.")
-point_cloud = st.toggle("Point cloud from depth", value=False, key="playback_pc")
+st.caption("Images, depth, camera frusta, the end-effector path or hand skeletons, action curves and chunk worms; "
+           "its time cursor follows the scrubber and the play button above.")  # fmt: skip
+o1, o2 = st.columns([1, 2])
+point_cloud = o1.toggle("Point cloud from depth", value=False, key="playback_pc")
+no_views = why_no_virtual_views(ep)
+if no_views is None:
+    virtual_views = o2.toggle("CLAMP virtual views", value=False, key="playback_views",
+                              help="The depth + XYZ views re-rendered from the merged cloud of the scene cameras (CLAMP §III-B): "
+                                   "each view as an image in its camera's frustum, and the merged cloud as points")  # fmt: skip
+else:
+    virtual_views = False
+    o2.caption(f"No CLAMP virtual views: {no_views}.")
 if st.toggle("Open the viewer", value=False, key="playback_open"):
     with st.spinner("Logging the episode to Rerun…"):
-        served = cache.rerun_server(path, mtime, ep_index, int(horizon), point_cloud, worms)
-    url = served.url_for(viewer_host())
-    st.iframe(url, height=720)
-    st.caption(f"Viewer: {url} — its own timeline has a play button; the scrubber above does not move it.")
+        try:
+            served = cache.rerun_server(path, mtime, ep_index, int(horizon), point_cloud, worms, virtual_views)
+        except DataError as e:
+            st.error(f"Cannot log episode {ep_index} to Rerun: {e}")
+            st.stop()
+    host = viewer_host()
+    rerun_viewer(served.grpc_url_for(host), frame, key="playback_viewer")
+    st.caption(f"Recording served at `{served.grpc_url_for(host)}` (the browser needs that port too); "
+               f"[open the viewer in its own tab]({served.url_for(host)}).")  # fmt: skip
 
 if playing:  # one step, then rerun the page: the widgets show the new frame
     time.sleep(0.25)
@@ -106,5 +133,6 @@ with tempfile.TemporaryDirectory() as tmp:
     from workbench.viz.rerun import save_episode_rrd
 
     if st.button("Prepare .rrd download", key="playback_rrd"):
-        out = save_episode_rrd(ep, Path(tmp) / f"episode_{ep_index}.rrd", horizon=int(horizon), point_cloud=point_cloud)
+        out = save_episode_rrd(ep, Path(tmp) / f"episode_{ep_index}.rrd", horizon=int(horizon), point_cloud=point_cloud,
+                               virtual_views=virtual_views)  # fmt: skip
         st.download_button("Download .rrd", out.read_bytes(), file_name=out.name, key="playback_download")

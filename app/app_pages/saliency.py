@@ -4,6 +4,7 @@ instruction and the model-parameter randomisation sanity check."""
 
 from __future__ import annotations
 
+from concurrent.futures import TimeoutError
 
 import cache
 import numpy as np
@@ -54,15 +55,20 @@ if check:
         st.caption("The check needs a scalar map (not PCA).")
 
 row_labels = [f"ep {e} · t {t}" for e, t in refs]
+pending = []
 for run_path in chosen_runs:
     stamp = cache.checkpoint_stamp(run_path)
     st.subheader(labels[run_path])
-    with st.spinner(f"Maps of {labels[run_path]}…"):
-        try:
-            display, texts, panel = cache.saliency_panel(run_path, stamp, data_path, mtime, refs, text, tuple(methods))
-        except Exception as e:
-            st.error(f"Cannot compute maps for this run on `{entry.name}`: {e}")
-            continue
+    job = cache.saliency_job(run_path, stamp, data_path, mtime, refs, text, tuple(methods))
+    try:
+        display, texts, panel = job.result(timeout=1.0)
+    except TimeoutError:  # the page now, the maps when they are ready
+        st.progress(0.5, text=f"Computing the maps of {labels[run_path]} in the background…")
+        pending.append(job)
+        continue
+    except Exception as e:
+        st.error(f"Cannot compute maps for this run on `{entry.name}`: {e}")
+        continue
     missing = [LABELS[m] for m in methods if m not in panel.overlays]
     columns = {"input": display, **{LABELS[m]: panel.overlays[m] for m in methods if m in panel.overlays}}
     st.plotly_chart(plot_saliency_overlays(columns, row_labels=row_labels), width="stretch", key=f"saliency_fig_{run_path}")
@@ -79,3 +85,12 @@ for run_path in chosen_runs:
                 c2.caption("cascade: " + " → ".join(f"{name.split('.')[-1] or name}: {rho:.2f}" for name, rho in res.steps))
             except Exception as e:
                 st.error(f"Randomisation check failed: {e}")
+
+if pending:
+
+    @st.fragment(run_every=1.0)
+    def _wait_for_maps() -> None:
+        if all(job.done() for job in pending):
+            st.rerun(scope="app")
+
+    _wait_for_maps()

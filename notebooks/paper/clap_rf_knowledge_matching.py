@@ -11,7 +11,11 @@
 # α = 0 and α = `alpha` for each seed, same steps. "Skill kept" is measured on held-out episodes:
 # the trainable branch's greedy token accuracy against the Act-VAE tokens of the true chunks (the
 # reference's accuracy is the level to keep), its KL to the reference, and — what post-training is
-# for — the RF head's executed-chunk error. Closed-loop success (`rollouts > 0`) is off by default.
+# for — the RF head's executed-chunk error. Closed loop: every RF run of both arms on the same
+# `rollouts` reach episodes through the parallel protocol (`workbench.eval.parallel`; placement
+# seeds from 2000, fixed scene camera, 200-step cap), success with Wilson intervals; the small
+# default keeps the notebook quick, the README's numbers use `rollouts=100`. The reference NTP is
+# rolled out beside them: the skill there is to keep.
 
 # %% tags=["parameters"]
 dataset = None  # None: the metaworld sample (smoke: 8 of its episodes)
@@ -21,7 +25,8 @@ seeds = [0, 1, 2]  # RF post-training seeds per arm
 steps = 300  # training steps of every stage
 alpha = 1.0  # KM weight of the α > 0 arm
 labelled_fraction = 0.25  # share of each task's training episodes with actions
-rollouts = 0  # closed-loop metaworld episodes per task and arm (0 = offline only)
+rollouts = 2  # closed-loop reach episodes per run (0 = offline only; the README: 100)
+rollout_workers = 2  # environment processes of the closed-loop evaluation
 figures_out = None
 
 # %%
@@ -29,7 +34,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from workbench.eval.latent_actions import rollout_token_policy, score_token_policy
+from workbench.eval.latent_actions import compare_arms_closed_loop, score_token_policy
 from workbench.figures import notebook_config, notebook_dataset, train_cached, train_clap_vdvae
 from workbench.stats import seed_sweep, separated
 from workbench.viz.save import save_figure
@@ -70,24 +75,46 @@ no_km, km = (sweeps[a] for a in arms)
 print("separated (token accuracy, KL, chunk MSE):", *(separated(no_km[k], km[k]) for k in no_km))
 
 # %%
-success = {arm: [rollout_token_policy(run.load(), rollouts, name=arm) for run in runs[arm]] for arm in arms} if rollouts else {}
-print("closed-loop (task, successes, episodes) per seed:", success or "not run (rollouts = 0)")
+# closed loop: the reference NTP and both arms' runs on the same reach episodes; pooled = Wilson over all seeds' episodes
+ref_arm = "reference NTP"
+closed = compare_arms_closed_loop({ref_arm: [ntp.load()], **{a: [r.load() for r in runs[a]] for a in arms}}, rollouts,
+                                  workers=rollout_workers) if rollouts else {}
+for arm, c in closed.items():
+    for s, sc in zip([seed] if arm == ref_arm else seeds, c.per_seed):
+        print(f"{arm}, seed {s}: reach success {sc.successes}/{sc.episodes} = {sc.success_rate.format(2)} ({sc.seconds:.0f} s)")
+    print(f"{arm}: pooled {c.pooled.format(3)}" + (f", over seeds {c.over_seeds.format(3)}" if c.over_seeds else ""))
+if closed:
+    print("separated (pooled reach success, α = 0 vs α > 0):", separated(*(closed[a].pooled for a in arms)))
+else:
+    print("closed loop: not run (rollouts = 0)")
 
 # %%
 panels = [("token_accuracy", "branch token accuracy (↑; dashed: reference)"), ("kl_to_reference", "KL to the reference (↓)"),
           ("chunk_mse", "RF executed-chunk MSE (↓)")]
-fig = make_subplots(rows=1, cols=3, subplot_titles=[t for _, t in panels])
+titles = [t for _, t in panels] + (["closed-loop reach success (↑, Wilson; dashed: reference)"] if closed else [])
+fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles)
+colors = ["#ef553b", "#00cc96"]
 for c, (key, _) in enumerate(panels, start=1):
     for i, arm in enumerate(arms):
         vals = [getattr(x, key) for x in scores[arm]]
         fig.add_trace(go.Scatter(x=[f"α={arms[arm]:g}<br>seed {s}" for s in seeds], y=[v.estimate for v in vals], mode="markers",
-                                 name=arm, legendgroup=arm, showlegend=c == 1, marker=dict(size=9, color=["#ef553b", "#00cc96"][i]),
+                                 name=arm, legendgroup=arm, showlegend=c == 1, marker=dict(size=9, color=colors[i]),
                                  error_y=dict(type="data", symmetric=False, array=[v.high - v.estimate for v in vals],
                                               arrayminus=[v.estimate - v.low for v in vals])), row=1, col=c)
 fig.add_hline(y=reference.token_accuracy.estimate, line_dash="dash", row=1, col=1)
-fig.update_layout(title="CLAP-RF post-training with and without Knowledge Matching (95 % bootstrap over episodes)", height=420)
+for i, arm in enumerate(arms if closed else []):
+    cl = closed[arm]
+    vals = [x.success_rate for x in cl.per_seed] + [cl.pooled]
+    fig.add_trace(go.Scatter(x=[f"α={arms[arm]:g}<br>seed {s}" for s in seeds] + [f"α={arms[arm]:g}<br>pooled"],
+                             y=[v.estimate for v in vals], mode="markers", name=arm, legendgroup=arm, showlegend=False,
+                             marker=dict(size=9, color=colors[i]),
+                             error_y=dict(type="data", symmetric=False, array=[v.high - v.estimate for v in vals],
+                                          arrayminus=[v.estimate - v.low for v in vals])), row=1, col=4)
+if closed:
+    fig.add_hline(y=closed[ref_arm].pooled.estimate, line_dash="dash", row=1, col=4)
+fig.update_layout(title="CLAP-RF post-training with and without Knowledge Matching (95 % intervals)", height=420)
 save_figure(fig, "clap_rf_knowledge_matching", figures_out,
             meta={"reference": reference.to_dict(), "arms": summary,
                   "over_seeds": {a: {k: i.to_dict() for k, i in v.items()} for a, v in sweeps.items()}, "seeds": seeds, "steps": steps, "alpha": alpha,
-                  "rollouts": success})
+                  "rollouts": rollouts, "closed_loop": {a: c.to_dict() for a, c in closed.items()}})
 fig

@@ -11,11 +11,17 @@
 # neighbours span camera viewpoints while BC's stay in one — is measured by the viewpoint span: the
 # share of the top-k neighbours from another camera setup and the mean angle between the query's and
 # the neighbours' camera viewing directions, each with a 95 % bootstrap interval over queries.
+#
+# Every number is measured for `num_seeds` training seeds of both encoders (the same query frames for
+# CLASS and BC at a seed) and reported as the mean over seeds with a 95 % Student-t interval
+# (`workbench.stats.seed_sweep`), beside the CLASS − BC difference paired by seed; the grids drawn are
+# the first seed's.
 
 # %% tags=["parameters"]
 dataset = None  # None: the metaworld sample (smoke: 8 of its episodes)
-seed = 0
+seed = 0  # first training seed; seeds seed … seed + num_seeds − 1
 smoke = False
+num_seeds = 3
 steps = 300
 stride = 2
 num_queries = 3  # grids drawn; the numbers use `num_scored` queries
@@ -29,32 +35,52 @@ from workbench.analysis import compare_neighbours, compute_embeddings, load_fram
 from workbench.figures import notebook_dataset, train_recipe
 from workbench.analysis.neighbours import camera_view_directions, viewpoint_span
 from workbench.data import load_dataset
+from workbench.stats import seed_sweep
 from workbench.viz.neighbours import plot_neighbour_grid
 from workbench.viz.save import save_figure
 
 data = notebook_dataset(dataset, smoke)
-# the notebooks' shared recipe (workbench.figures.recipe_config): one cached run per method
-runs = {
-    "CLASS": train_recipe("class", smoke=smoke, seed=seed, dataset=data, steps=steps),
-    "BC": train_recipe("bc", smoke=smoke, seed=seed, dataset=data, steps=steps),
-}
+seeds = [seed] if smoke else list(range(seed, seed + num_seeds))
 k = 8 if not smoke else 4
+source = load_dataset(data)
+
+
+def measure(label: str, s: int) -> tuple[dict, tuple]:
+    """One seed's numbers for one encoder (the notebooks' shared recipe, one cached run per method and seed)."""
+    run = train_recipe(label.lower(), smoke=smoke, seed=s, dataset=data, steps=steps)
+    emb = compute_embeddings(run.load(), data, stride=4 if smoke else stride)
+    rng = np.random.default_rng(s)
+    queries = rng.choice(len(emb), size=min(num_scored if not smoke else 8, len(emb)), replace=False)
+    c = compare_neighbours(emb, queries, k=k, exclude_same_episode=True, seed=s)
+    same_task = float(np.mean(emb.task[c.embedding_indices] == emb.task[c.queries][:, None]))
+    view = camera_view_directions(source, emb.episode, emb.time, emb.camera)
+    span = viewpoint_span(c.embedding_indices, c.queries, emb.camera_setup, emb.episode, view).summary(seed=s)
+    row = {"overlap_at_k": float(c.overlap.mean), "relative_dtw": float(c.relative_dtw.ratio), "same_task_share": same_task,
+           **{f"span_{name}": iv.estimate for name, iv in span.items()}}
+    print(f"{label} seed {s}: " + ", ".join(f"{n} {v:.3f}" for n, v in row.items())
+          + "; over queries: " + ", ".join(f"{n} {iv}" for n, iv in span.items()))
+    return row, (emb, c)
+
 
 # %%
-stats, comparisons = {}, {}
-for label, run in runs.items():
-    emb = compute_embeddings(run.load(), data, stride=4 if smoke else stride)
-    rng = np.random.default_rng(seed)
-    queries = rng.choice(len(emb), size=min(num_scored if not smoke else 8, len(emb)), replace=False)
-    c = compare_neighbours(emb, queries, k=k, exclude_same_episode=True, seed=seed)
-    comparisons[label] = (emb, c)
-    same_task = float(np.mean(emb.task[c.embedding_indices] == emb.task[c.queries][:, None]))
-    view = camera_view_directions(load_dataset(data), emb.episode, emb.time, emb.camera)
-    span = viewpoint_span(c.embedding_indices, c.queries, emb.camera_setup, emb.episode, view).summary(seed=seed)
-    stats[label] = {"overlap_at_k": float(c.overlap.mean), "relative_dtw": float(c.relative_dtw.ratio),
-                    "same_task_share": same_task, "k": k, "queries": int(len(queries)),
-                    **{f"span_{name}": iv.to_dict() for name, iv in span.items()}}
-    print(label, stats[label])
+per_seed: dict = {"CLASS": [], "BC": []}
+comparisons = {}
+for s in seeds:
+    for label in per_seed:
+        row, comp = measure(label, s)
+        per_seed[label].append(row)
+        comparisons.setdefault(label, comp)  # the first seed's, for the grids
+
+# %% every number with its interval over seeds, and CLASS − BC paired by seed
+measures = list(per_seed["CLASS"][0])
+stats = {"k": k, "queries": num_scored if not smoke else 8, "seeds": seeds, "per_seed": per_seed}
+for name in measures:
+    for label, rows in per_seed.items():
+        stats.setdefault(label, {})[name] = seed_sweep([r[name] for r in rows]).to_dict()
+    diff = seed_sweep([a[name] - b[name] for a, b in zip(per_seed["CLASS"], per_seed["BC"])])
+    stats.setdefault("CLASS_minus_BC", {})[name] = diff.to_dict()
+    print(f"{name:22s} CLASS {seed_sweep([r[name] for r in per_seed['CLASS']]).format(3)}  "
+          f"BC {seed_sweep([r[name] for r in per_seed['BC']]).format(3)}  CLASS − BC {diff.format(3)}")
 
 # %%
 emb, c = comparisons["CLASS"]
@@ -66,6 +92,6 @@ for q in range(min(num_queries, len(c.queries))):
         embedding_captions=cap(c.embedding_indices[q], c.embedding_similarity[q], "cos"),
         dtw_captions=cap(c.dtw_indices[q], c.dtw_distances[q], "dtw"),
         query_caption=f"query {emb.task[qrow]} ep{emb.episode[qrow]} t{emb.time[qrow]} ({emb.camera_setup[qrow]})",
-        title=f"CLASS Fig. 14/15: top-{k} neighbours — embedding (top) vs action DTW (bottom)")
+        title=f"CLASS Fig. 14/15 (seed {seeds[0]}): top-{k} neighbours — embedding (top) vs action DTW (bottom)")
     save_figure(fig, f"class_fig14_15_neighbours_q{q}", figures_out, meta=stats)
 fig

@@ -21,7 +21,7 @@ from workbench.dtw import DTWCost, dtw_distance, dtw_topk, paired_dtw, pairwise_
 from workbench.stats import Interval, bootstrap_interval
 
 __all__ = ["NeighbourComparison", "NeighbourOverlap", "RelativeDTW", "ViewpointSpan", "camera_view_directions",
-           "compare_neighbours", "cosine_topk", "overlap_at_k", "relative_dtw_of_neighbours", "viewpoint_span"]  # fmt: skip
+           "compare_neighbours", "cosine_topk", "neighbours_from_table", "overlap_at_k", "relative_dtw_of_neighbours", "viewpoint_span"]  # fmt: skip
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -139,11 +139,11 @@ class NeighbourComparison:
     queries: npt.NDArray[np.int64]  # (Q,)
     embedding_indices: npt.NDArray[np.int64]  # (Q, k) most similar first
     embedding_similarity: npt.NDArray[np.float64]  # (Q, k) cosine
-    embedding_dtw: npt.NDArray[np.float64]  # (Q, k) DTW between the query's chunk and each neighbour's
+    embedding_dtw: npt.NDArray[np.float64] | None  # (Q, k) DTW query chunk ↔ each neighbour's (None: from a table)
     dtw_indices: npt.NDArray[np.int64]  # (Q, k) closest first
     dtw_distances: npt.NDArray[np.float64]  # (Q, k)
     overlap: NeighbourOverlap  # overlap@k of the two lists
-    relative_dtw: RelativeDTW  # mean DTW of embedding neighbours / random pairs
+    relative_dtw: RelativeDTW | None  # mean DTW of embedding neighbours / random pairs (None: from a table)
     query_refs: npt.NDArray[np.int64]  # (Q, 2)
     embedding_refs: npt.NDArray[np.int64]  # (Q, k, 2)
     dtw_refs: npt.NDArray[np.int64]  # (Q, k, 2)
@@ -206,6 +206,27 @@ def compare_neighbours(
         queries=q, embedding_indices=e_idx, embedding_similarity=np.asarray(e_sim, dtype=np.float64),
         embedding_dtw=e_dtw, dtw_indices=d_idx, dtw_distances=np.asarray(d_dist, dtype=np.float64),
         overlap=overlap_at_k(e_idx, d_idx, k), relative_dtw=rel,
+        query_refs=refs[q], embedding_refs=refs[e_idx], dtw_refs=refs[d_idx],
+    )  # fmt: skip
+
+
+def neighbours_from_table(embeddings: Embeddings, queries: npt.ArrayLike, k: int, table) -> NeighbourComparison:
+    """:func:`compare_neighbours` with ``exclude_same_episode`` for rows ``queries``, the DTW side
+    read from a precomputed :class:`~workbench.analysis.neighbour_table.NeighbourTable` of the same
+    chunks (no DTW is computed, so ``embedding_dtw`` and ``relative_dtw`` are None)."""
+    q = np.asarray(queries, dtype=np.int64).ravel()
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= table.k:
+        raise ValueError(f"k must be an int in [1, {table.k}] (the table's k), got {k!r}")
+    if len(table.dtw_indices) != len(embeddings):
+        raise ValueError(f"the table has {len(table.dtw_indices)} rows, the embeddings {len(embeddings)}")
+    ep = embeddings.episode
+    allowed = ep[None, :] != ep[q][:, None]
+    e_idx, e_sim = cosine_topk(embeddings.vectors[q], embeddings.vectors, k, allowed=allowed)
+    d_idx, d_dist = table.dtw_indices[q, :k], table.dtw_distances[q, :k]
+    refs = np.stack([embeddings.episode, embeddings.time], axis=1).astype(np.int64)
+    return NeighbourComparison(
+        queries=q, embedding_indices=e_idx, embedding_similarity=np.asarray(e_sim, dtype=np.float64), embedding_dtw=None,
+        dtw_indices=d_idx, dtw_distances=d_dist, overlap=overlap_at_k(e_idx, d_idx, k), relative_dtw=None,
         query_refs=refs[q], embedding_refs=refs[e_idx], dtw_refs=refs[d_idx],
     )  # fmt: skip
 

@@ -31,6 +31,7 @@ import numpy.typing as npt
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from workbench.atomic import atomic_path
+from workbench.warmup import Warmup
 
 __all__ = ["PCAProjector", "TSNEProjector", "UMAPProjector", "project_cached", "projection_cache_dir", "warm_umap", "make_projector"]
 
@@ -242,17 +243,12 @@ def project_cached(projector: BaseEstimator, X: npt.ArrayLike, *, cache_dir: str
 
 # -- UMAP warm-up -------------------------------------------------------------------------------
 
-_WARM_LOCK = threading.Lock()
-_WARM_THREAD: threading.Thread | None = None
-_WARM_DONE = threading.Event()
-
-
 def _warm() -> None:
-    try:
-        rng = np.random.default_rng(0)
-        UMAPProjector(n_neighbors=5, random_state=0).fit(rng.normal(size=(64, 8)))
-    finally:
-        _WARM_DONE.set()
+    rng = np.random.default_rng(0)
+    UMAPProjector(n_neighbors=5, random_state=0).fit(rng.normal(size=(64, 8)))
+
+
+_UMAP_WARMUP = Warmup("actionlens-warm-umap", _warm)
 
 
 def warm_umap(*, wait: bool = False, timeout: float | None = None) -> threading.Thread:
@@ -261,17 +257,9 @@ def warm_umap(*, wait: bool = False, timeout: float | None = None) -> threading.
     Idempotent: later calls return the same thread. With ``wait`` block until compiled (or
     ``timeout`` seconds). An app calls this at start-up so the first UMAP a user asks for is fast.
     """
-    global _WARM_THREAD
-    with _WARM_LOCK:
-        if _WARM_THREAD is None:
-            _WARM_THREAD = threading.Thread(target=_warm, name="actionlens-warm-umap", daemon=True)
-            _WARM_THREAD.start()
-        thread = _WARM_THREAD
-    if wait:
-        thread.join(timeout)
-    return thread
+    return _UMAP_WARMUP.start(wait=wait, timeout=timeout)
 
 
 def umap_is_warm() -> bool:
     """True once :func:`warm_umap`'s compile has finished in this process."""
-    return _WARM_DONE.is_set()
+    return _UMAP_WARMUP.done()

@@ -26,7 +26,8 @@ import numpy as np
 import numpy.typing as npt
 
 from workbench.analysis.embeddings import Embeddings, compute_embeddings
-from workbench.analysis.neighbours import NeighbourComparison, compare_neighbours
+from workbench.analysis.neighbour_table import SHIPPED_TABLES, NeighbourTable, load_neighbour_table, neighbour_table_key
+from workbench.analysis.neighbours import NeighbourComparison, compare_neighbours, neighbours_from_table
 from workbench.analysis.projection import make_projector, project_cached
 from workbench.analysis.rechunk import rechunk
 from workbench.analysis.run_saliency import (
@@ -86,6 +87,19 @@ class RunAnalysis:
         """Embedding vs DTW neighbours of row ``row`` (chunks of ``kind`` / ``horizon``)."""
         return compare_neighbours(self.rechunked(kind, horizon), [row], k, exclude_same_episode=other_episodes,
                                   window=window, cost=cost, n_random=n_random)  # fmt: skip
+
+    def neighbour_table(self, *, kind: str, horizon: int, window: int | None, cost: str,
+                        folder: str | Path | None = None) -> NeighbourTable | None:  # fmt: skip
+        """The precomputed DTW table of these chunks (:mod:`~workbench.analysis.neighbour_table`)
+        when ``folder`` (default: the shipped samples' tables) holds one for their content, else
+        None (compute live)."""
+        emb = self.rechunked(kind, horizon)
+        key = neighbour_table_key(emb.chunks, emb.episode, window=window, cost=cost)
+        return load_neighbour_table(SHIPPED_TABLES if folder is None else folder, key)
+
+    def table_neighbours(self, row: int, k: int, table: NeighbourTable, *, kind: str, horizon: int) -> NeighbourComparison:
+        """:meth:`neighbours` among other episodes from ``table`` (no DTW computed; no relative DTW)."""
+        return neighbours_from_table(self.rechunked(kind, horizon), [row], k, table)
 
     def dtw_threshold(self, *, kind: str, horizon: int, window: int | None, cost: str, quantile: float,
                       n_pairs: int = 20_000) -> float:  # fmt: skip

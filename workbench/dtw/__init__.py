@@ -3,7 +3,7 @@
 - :mod:`.distance` — DTW of one pair, pairwise matrices, index pairs and exact top-k search
   (its docstring states the conventions: step costs, Sakoe–Chiba windows, peers' equivalents);
 - :mod:`.positives` — CLASS positive pairs, thresholds and soft weights (§4.1–4.2, App. B);
-- :mod:`.kernels` — the compiled numba kernels behind both.
+- :mod:`.kernels` — the compiled numba kernels behind both (:mod:`.warmup` compiles them ahead of use).
 
 Comparisons in embedding space (cosine top-k, overlap@k, relative DTW of embedding neighbours)
 are analysis, not DTW: :mod:`workbench.analysis.neighbours`.
@@ -20,12 +20,14 @@ from workbench.dtw.positives import (
     scale_orientation,
     soft_weights_matrix,
 )
+from workbench.dtw.warmup import dtw_is_warm, warm_dtw
 
 __all__ = [
     "DTWCost",
     "PositivePairs",
     "ThresholdEstimate",
     "dtw_distance",
+    "dtw_is_warm",
     "dtw_path",
     "dtw_topk",
     "estimate_threshold",
@@ -34,4 +36,5 @@ __all__ = [
     "positive_pairs",
     "scale_orientation",
     "soft_weights_matrix",
+    "warm_dtw",
 ]

@@ -12,13 +12,17 @@ truth is known.
 * :func:`score_token_policy` — a ``clap_ntp`` / ``clap_rf`` token policy on held-out robot
   episodes: greedy token accuracy, teacher-forced NLL (Eq. 5), executed-chunk error and, for RF,
   the reverse KL to the frozen reference (Eq. 7) — what Knowledge Matching is meant to keep small.
+* :func:`probe_token_features` — a linear probe from the VD-VAE's frozen features to the true
+  tokens: what the features hold, beside what the VD-VAE makes of them.
+* :func:`rollout_token_policy` — the same policies in closed loop (parallel, camera-matched
+  metaworld rollouts), success with a Wilson interval.
 
 Intervals: percentile bootstrap over episodes (samples of one episode are not independent).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -30,8 +34,9 @@ from workbench.atomic import atomic_path
 from workbench.eval.results import EvalError
 from workbench.stats import Interval, bootstrap_interval
 
-__all__ = ["PseudoTokenScore", "TokenPolicyScore", "embed_transitions", "label_video", "load_labels", "rollout_token_policy",
-           "score_pseudo_tokens", "score_token_policy"]
+__all__ = ["ArmSuccess", "PseudoTokenScore", "TokenChunkPolicy", "TokenPolicyScore", "TokenRolloutScore", "compare_arms_closed_loop",
+           "embed_transitions", "label_video", "load_labels", "probe_token_features", "rollout_token_policies", "rollout_token_policy", "score_pseudo_tokens",
+           "score_token_policy", "training_instructions"]
 
 
 def _episode_bootstrap(values: np.ndarray, episodes: np.ndarray) -> Interval:
@@ -254,27 +259,180 @@ def embed_transitions(restored: Any, *, split: str = "val", stride: int = 1, dat
     return np.concatenate(feats), tasks
 
 
-def rollout_token_policy(restored: Any, episodes: int, *, tasks: Sequence[str] | None = None, name: str = "policy",
-                         seed: int = 0) -> list[tuple[str, int, int]]:
+@dataclass(frozen=True)
+class TokenRolloutScore:
+    """Closed-loop success of one token-policy run on one task (the reference protocol)."""
+
+    run: str
+    task: str
+    camera_setup: str
+    episodes: int
+    successes: int
+    success_rate: Interval  # Wilson 95 % over the episodes
+    mean_steps: float  # environment steps per episode (200 = never succeeded)
+    eval_seeds: tuple[int, int]  # first and last placement seed
+    seconds: float  # wall time of the rollouts (workers included)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class TokenChunkPolicy:
+    """A ``clap_ntp`` / ``clap_rf`` method as a batch policy for
+    :func:`workbench.eval.parallel.run_parallel_rollouts`: the images waiting for a decision go
+    through ``predict_chunk`` in one forward pass, each with its task's training instruction.
+
+    The chunk of an image depends on that image and its instruction only (NTP: greedy tokens; RF:
+    the flow head integrates the same seeded noise for every row), so which episodes share a batch
+    does not change any episode's outcome."""
+
+    def __init__(self, method: Any, texts: Mapping[str, str], seed: int = 0) -> None:
+        self.method, self.texts, self.seed = method, dict(texts), seed
+
+    @torch.no_grad()
+    def __call__(self, images: np.ndarray, obs: np.ndarray, tasks: Sequence[str]) -> np.ndarray:
+        from workbench.eval.batch_policies import images_tensor
+
+        self.method.eval()
+        chunks = self.method.predict_chunk(images_tensor(images), [self.texts.get(t, t) for t in tasks], seed=self.seed)
+        return chunks.float().cpu().numpy()  # (B, H, 4)
+
+
+def training_instructions(restored: Any) -> tuple[dict[str, str], list[int]]:
+    """The instruction a run trained with for each task (else the task name), and the placement
+    seeds of its training episodes (so that an evaluation can refuse to reuse them)."""
+    from workbench.data import load_dataset
+
+    ds = load_dataset(restored.data.path)
+    train = sorted(set(restored.split.get("train", [])))
+    texts = {t: t for t in restored.sample_meta.tasks}
+    for info in reversed(ds.infos):
+        if info.index in train and info.instruction:
+            texts[info.task] = info.instruction
+    seeds = sorted({int(ep.extras["seed"][0]) for ep in (ds.episode(i) for i in train) if "seed" in ep.extras})
+    return texts, seeds
+
+
+def rollout_token_policy(restored: Any, episodes: int, *, tasks: Sequence[str] = ("reach",), camera_setup: str = "fixed",
+                         seed: int = 0, workers: int = 2, seed_start: int = 2000, pool: Any = None,
+                         progress: bool = False) -> list[TokenRolloutScore]:  # fmt: skip
     """Closed-loop metaworld success of a restored ``clap_ntp`` / ``clap_rf`` run through the
-    reference protocol (:func:`workbench.eval.rollout.run_rollouts`, seeds from 2000), the instruction
-    being the one the run trained with for the task -> ``[(task, successes, episodes)]``."""
-    from workbench.eval.policies import ChunkPredictor, MethodChunkPolicy
-    from workbench.eval.rollout import RolloutConfig, run_rollouts
+    parallel, camera-matched protocol (:func:`workbench.eval.parallel.run_parallel_rollouts`:
+    placement seeds from ``seed_start``, 200-step cap, 8 actions executed per decision), one
+    :class:`TokenRolloutScore` with a Wilson interval per task. Reach is the default: of the
+    reference tasks it is one where policies separate (blind replay 13 %, state k-NN on 8 demos
+    18–22 %; ``shared/reference/metaworld-baselines.md``). ``camera_setup`` ``fixed`` is the
+    generator's scene camera (a third of the sample's episodes were recorded under it)."""
+    import time
+
+    from workbench.eval.parallel import ParallelRolloutConfig, check_disjoint_seeds, make_specs, run_parallel_rollouts
+    from workbench.eval.policies import ChunkPredictor
+    from workbench.stats import wilson_interval
 
     if not isinstance(restored.method, ChunkPredictor):
         raise EvalError(f"run {restored.id} is a {restored.method_name!r} run, which predicts no action chunks itself")
     meta = restored.sample_meta
     if meta.chunk_kind != "raw":
         raise EvalError(f"run {restored.id} predicts {meta.chunk_kind} chunks; rollouts execute raw actions")
-    cfg = RolloutConfig(episodes=episodes, image_size=meta.image_size, camera=meta.camera, save_episodes=0)
-    from workbench.data import load_dataset
+    want = "wrist" if camera_setup == "wrist" else "scene"
+    if (meta.camera or "scene") != want:
+        raise EvalError(f"run {restored.id} trained on camera {meta.camera!r}; a {camera_setup!r} rollout renders {want!r}")
+    texts, training_seeds = training_instructions(restored)
+    specs = make_specs(list(tasks), episodes, camera_setup, seed_start=seed_start)
+    check_disjoint_seeds(specs, training_seeds)
+    cfg = ParallelRolloutConfig(image_size=meta.image_size, workers=workers)
+    t0 = time.perf_counter()
+    outcomes = run_parallel_rollouts(TokenChunkPolicy(restored.method, texts, seed), specs, cfg, pool=pool, progress=progress,
+                                     desc=str(restored.id))
+    seconds = time.perf_counter() - t0
+    scores = []
+    for task in dict.fromkeys(s.task for s in specs):
+        mine = [o for o in outcomes if o.spec.task == task]
+        wins = int(sum(o.success for o in mine))
+        scores.append(TokenRolloutScore(
+            run=str(restored.id), task=task, camera_setup=camera_setup, episodes=len(mine), successes=wins,
+            success_rate=wilson_interval(wins, len(mine)), mean_steps=float(np.mean([o.steps for o in mine])),
+            eval_seeds=(mine[0].spec.seed, mine[-1].spec.seed), seconds=round(seconds, 1)))
+    return scores
 
-    train = set(restored.split.get("train", []))
-    texts = {t: t for t in meta.tasks}  # the instruction the run trained with per task (else the task name)
-    for info in reversed(load_dataset(restored.data.path).infos):
-        if info.index in train and info.instruction:
-            texts[info.task] = info.instruction
-    result = run_rollouts(lambda task: MethodChunkPolicy(restored.method, texts[task], seed), list(tasks or meta.tasks), cfg,
-                          policy_name=name)
-    return [(t.task, int(sum(t.successes)), len(t.successes)) for t in result.tasks]
+
+def rollout_token_policies(restored_runs: Sequence[Any], episodes: int, *, workers: int = 2,
+                           **kwargs: Any) -> list[list[TokenRolloutScore]]:  # fmt: skip
+    """:func:`rollout_token_policy` for several runs on one set of environment workers (started
+    once): every run meets the same episodes (placements and cameras)."""
+    from workbench.eval.parallel import RolloutWorkers
+
+    sizes = {r.sample_meta.image_size for r in restored_runs}
+    if len(sizes) != 1:
+        raise EvalError(f"the runs see images of different sizes ({sorted(sizes)}); roll them out separately")
+    with RolloutWorkers(workers, sizes.pop()) as pool:
+        return [rollout_token_policy(r, episodes, workers=workers, pool=pool, **kwargs) for r in restored_runs]
+
+
+@dataclass(frozen=True)
+class ArmSuccess:
+    """One arm of a closed-loop comparison: its runs (one per training seed) on the same episodes."""
+
+    arm: str
+    per_seed: tuple[TokenRolloutScore, ...]  # one per run (first task)
+    pooled: Interval  # Wilson over every run's episodes (the seeds' episodes pooled)
+    over_seeds: Interval | None  # mean success rate over seeds, Student-t (None with one seed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def compare_arms_closed_loop(arms: Mapping[str, Sequence[Any]], episodes: int, *, workers: int = 2,
+                             **kwargs: Any) -> dict[str, ArmSuccess]:  # fmt: skip
+    """Every restored run of every arm through :func:`rollout_token_policy` on one task (reach by
+    default), same episodes for all -> per arm the per-seed scores, the pooled Wilson interval and
+    the interval over seeds."""
+    from workbench.stats import pooled_rate, seed_sweep
+
+    flat = [(arm, r) for arm, runs in arms.items() for r in runs]
+    scores = rollout_token_policies([r for _, r in flat], episodes, workers=workers, **kwargs)
+    out = {}
+    for arm in arms:
+        mine = tuple(s[0] for (a, _), s in zip(flat, scores) if a == arm)
+        rates = [s.successes / s.episodes for s in mine]
+        out[arm] = ArmSuccess(arm, mine, pooled_rate([(s.successes, s.episodes) for s in mine]),
+                              seed_sweep(rates) if len(rates) > 1 else None)
+    return out
+
+
+@torch.no_grad()
+def probe_token_features(restored: Any, *, split: str = "val", stride: int = 1, dataset: Any = None, c: float = 1.0) -> Interval:
+    """How much of the Act-VAE tokens a restored ``clap_vdvae`` run's *frozen features* hold: one
+    logistic regression per token position on ``[f_t, f_{t+H}, f_{t+H} - f_t]``, fit on the run's
+    labelled training episodes (the same actions the VD-VAE saw), scored as held-out token accuracy
+    on ``split`` (bootstrap over episodes). Beside :func:`score_pseudo_tokens` it tells whether the
+    features or the VD-VAE's objective limit the pseudo tokens."""
+    from sklearn.linear_model import LogisticRegression
+
+    from workbench.data import load_dataset
+    from workbench.methods.clap_vdvae import VDVAEMethod, labelled_episodes
+
+    held = _held_out(restored, (VDVAEMethod,), "the probe reads a clap_vdvae run's frozen features", split, stride, dataset)
+    vd = restored.method
+    ds = dataset if dataset is not None else load_dataset(restored.data.path)
+    train = [int(i) for i in restored.split.get("train") or []]
+    task_of = {int(info.index): info.task for info in ds.infos}
+    labelled = sorted(labelled_episodes(np.array(train), np.array([task_of[i] for i in train]), vd.config.labelled_fraction,
+                                        vd.config.split_seed))  # fmt: skip
+    if not labelled:
+        raise EvalError(f"run {restored.id}: no labelled training episodes to fit the probe on")
+
+    def arrays(samples: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        x, y, e = [], [], []
+        for b in _batches(samples):
+            ft, fh = vd.features(b["image"], b["text"]), vd.features(b["future_image"], b["text"])
+            x.append(torch.cat([ft, fh, fh - ft], 1).cpu().numpy())
+            y.append(vd.action_tokens(b["chunk"], b["mask"]).cpu().numpy())
+            e.append(b["episode"].numpy())
+        return np.concatenate(x), np.concatenate(y), np.concatenate(e)
+
+    x, y, _ = arrays(_video_samples(restored, labelled, ds, stride))
+    xv, yv, ev = arrays(held)
+    pred = np.stack([np.full(len(xv), y[0, q]) if len(set(y[:, q].tolist())) < 2
+                     else LogisticRegression(C=c, max_iter=2000).fit(x, y[:, q]).predict(xv) for q in range(y.shape[1])], 1)  # fmt: skip
+    return _episode_bootstrap((pred == yv).mean(1), ev)

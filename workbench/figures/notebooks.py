@@ -77,12 +77,15 @@ def paper_notebooks(root: str | Path = NOTEBOOKS_DIR) -> list[Path]:
     return sorted((Path(root) / "paper").glob("*.py"))
 
 
-def reproduce_figures(out: str | Path = "figures", *, smoke: bool = False, only: list[str] | None = None, progress: bool = True) -> list[NotebookResult]:
-    """Run every paper notebook (or those whose name contains one of ``only``) into ``out``."""
+def reproduce_figures(out: str | Path = "figures", *, smoke: bool = False, only: list[str] | None = None, progress: bool = True,
+                      timeout: int = 4 * 3600) -> list[NotebookResult]:
+    """Run every paper notebook (or those whose name contains one of ``only``) into ``out``.
+    ``timeout`` bounds one cell in seconds: a full setting's seed sweep is one cell, and on a shared
+    2-core machine it can run well past half an hour."""
     from tqdm.auto import tqdm
 
     nbs = [p for p in paper_notebooks() if not only or any(o in p.stem for o in only)]
     results = []
     for p in tqdm(nbs, desc="figures", disable=not progress):
-        results.append(run_notebook(p, out, {"smoke": smoke}))
+        results.append(run_notebook(p, out, {"smoke": smoke}, timeout=timeout))
     return results

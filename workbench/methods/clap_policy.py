@@ -281,10 +281,14 @@ class ClapRF(Method):
 
     @torch.no_grad()
     def predict_chunk(self, images: torch.Tensor, texts: list[str] | None = None, seed: int = 0) -> torch.Tensor:
-        """A chunk from the flow head, un-normalised (B, H, D); the noise is seeded."""
+        """A chunk from the flow head, un-normalised (B, H, D). Every row integrates the same seeded
+        noise, so a row's chunk depends on its own image and instruction only, not on what else is
+        in the batch (parallel rollouts batch whichever environments are waiting)."""
         cond = self.policy.context(images.to(self.device), *self.text_ids(texts, images.shape[0]))
         g = torch.Generator(device=cond.device).manual_seed(seed)
-        return self.scale.raw(self.head.sample(cond, generator=g))
+        hc = self.head.config
+        noise = torch.randn((1, hc.horizon, hc.action_dim), device=cond.device, dtype=cond.dtype, generator=g)
+        return self.scale.raw(self.head.sample(cond, noise=noise.expand(cond.shape[0], -1, -1)))
 
     def encode_images(self, images: torch.Tensor, text: list[str] | None = None) -> torch.Tensor:
         """The trainable branch's representation h_t, L2-normalised (B, W)."""

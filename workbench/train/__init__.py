@@ -1,35 +1,42 @@
-"""Training jobs: configs, the loop, checkpoints, run directories, the job launcher, and the trained-run front door (:mod:`.run`)."""
+"""Training jobs: configs, the loop, checkpoints, run directories, the job launcher, and the trained-run front door (:mod:`.run`).
+
+The names below are imported on first use (PEP 562), so ``workbench.train.rundir`` or
+``.jobs`` — listing runs, reading their status — does not import torch; the app's first page
+lists runs that way.
+"""
 
 from __future__ import annotations
 
-from workbench.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from workbench.train.config import ConfigError, DataConfig, OptimConfig, TrainConfig, make_config
-from workbench.train.jobs import create_run, diff_runs, launch, list_runs, resolve_run, resume_run, stop_run, wait_for
-from workbench.train.run import Fit, TrainedRun, load_run
-from workbench.train.rundir import JobError, RunDir, RunState, RunStatus
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "CheckpointError",
-    "ConfigError",
-    "DataConfig",
-    "Fit",
-    "JobError",
-    "OptimConfig",
-    "RunDir",
-    "RunState",
-    "RunStatus",
-    "TrainConfig",
-    "TrainedRun",
-    "create_run",
-    "diff_runs",
-    "launch",
-    "list_runs",
-    "load_checkpoint",
-    "load_run",
-    "make_config",
-    "resolve_run",
-    "resume_run",
-    "save_checkpoint",
-    "stop_run",
-    "wait_for",
-]
+if TYPE_CHECKING:
+    from workbench.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+    from workbench.train.config import ConfigError, DataConfig, OptimConfig, TrainConfig, make_config
+    from workbench.train.jobs import create_run, diff_runs, launch, list_runs, resolve_run, resume_run, stop_run, wait_for
+    from workbench.train.run import Fit, TrainedRun, load_run
+    from workbench.train.rundir import JobError, RunDir, RunState, RunStatus
+
+_HOMES = {
+    "workbench.train.checkpoint": ("CheckpointError", "load_checkpoint", "save_checkpoint"),
+    "workbench.train.config": ("ConfigError", "DataConfig", "OptimConfig", "TrainConfig", "make_config"),
+    "workbench.train.jobs": ("create_run", "diff_runs", "launch", "list_runs", "resolve_run", "resume_run", "stop_run", "wait_for"),
+    "workbench.train.run": ("Fit", "TrainedRun", "load_run"),
+    "workbench.train.rundir": ("JobError", "RunDir", "RunState", "RunStatus"),
+}
+_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+__all__ = sorted(_HOME_OF)
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'workbench.train' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

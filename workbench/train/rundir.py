@@ -29,7 +29,7 @@ from pathlib import Path
 
 from workbench.atomic import atomic_write_text
 
-__all__ = ["RunState", "RunStatus", "RunDir", "JobError", "DEFAULT_RUNS_ROOT", "pid_alive"]
+__all__ = ["RunState", "RunStatus", "RunDir", "JobError", "DEFAULT_RUNS_ROOT", "TrainedOn", "pid_alive", "read_checkpoint_meta", "trained_on"]
 
 DEFAULT_RUNS_ROOT = Path("runs")
 
@@ -215,3 +215,51 @@ class RunDir:
         finally:
             os.close(fd)
         return False
+
+
+def read_checkpoint_meta(path: str | Path) -> dict:
+    """The ``meta`` a workbench checkpoint records (method, sample_meta, data, split, …), read from
+    the safetensors header alone (an 8-byte length, then JSON): no tensor is loaded and torch is
+    not imported, so listing runs stays cheap. :class:`JobError` names the file when it is not one."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if not 2 <= n <= 100 * 2**20:
+                raise ValueError(f"header length {n} is not that of a safetensors file")
+            header = json.loads(f.read(n))
+        return json.loads(header["__metadata__"]["workbench"]).get("meta", {})
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise JobError(f"{path}: not a readable workbench checkpoint ({e})") from e
+
+
+@dataclass(frozen=True)
+class TrainedOn:
+    """What a run trained on, from its latest checkpoint's header (and config.yaml): what the
+    app needs to list the runs that can read a dataset, without loading any of them."""
+
+    camera: str | None  # the camera its samples came from (None: each episode's first), as TrainedRun.camera
+    data_path: str  # the dataset as the job names it ("" when unknown)
+
+    def reads(self, cameras: tuple[str, ...] | list[str]) -> bool:
+        """Whether a dataset with ``cameras`` can give this run's samples (TrainedRun.fits's rule)."""
+        return not self.camera or self.camera in cameras
+
+
+def trained_on(run: str | Path) -> TrainedOn:
+    """:class:`TrainedOn` of the run directory ``run`` (:class:`JobError` when it has no readable checkpoint)."""
+    rd = RunDir(run)
+    ckpt = rd.latest_checkpoint()
+    if ckpt is None:
+        raise JobError(f"{rd.path}: the run has no checkpoint yet")
+    meta = read_checkpoint_meta(ckpt)
+    data = dict(meta.get("data") or {})
+    if not data and rd.config_path.is_file():  # as load_run: the checkpoint's record, else the job's config
+        import yaml
+
+        try:
+            data = (yaml.safe_load(rd.config_path.read_text()) or {}).get("data") or {}
+        except yaml.YAMLError:
+            data = {}
+    camera = (meta.get("sample_meta") or {}).get("camera") or data.get("camera") or None
+    return TrainedOn(camera=camera, data_path=str(data.get("path") or ""))

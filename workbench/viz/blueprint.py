@@ -31,6 +31,7 @@ import rerun.blueprint as rrb
 __all__ = [
     "WORLD",
     "camera_path",
+    "extent",
     "frame_points",
     "make_blueprint",
 ]
@@ -56,15 +57,19 @@ def camera_path(name: str) -> str:
     return f"{CAMERAS}/{name}"
 
 
+def extent(points: npt.ArrayLike) -> float:
+    """Diagonal of the box around ``points`` (N, 3); at least 5 cm, so a gripper that stays put has a size."""
+    p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    return max(float(np.linalg.norm(p.max(axis=0) - p.min(axis=0))), 0.05)
+
+
 def frame_points(points: npt.ArrayLike) -> rrb.EyeControls3D:
     """A 3-D eye that frames ``points`` (N, 3): it looks at their centre from the side and above
-    (z up), at 1.6 times their extent, so the path and worms fill the view."""
+    (z up), at 1.2 times their extent, so the path and worms fill the view."""
     p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-    lo, hi = p.min(axis=0), p.max(axis=0)
-    centre = (lo + hi) / 2
-    extent = max(float(np.linalg.norm(hi - lo)), 0.05)
+    centre = (p.min(axis=0) + p.max(axis=0)) / 2
     direction = np.array([1.0, -1.0, 0.8]) / np.linalg.norm([1.0, -1.0, 0.8])
-    return rrb.EyeControls3D(kind="Orbital", position=centre + 1.6 * extent * direction, look_target=centre, eye_up=[0.0, 0.0, 1.0])
+    return rrb.EyeControls3D(kind="Orbital", position=centre + 1.2 * extent(p) * direction, look_target=centre, eye_up=[0.0, 0.0, 1.0])
 
 
 def make_blueprint(cameras: Sequence[str], *, depth_cameras: Sequence[str] = (), focus: npt.ArrayLike | None = None) -> rrb.Blueprint:
@@ -73,7 +78,8 @@ def make_blueprint(cameras: Sequence[str], *, depth_cameras: Sequence[str] = (),
     A 2-D view has its origin at the camera entity so the pinhole is the view's projection; RGB and
     depth get separate views because overlaid they hide each other. ``focus``: points (N, 3) the
     3-D view's eye frames (see :func:`frame_points`); the viewer's own default frames everything,
-    far-away cameras included. Each text document has its own view (a text view shows one).
+    far-away cameras included; it leaves out the depth images. Each text document has its own view
+    (a text view shows one).
     """
     views: list[rrb.View] = []
     for name in cameras:
@@ -82,8 +88,11 @@ def make_blueprint(cameras: Sequence[str], *, depth_cameras: Sequence[str] = (),
         if name in depth_cameras:
             views.append(rrb.Spatial2DView(origin=origin, contents=["$origin/depth"], name=f"{name} depth"))
     eye = frame_points(focus) if focus is not None and np.size(focus) else None
+    # A depth image under a pinhole is drawn in 3-D as a cloud of its own, as big as the scene,
+    # that buries the path and worms: the 2-D views show depth, the point-cloud option the clouds.
+    world = ["+ $origin/**", *(f"- {camera_path(name)}/depth" for name in depth_cameras)]
     right = rrb.Vertical(
-        rrb.Spatial3DView(origin=WORLD, name="world", eye_controls=eye),
+        rrb.Spatial3DView(origin=WORLD, contents=world, name="world", eye_controls=eye),
         rrb.Horizontal(
             rrb.TimeSeriesView(origin=PLOTS, name="actions"),
             rrb.Vertical(

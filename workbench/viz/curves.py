@@ -5,6 +5,7 @@ baseline lines (CLASS Fig. 4)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -100,15 +101,21 @@ def plot_recall_at_k(recalls: Mapping[str, Mapping[int, float]], *, title: str =
 
 def plot_variant_bars(rows: Sequence[Mapping[str, Any]], *, value: str, label: str = "variant", group: str = "panel",
                       baselines: Sequence[str] = (), name: str = "", title: str = "", yaxis_title: str = "",
-                      xaxis_title: str = "") -> go.Figure:  # fmt: skip
+                      xaxis_title: str = "", error: str | None = None) -> go.Figure:  # fmt: skip
     """One bar per row (``row[label]``, height ``row[value]``), coloured by ``row[group]``, with a
     dotted / dashed horizontal line for each of ``baselines`` (keys of the first row; the line is
-    named after the key without ``_mse``). CLASS Fig. 4: k-NN error per design choice."""
+    named after the key without ``_mse``), and an error bar of half-width ``row[error]`` when
+    ``error`` names a key (an interval over seeds; infinite or missing widths are not drawn).
+    CLASS Fig. 4: k-NN error per design choice."""
     groups = list(dict.fromkeys(r[group] for r in rows))
     colour = {g: _PALETTE[i % len(_PALETTE)] for i, g in enumerate(groups)}
+    bars = {}
+    if error is not None:
+        widths = [float(r.get(error, float("nan"))) for r in rows]
+        bars["error_y"] = dict(type="data", array=[w if math.isfinite(w) else 0.0 for w in widths], visible=True)
     fig = go.Figure(go.Bar(x=[f"{r[label]}" for r in rows], y=[r[value] for r in rows],
                            marker_color=[colour[r[group]] for r in rows], text=[f"{r[value]:.4f}" for r in rows],
-                           textposition="outside", name=name))  # fmt: skip
+                           textposition="outside", name=name, **bars))  # fmt: skip
     for key, dash in zip(baselines, ("dot", "dash", "dashdot", "longdash")):
         if rows and key in rows[0]:
             fig.add_hline(y=rows[0][key], line_dash=dash, annotation_text=key.removesuffix("_mse").replace("_", " "))

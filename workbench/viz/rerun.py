@@ -37,7 +37,7 @@ import rerun as rr
 from PIL import Image
 
 from workbench.geometry import backproject_depth
-from workbench.types import CameraStream, Episode, Skeleton, mano_skeleton
+from workbench.types import CameraSetup, CameraStream, Episode, Skeleton, mano_skeleton
 from workbench.viz import blueprint as bp
 
 __all__ = [
@@ -446,14 +446,19 @@ def log_episode(
     if virtual_views:
         from workbench.viz.virtual_views import log_scene_cloud, virtual_camera_streams
 
-        cameras += virtual_camera_streams(episode)
+        # wrist views ride on the gripper pose; an episode without one gets the fixed views only
+        cameras += virtual_camera_streams(episode, wrist=episode.ee_pos is not None and episode.ee_quat is not None)
         log_scene_cloud(rec, episode)
 
+    focus = _focus_points(episode, predicted)
     if blueprint:
         depth_cams = [c.name for c in cameras if c.depth is not None]
-        rec.send_blueprint(bp.make_blueprint([c.name for c in cameras], depth_cameras=depth_cams, focus=_focus_points(episode, predicted)))
+        rec.send_blueprint(bp.make_blueprint([c.name for c in cameras], depth_cameras=depth_cams, focus=focus))
     rec.log(bp.WORLD, rr.ViewCoordinates.RIGHT_HAND_Z_UP, static=True)
     scale = _scene_scale(episode)
+    # Far cameras get frusta sized by the whole scene so they show; the wrist camera rides along
+    # the path the 3-D view frames, so its frustum (and the gripper's axes) are sized by that path.
+    reach = min(bp.extent(focus), scale) if focus is not None else scale
     for cam in cameras:
         _log_camera(
             rec,
@@ -462,10 +467,10 @@ def log_episode(
             jpeg_quality=jpeg_quality,
             point_cloud=point_cloud,
             point_stride=point_stride,
-            plane_distance=0.08 * scale,
+            plane_distance=(0.1 * reach) if cam.setup == CameraSetup.WRIST else 0.08 * scale,
         )
     if episode.ee_pos is not None:
-        _log_end_effector(rec, episode, axis_length=0.05 * scale)
+        _log_end_effector(rec, episode, axis_length=0.1 * reach)
     if episode.hand_keypoints is not None:
         _log_hands(rec, episode)
     _log_actions(rec, episode, action_names)
@@ -539,9 +544,13 @@ class ServedRecording:
         """The viewer's address for a browser that reaches this machine as ``host`` (a name or
         address, no port): both servers listen on every interface, so a browser on another
         machine opens the viewer through the same host it opened the app with."""
+        return _viewer_url(host, self.web_port or urlsplit(self.url).port, self.grpc_url_for(host))
+
+    def grpc_url_for(self, host: str) -> str:
+        """The recordings' gRPC address (``rerun+http://host:port/proxy``) for a browser that reaches
+        this machine as ``host``: what an embedded viewer (:mod:`workbench.viz.rerun_web`) opens."""
         grpc = urlsplit(self.grpc_url)
-        grpc_url = grpc._replace(netloc=f"{host}:{grpc.port}").geturl()
-        return _viewer_url(host, self.web_port or urlsplit(self.url).port, grpc_url)
+        return grpc._replace(netloc=f"{host}:{grpc.port}").geturl()
 
 
 def _viewer_url(host: str, web_port: int, grpc_url: str) -> str:

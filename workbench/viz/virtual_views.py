@@ -19,10 +19,27 @@ from workbench.data.views import DEFAULT_VIEWS, ViewConfig, episode_views, scene
 from workbench.types import CameraSetup, CameraStream, Episode
 from workbench.viz import blueprint as bp
 
-__all__ = ["CLOUD_PATH", "VIRTUAL_PREFIX", "log_scene_cloud", "virtual_camera_streams", "xyz_colours"]
+__all__ = ["CLOUD_PATH", "VIRTUAL_PREFIX", "log_scene_cloud", "virtual_camera_streams", "why_no_virtual_views", "xyz_colours"]
 
 VIRTUAL_PREFIX = "virtual_"
 CLOUD_PATH = f"{bp.POINTS}/virtual_cloud"
+
+
+def why_no_virtual_views(episode: Episode) -> str | None:
+    """Why ``episode`` cannot show CLAMP's virtual views, or None when it can.
+
+    The views re-render the cloud merged from the recorded depth (CLAMP §III-A); from one scene
+    camera that cloud is a single view's shell, and re-rendered from another side it shows mostly
+    holes, so at least two scene cameras (any not on the wrist) with depth, intrinsics and extrinsics are
+    asked for.
+    """
+    scene = [c.name for c in episode.cameras.values()
+             if c.setup != CameraSetup.WRIST and c.depth is not None and c.intrinsics is not None and c.extrinsics is not None]  # fmt: skip
+    if len(scene) >= 2:
+        return None
+    has = f"only {scene[0]!r} has" if scene else "none of its cameras has"
+    return (f"virtual views need depth (with intrinsics and extrinsics) from at least 2 scene cameras, "
+            f"and {has} it; one camera's depth is a single shell of the scene, not a cloud to re-render from other sides")  # fmt: skip
 
 
 def xyz_colours(xyz: np.ndarray, valid: np.ndarray, config: ViewConfig = DEFAULT_VIEWS) -> np.ndarray:

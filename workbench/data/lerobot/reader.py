@@ -43,7 +43,6 @@ from workbench.data.lerobot.schema import (
     V21,
     V21_DATA_PATH,
     V21_VIDEO_PATH,
-    hf_datasets,
     stored_shape,
 )
 from workbench.data.validate import raise_if_invalid
@@ -82,11 +81,21 @@ def _decode_pngs(cells: list[Any], path: Path, episode: int, dtype: np.dtype) ->
     return np.stack(out)
 
 
+def _png_cells(column) -> list[Any]:
+    """The encoded bytes of each frame of an image column (a ``{bytes, path}`` struct or plain binary)."""
+    import pyarrow as pa
+
+    a = column.combine_chunks() if hasattr(column, "combine_chunks") else column
+    if pa.types.is_struct(a.type):
+        a = a.field("bytes")
+    return a.to_pylist()
+
+
 def _to_numpy(column) -> np.ndarray:
     """An Arrow column of fixed-shape (nested) lists → ``(N, *shape)`` array in its stored dtype.
 
-    HF ``datasets``' numpy formatter casts float64 to float32; poses and camera matrices must come
-    back exactly as written, so the conversion is done here.
+    Done here rather than through a numpy formatter (HF ``datasets``' casts float64 to float32):
+    poses and camera matrices must come back exactly as written.
     """
     import pyarrow as pa
 
@@ -147,7 +156,7 @@ class LeRobotDataset(Dataset):
         self.video_keys = [k for k, f in self.features.items() if f.get("dtype") == "video"]
         self.cameras = sorted({k[len(IMAGES):] for k, f in self.features.items() if k.startswith(IMAGES) and f.get("dtype") in ("video", "image")})
         self._rows: dict[int, dict] = {}  # episode_index → its metadata row
-        self._tables: dict[Path, tuple] = {}  # data file → (HF table, its global index column)
+        self._tables: dict[Path, tuple] = {}  # data file → (Arrow table, its global index column)
         self._task_of = {n.get("instruction"): n.get("task") for n in self.sidecar.get("episodes", {}).values() if n.get("task")}
         if self.version == V3:
             self._list_v3()
@@ -165,10 +174,31 @@ class LeRobotDataset(Dataset):
 
     # -- listing --------------------------------------------------------------------------------
     def _read_table(self, path: Path):
+        """The whole frame table of one data file, read with plain pyarrow (memory-mapped).
+
+        HF ``datasets`` was used here before; its ``select``/``cast_column`` deep-copy the table's
+        replay history on every call (~0.25 s per episode, 11 s to open the 48-episode sample), and
+        ``from_parquet`` converts each file into its own cache on first read.
+        """
+        import pyarrow.parquet as pq
+
         try:
-            return hf_datasets().Dataset.from_parquet(str(path))
+            return pq.read_table(path, memory_map=True)
         except Exception as e:  # arrow raises several types for truncated or foreign files
             raise _unreadable(path, e) from e
+
+    def _image_columns(self, table) -> list[str]:
+        """Columns holding PNG images (depth, segmentation, or RGB stored in the table): the
+        ``image`` features of info.json, or any ``{bytes, path}`` struct column (HF's Image)."""
+        import pyarrow as pa
+
+        out = []
+        for field in table.schema:
+            t = field.type
+            is_struct_image = pa.types.is_struct(t) and t.get_field_index("bytes") >= 0
+            if self.features.get(field.name, {}).get("dtype") == "image" or is_struct_image:
+                out.append(field.name)
+        return out
 
     def _episode_columns(self) -> list[str]:
         cols = ["episode_index", "length", "tasks", "data/chunk_index", "data/file_index", "dataset_from_index", "dataset_to_index"]
@@ -334,19 +364,23 @@ class LeRobotDataset(Dataset):
 
     # -- one episode ----------------------------------------------------------------------------
     def _frames_table(self, info: EpisodeInfo):
-        """The episode's rows of the frame table (HF ``datasets``, memory-mapped)."""
+        """The episode's rows of the frame table (an Arrow table; a zero-copy slice where the rows are contiguous)."""
         row = self._rows[info.index]
         if self.version == V3:
             f = self._data_file(row)
             if f not in self._tables:
                 table = self._read_table(f)
-                self._tables[f] = (table, _to_numpy(table.with_format("arrow")["index"]))
+                if "index" not in table.column_names:
+                    raise DataError(f, "has no 'index' column (the global frame index LeRobot v3.0 writes)", episode=info.index)
+                self._tables[f] = (table, _to_numpy(table.column("index")))
             table, idx = self._tables[f]
             lo, hi = int(row["dataset_from_index"]), int(row["dataset_to_index"])
             sel = np.flatnonzero((idx >= lo) & (idx < hi))
             if len(sel) != info.length:
                 raise DataError(f, f"has {len(sel)} rows for the episode's index range [{lo}, {hi}), expected {info.length}", episode=info.index)
-            return f, table.select(sel)
+            if len(sel) and sel[-1] - sel[0] + 1 == len(sel):  # the usual case: one contiguous run of rows, no copy
+                return f, table.slice(int(sel[0]), len(sel))
+            return f, table.take(sel)
         f = self.path / self._v21_path(self.meta.get("data_path", V21_DATA_PATH), info.index)
         table = self._read_table(f)
         if len(table) != info.length:
@@ -365,13 +399,10 @@ class LeRobotDataset(Dataset):
         return cols
 
     def _load(self, info: EpisodeInfo) -> Episode:
-        datasets = hf_datasets()
         f, table = self._frames_table(info)
         names = table.column_names
-        image_cols = [c for c in names if isinstance(table.features[c], datasets.Image)]
-        for c in image_cols:
-            table = table.cast_column(c, datasets.Image(decode=False))
-        cols = self._columns(table.with_format("arrow")[:], [c for c in names if c not in image_cols])
+        image_cols = self._image_columns(table)
+        cols = self._columns(table, [c for c in names if c not in image_cols])
 
         def get(key: str) -> np.ndarray | None:
             if key not in cols:
@@ -418,8 +449,8 @@ class LeRobotDataset(Dataset):
         key = IMAGES + cam
         n = info.length
         if key in image_cols:  # images stored in the table instead of a video
-            cells = table.select_columns([key])[key]
-            rgb = LazyFrames(n, lambda cells=cells: _decode_pngs(cells, f, info.index, np.uint8))
+            cells = table.column(key)
+            rgb = LazyFrames(n, lambda cells=cells: _decode_pngs(_png_cells(cells), f, info.index, np.uint8))
         elif self.version == V3:
             video = self._video_file(row, key)
             t0 = float(row[f"videos/{key}/from_timestamp"])
@@ -433,8 +464,8 @@ class LeRobotDataset(Dataset):
         def pngs(col: str, dtype) -> LazyFrames | None:
             if col not in image_cols:
                 return None
-            cells = table.select_columns([col])[col]
-            return LazyFrames(n, lambda: _decode_pngs(cells, f, info.index, dtype))
+            cells = table.column(col)
+            return LazyFrames(n, lambda: _decode_pngs(_png_cells(cells), f, info.index, dtype))
 
         labels = self.features.get(SEG + cam, {}).get("info", {}).get("labels") or self.extra_meta.get("segmentation_labels", ())
         return CameraStream(
