@@ -291,6 +291,19 @@ def test_head_losses_fall_and_save_load(kind, splits, restored, tmp_path):
     np.testing.assert_allclose(again.predict_from_embeddings(f_val.image), pred, rtol=1e-5, atol=1e-5)
 
 
+def test_flow_head_noise_per_row_does_not_depend_on_the_batch(splits, restored):
+    # closed-loop batches follow worker timing: a row's chunk must depend on its own seed only
+    train, _, f_train, f_val = splits
+    th = train_head(restored.method, train, HeadConfig(kind="flow", steps=5, batch_size=16, hidden=32, depth=1), embeddings=f_train.image)
+    e = f_val.image[:3]
+    together = th.predict_from_embeddings(e, seed=[7, 8, 9])
+    alone = th.predict_from_embeddings(e[2:3], seed=[9])
+    np.testing.assert_allclose(together[2:3], alone, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(th.predict_from_embeddings(e[2:3], seed=[10]), alone, atol=1e-4)
+    with pytest.raises(ValueError, match="noise seeds"):
+        th.predict_from_embeddings(e, seed=[1])
+
+
 def test_unfrozen_head_trains_a_copy(splits, restored):
     train = splits[0]
     before = {k: v.clone() for k, v in restored.method.state_dict().items()}

@@ -10,6 +10,10 @@
 # five virtual views re-rendered from the live depth at every decision, through the same code that
 # made its training views (`workbench.eval.parallel.make_depth_rig`); the RGB policy gets the
 # scene camera's frame. Claim (App. A/B, Table III "RGB instead of D+XYZ"): D+XYZ ≥ RGB.
+# `variants` adds Table III's other ablations that fit, each pre-trained and evaluated the same
+# way: without the two virtual wrist views (claim: wrist views help) and without STRING (learned
+# absolute positions; claim: STRING helps). Each claim's verdict compares its two arms pooled over
+# the seeds: agrees / disagrees when the Wilson intervals separate, else inconclusive.
 # Reach is the task where the reference protocol says representations separate (blind replay
 # 13 %, state k-NN on 32 demos 32 %; `shared/reference/metaworld-baselines.md`).
 
@@ -22,6 +26,7 @@ tasks = ["reach"]
 demos = 32  # expert demonstrations per task (placements 10000·0 + j)
 steps = 300  # CLAMP pre-training steps (the `sample` preset)
 head = "mlp"  # "mlp" (masked L1 regression) or "flow" (flow matching)
+variants = ["full", "rgb"]  # of "full" (D+XYZ, STRING, wrist views), "no_wrist", "no_string", "rgb"
 head_steps = 1000  # head training steps on the frozen features
 episodes = 100  # closed-loop episodes per task, arm and seed
 execute = 8  # actions executed per predicted chunk (the reference protocol)
@@ -51,10 +56,17 @@ t_start = time.perf_counter()
 data = resolve_dataset(dataset) if dataset is not None else generated_dataset(
     tasks, demos, camera_setup="fixed", image_size=64, max_steps=40 if smoke else 100, workers=workers)
 t_data = time.perf_counter() - t_start
-ARMS = {
-    "D+XYZ views (CLAMP)": {"image_input": "dxyz", "view_size": view_size},
-    "RGB": {"image_input": "rgb"},
+# Table III's arms; the full model's method config stays as it was, so its cached runs are reused
+VARIANTS = {
+    "full": ("D+XYZ views (CLAMP)", {"image_input": "dxyz", "view_size": view_size}),
+    "no_wrist": ("without wrist views", {"image_input": "dxyz", "view_size": view_size, "wrist_views": False}),
+    "no_string": ("without STRING", {"image_input": "dxyz", "view_size": view_size, "positions": "learned"}),
+    "rgb": ("RGB", {"image_input": "rgb"}),
 }
+unknown = [v for v in variants if v not in VARIANTS]
+if unknown:
+    raise ValueError(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
+ARMS = dict(VARIANTS[v] for v in variants)
 print(f"data: {data} ({t_data:.0f} s)")
 
 # %%
@@ -79,16 +91,24 @@ for s in seed_list:
 
 # %%
 pooled = {label: wilson_interval(sum(sum(r.successes) for r in rs), sum(sum(r.episodes) for r in rs)) for label, rs in results.items()}
-views, rgb = pooled["D+XYZ views (CLAMP)"], pooled["RGB"]
-if views.low > rgb.high:
-    verdict = "agrees (D+XYZ above RGB, intervals separate)"
-elif rgb.low > views.high:
-    verdict = "disagrees (RGB above D+XYZ, intervals separate)"
-else:
-    verdict = "inconclusive (intervals overlap)"
+# each paper claim: the full model above the ablation (Table III)
+CLAIMS = {"D+XYZ > RGB": "rgb", "wrist views help": "no_wrist", "STRING helps": "no_string"}
+verdicts = {}
+for claim, ablation in CLAIMS.items():
+    if "full" not in variants or ablation not in variants:
+        continue
+    full, abl = pooled[VARIANTS["full"][0]], pooled[VARIANTS[ablation][0]]
+    if full.low > abl.high:
+        verdicts[claim] = "agrees (full model above, intervals separate)"
+    elif abl.low > full.high:
+        verdicts[claim] = f"disagrees ({VARIANTS[ablation][0]} above, intervals separate)"
+    else:
+        verdicts[claim] = "inconclusive (intervals overlap)"
 for label, ci in pooled.items():
     print(f"{label:22s} pooled over seeds {seed_list}: {ci.estimate:.3f} [{ci.low:.3f}, {ci.high:.3f}] of {ci.n} episodes")
-print("verdict:", verdict, f"— total {time.perf_counter() - t_start:.0f} s")
+for claim, v in verdicts.items():
+    print(f"{claim}: {v}")
+print(f"total {time.perf_counter() - t_start:.0f} s")
 
 # %%
 fig = go.Figure()
@@ -103,7 +123,7 @@ fig.update_layout(title=f"Frozen CLAMP encoder + {head} head, closed loop on {',
 meta = {label: {"per_seed": [r.to_dict() for r in rs],
                 "pooled": {"rate": pooled[label].estimate, "low": pooled[label].low, "high": pooled[label].high, "n": pooled[label].n}}
         for label, rs in results.items()}  # fmt: skip
-meta |= {"verdict": verdict, "seeds": list(seed_list), "tasks": list(tasks), "demos": demos, "steps": steps, "head": head,
+meta |= {"verdicts": verdicts, "variants": list(variants), "seeds": list(seed_list), "tasks": list(tasks), "demos": demos, "steps": steps, "head": head,
          "head_steps": head_steps, "episodes": episodes, "execute": execute, "max_steps": max_steps, "seconds": timing}  # fmt: skip
-save_figure(fig, "clamp_closed_loop", figures_out, meta=meta)
+save_figure(fig, f"clamp_closed_loop_{head}", figures_out, meta=meta)
 fig

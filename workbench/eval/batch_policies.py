@@ -21,6 +21,7 @@ sample's frame, the rollout from the live observation, so both come from the sam
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -185,4 +186,7 @@ class HeadPolicy:
         self.views = method_views(head.method)
 
     def __call__(self, images: npt.NDArray, obs: npt.NDArray, tasks: Sequence[str]) -> npt.NDArray:
-        return self.head.predict(images_tensor(images), _texts(self.texts, tasks))
+        # a flow head's noise is seeded by each row's state, so an episode's rollout does not depend
+        # on which other environments happened to share its batch
+        seeds = [zlib.crc32(np.ascontiguousarray(o).tobytes()) for o in np.asarray(obs)]
+        return self.head.predict(images_tensor(images), _texts(self.texts, tasks), seed=seeds)

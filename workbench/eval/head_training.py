@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -112,20 +113,28 @@ class TrainedHead:
         return next(self.head.parameters()).device
 
     @torch.no_grad()
-    def predict_from_embeddings(self, emb: torch.Tensor | npt.NDArray, *, seed: int = 0) -> npt.NDArray[np.float32]:
-        """(B, C) embeddings -> un-normalised raw chunks (B, H, A); the flow head's noise is seeded."""
+    def predict_from_embeddings(self, emb: torch.Tensor | npt.NDArray, *, seed: int | Sequence[int] = 0) -> npt.NDArray[np.float32]:
+        """(B, C) embeddings -> un-normalised raw chunks (B, H, A); the flow head's noise is seeded:
+        one ``seed`` for the batch, or one per row, so a row's chunk does not depend on which other
+        rows share its batch (closed-loop batches follow worker timing)."""
         self.head.eval()
         e = torch.as_tensor(np.asarray(emb) if not torch.is_tensor(emb) else emb, dtype=torch.float32).to(self.device)
         e = self.condition(e)
         if self.config.kind is HeadKind.MLP:
             out = self.head(e)
-        else:
+        elif isinstance(seed, int):
             g = torch.Generator(device=self.device).manual_seed(seed)
             out = self.head.sample(e, self.config.flow_steps, generator=g)
+        else:
+            if len(seed) != e.shape[0]:
+                raise ValueError(f"{len(seed)} noise seeds for {e.shape[0]} rows")
+            shape = (self.head.config.horizon, self.head.config.action_dim)
+            noise = torch.stack([torch.randn(shape, generator=torch.Generator().manual_seed(int(s))) for s in seed])
+            out = self.head.sample(e, self.config.flow_steps, noise=noise.to(self.device))
         return self.stats.unnormalize(out.float().cpu().numpy())
 
     @torch.no_grad()
-    def predict(self, images: torch.Tensor, texts: list[str] | None = None, *, seed: int = 0) -> npt.NDArray[np.float32]:
+    def predict(self, images: torch.Tensor, texts: list[str] | None = None, *, seed: int | Sequence[int] = 0) -> npt.NDArray[np.float32]:
         """images (B, 3, S, S) uint8 -> un-normalised raw chunks (B, H, A)."""
         self.method.eval()
         return self.predict_from_embeddings(self.method.encode_images(images, texts), seed=seed)
