@@ -129,11 +129,12 @@ def _state_corpus(data: Path, seed: int) -> tuple[np.ndarray, np.ndarray, np.nda
     from workbench.data import load_dataset
     from workbench.data.chunks import action_chunks
     from workbench.data.normalize import split_episodes
+    from workbench.eval.parallel import placement_seeds
 
     ds = load_dataset(data)
     eps = [ds.episode(i) for i in split_episodes(ds.infos, 0.0, seed)["train"]]
     ch = [action_chunks(ep.actions, 16) for ep in eps]
-    seeds = sorted({int(ep.extras["seed"][0]) for ep in eps if "seed" in ep.extras})
+    seeds = placement_seeds(eps)
     tasks = [ep.task for ep in eps for _ in range(len(ep))]
     return (np.concatenate([ep.state for ep in eps]), np.concatenate([c[0] for c in ch]), np.concatenate([c[1] for c in ch]),
             seeds, tasks)  # fmt: skip

@@ -248,7 +248,8 @@ def _rollouts(ev: _Evaluation, knn_policy: KNNPolicy, trained: TrainedHead | Non
     """Closed loop through :mod:`workbench.eval.parallel`: parallel workers, batched encoder
     forward, each episode under one of the training data's camera setups (cycled over episodes)."""
     from workbench.eval.batch_policies import EncoderKNN, HeadPolicy
-    from workbench.eval.parallel import ParallelRolloutConfig, check_disjoint_seeds, make_depth_rig, make_specs, run_parallel_rollouts
+    from workbench.eval.parallel import (ParallelRolloutConfig, check_disjoint_seeds, make_depth_rig, make_specs,
+                                         placement_seeds, run_parallel_rollouts)
 
     cfg, run, train = ev.config, ev.run, ev.train
     tasks = list(cfg.tasks) if cfg.tasks else sorted(set(train.task))
@@ -256,7 +257,7 @@ def _rollouts(ev: _Evaluation, knn_policy: KNNPolicy, trained: TrainedHead | Non
     per_setup = {s: make_specs(tasks, cfg.rollouts, s, seed_start=cfg.seed_start, save_episodes=cfg.save_episodes) for s in setups}
     # episode i of each task under setups[i % len(setups)]: the same seeds, whatever the policy
     specs = [per_setup[setups[k % len(setups)]][t * cfg.rollouts + k] for t in range(len(tasks)) for k in range(cfg.rollouts)]
-    check_disjoint_seeds(specs, _training_seeds(ev.dataset, run.episodes("train")))
+    check_disjoint_seeds(specs, placement_seeds(ev.dataset.episode(i) for i in run.episodes("train")))
     texts = _task_texts(train)
     policies: list[tuple[str, Any]] = []
     if cfg.knn or cfg.head is None:
@@ -277,15 +278,6 @@ def _rollouts(ev: _Evaluation, knn_policy: KNNPolicy, trained: TrainedHead | Non
         save_result(ev.run_dir, cfg.name(f"rollouts-{pname}"), r)
         results.append(r)
     return results
-
-
-def _training_seeds(dataset: Any, episodes: Sequence[int]) -> list[int]:
-    seeds = []
-    for i in episodes:
-        ep = dataset.episode(i)
-        if "seed" in ep.extras and len(ep.extras["seed"]):
-            seeds.append(int(np.asarray(ep.extras["seed"]).reshape(-1)[0]))
-    return seeds
 
 
 def _rollout_result(run_dir: Path, policy: str, camera: str, rcfg: Any, tasks: Sequence[str], outcomes: Sequence[Any]) -> RolloutResult:

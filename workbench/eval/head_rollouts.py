@@ -24,6 +24,7 @@ from workbench.eval.parallel import (
     check_disjoint_seeds,
     make_depth_rig,
     make_specs,
+    placement_seeds,
     run_parallel_rollouts,
 )
 from workbench.eval.results import EvalError
@@ -96,7 +97,7 @@ def rollout_frozen_head(
         if (trained.camera or "scene") != want:
             raise EvalError(f"run {trained.id} trained on camera {trained.camera!r}; a {camera_setup!r} rollout renders {want!r}")
     specs = make_specs(tasks, episodes, camera_setup, seed_start=seed_start)
-    check_disjoint_seeds(specs, [int(ep.extras["seed"][0]) for ep in train_eps if "seed" in ep.extras])
+    check_disjoint_seeds(specs, placement_seeds(train_eps))
     t1 = time.perf_counter()
     rcfg = rollout or ParallelRolloutConfig(image_size=int(trained.sample_meta.image_size))
     outcomes = run_parallel_rollouts(policy, specs, rcfg, rig=rig, progress=progress, desc=f"rollouts {trained.id}")

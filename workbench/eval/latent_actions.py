@@ -302,6 +302,7 @@ def training_instructions(restored: Any) -> tuple[dict[str, str], list[int]]:
     """The instruction a run trained with for each task (else the task name), and the placement
     seeds of its training episodes (so that an evaluation can refuse to reuse them)."""
     from workbench.data import load_dataset
+    from workbench.eval.parallel import placement_seeds
 
     ds = load_dataset(restored.data.path)
     train = sorted(set(restored.split.get("train", [])))
@@ -309,7 +310,7 @@ def training_instructions(restored: Any) -> tuple[dict[str, str], list[int]]:
     for info in reversed(ds.infos):
         if info.index in train and info.instruction:
             texts[info.task] = info.instruction
-    seeds = sorted({int(ep.extras["seed"][0]) for ep in (ds.episode(i) for i in train) if "seed" in ep.extras})
+    seeds = placement_seeds(ds.episode(i) for i in train)
     return texts, seeds
 
 

@@ -31,7 +31,7 @@ import os
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 from collections import deque  # noqa: E402
-from collections.abc import Callable, Sequence  # noqa: E402
+from collections.abc import Callable, Iterable, Sequence  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from types import MethodType  # noqa: E402
 from typing import Any, Protocol, runtime_checkable  # noqa: E402
@@ -56,6 +56,7 @@ __all__ = [
     "episode_cameras",
     "make_depth_rig",
     "make_specs",
+    "placement_seeds",
     "run_parallel_rollouts",
     "ViewPolicy",
 ]
@@ -138,6 +139,12 @@ def make_specs(tasks: Sequence[str], episodes: int, camera_setup: str, *, seed_s
     if episodes < 1:
         raise EvalError(f"episodes must be >= 1, got {episodes}")
     return [EpisodeSpec(t.removesuffix("-v3"), seed_start + i, camera_setup, i < save_episodes) for t in tasks for i in range(episodes)]
+
+
+def placement_seeds(episodes: Iterable[Any]) -> list[int]:
+    """The generator's placement seed of each episode that records one (its ``seed`` extra), sorted."""
+    return sorted({int(np.asarray(ep.extras["seed"]).reshape(-1)[0]) for ep in episodes
+                   if "seed" in ep.extras and np.asarray(ep.extras["seed"]).size})  # fmt: skip
 
 
 def check_disjoint_seeds(specs: Sequence[EpisodeSpec], training_seeds: Sequence[int]) -> None:
