@@ -42,6 +42,7 @@ from workbench.compare.config import CompareConfig
 
 if TYPE_CHECKING:
     from workbench.sim.vector_env import DepthRig, RolloutWorkers
+    from workbench.train.config import TrainConfig
 
 __all__ = ["CompareError", "CompareResult", "assemble_cells", "run_compare", "unit_name"]
 
@@ -144,7 +145,7 @@ def _ensure_run(out: Path, data: Path, cfg: CompareConfig, method: str, seed: in
     return path
 
 
-def _check_run_settings(path: Path, want: Any, overrides: Sequence[str]) -> None:
+def _check_run_settings(path: Path, want: TrainConfig, overrides: Sequence[str]) -> None:
     """Refuse a run on disk trained without the method's overrides (e.g. ``clap_actvae`` from a
     folder written before its image tower was switched on: a random tower under CLAP's name)."""
     from workbench.train.config import TrainConfig
@@ -374,7 +375,7 @@ def run_compare(out: str | Path, cfg: CompareConfig, *, quiet: bool = False,
                         for pol, task in todo:
                             name = unit_name(method, pol, task, cfg.camera_setup, seed, step)
                             key = {"method": method, "policy": pol, "task": task, "camera_setup": cfg.camera_setup, "seed": seed,
-                                   "step": step, "reads": "state" if method == STATE_KNN else "views" if rig else "rgb"}  # fmt: skip
+                                   "step": step, "reads": "state" if method == STATE_KNN else "views" if rig is not None else "rgb"}  # fmt: skip
                             execute = cfg.mlp_execute if pol == "mlp" else cfg.knn_execute
                             _log(f"evaluating {name} ({cfg.episodes} episodes)", quiet)
                             _evaluate(out, name, made[pol], cfg, pool, key, execute, step == final_step, training_seeds)
