@@ -6,7 +6,17 @@ import json
 
 import pytest
 
-from workbench.compare import CompareConfig, CompareError, assemble_cells, compare_table, load_compare, run_compare, smoke_config
+from workbench.compare import (
+    METHOD_SETTINGS,
+    CompareConfig,
+    CompareError,
+    assemble_cells,
+    compare_table,
+    load_compare,
+    run_compare,
+    smoke_config,
+    split_overrides,
+)
 from workbench.stats import wilson_interval
 
 
@@ -49,6 +59,25 @@ def test_config_refuses_bad_names_and_overlapping_seeds():
         CompareConfig(methods=("dino",))
     with pytest.raises(ValueError, match="overlap the training placements"):
         CompareConfig(seed_start=10)
+    with pytest.raises(ValueError, match="method_overrides names 'state_knn'"):
+        CompareConfig(method_overrides={"state_knn": ("seed=1",)})
+    with pytest.raises(ValueError, match="must look like key=value"):
+        split_overrides(["clamp:method_config.view_size"])
+
+
+def test_method_overrides_split_and_round_trip():
+    common, per = split_overrides(["optim.lr=1e-3", "clamp:method_config.view_size=16", "bc:data.path=/a:b"])
+    assert common == ("optim.lr=1e-3",)
+    # added after the method's defaults, so they win; other methods keep theirs
+    assert per["clamp"] == (*METHOD_SETTINGS["clamp"], "method_config.view_size=16")
+    assert per["clap_actvae"] == METHOD_SETTINGS["clap_actvae"] and per["bc"] == ("data.path=/a:b",)
+    cfg = CompareConfig(train_overrides=common, method_overrides=per)
+    assert cfg.overrides("clamp") == ("optim.lr=1e-3", *per["clamp"]) and cfg.overrides("caip") == ("optim.lr=1e-3",)
+    d = json.loads(json.dumps(cfg.to_dict(), default=list))
+    assert CompareConfig.from_dict(d) == cfg
+    # a folder written before the field existed loads with today's per-method defaults
+    d.pop("method_overrides")
+    assert CompareConfig.from_dict(d).method_overrides == METHOD_SETTINGS
 
 
 def _tiny(**kw):
@@ -135,3 +164,52 @@ def test_sigkilled_command_resumes(tmp_path):
     assert sorted(p.stem.split("__")[-1] for p in (out / "evals").glob("*.json")) == ["step0", "step12"]
     cells = load_compare(out)["cells"]
     assert len(cells) == 4  # two (method, policy, task, seed) groups x final / max
+
+
+def test_clamp_views_and_clap_image_tower_end_to_end(tmp_path):
+    """`workbench compare --smoke` with CLAMP and CLAP's image tower: CLAMP is trained on depth + XYZ
+    views and its rollouts read them (through the rig), clap_actvae trains its image tower; a run
+    trained otherwise, or other per-method settings in the same folder, are refused by name."""
+    from dataclasses import replace
+
+    import yaml
+
+    from workbench.cli import main
+
+    out = tmp_path / "cmp"
+    rc = main(["compare", "--smoke", "--out", str(out), "--quiet", "--demos", "2", "--episodes", "2", "--max-steps", "20",
+               "--seeds", "0", "--methods", "state_knn,clamp,clap_actvae", "--ckpt-every", "12",
+               "--set", "clamp:method_config.view_size=16"])  # fmt: skip
+    assert rc == 0
+    clamp = yaml.safe_load((out / "runs" / "clamp-s0" / "config.yaml").read_text())["method_config"]
+    assert clamp["image_input"] == "dxyz" and clamp["view_size"] == 16  # the default and the --set, both applied
+    clap = yaml.safe_load((out / "runs" / "clap_actvae-s0" / "config.yaml").read_text())["method_config"]
+    assert clap["contrastive_weight"] == 1
+    metrics = [json.loads(x) for x in (out / "runs" / "clap_actvae-s0" / "metrics.jsonl").read_text().splitlines()]
+    assert all("contrastive" in m for m in metrics if "loss" in m)  # the image tower's SigLIP term was trained
+    units = {p.stem: json.loads(p.read_text()) for p in (out / "evals").glob("*.json")}
+    reads = {(u["method"], u["policy"]): u["reads"] for u in units.values()}
+    assert reads == {("state_knn", "knn"): "state", ("clamp", "knn"): "views", ("clamp", "mlp"): "views",
+                     ("clap_actvae", "knn"): "rgb", ("clap_actvae", "mlp"): "rgb"}  # fmt: skip
+    assert all(u["episodes"] == 2 and u["step"] in (0, 12) for u in units.values())
+    cells = load_compare(out)["cells"]
+    assert {(c["method"], c["policy"], c["checkpoint"]) for c in cells} >= {
+        (m, p, k) for m in ("clamp", "clap_actvae") for p in ("knn", "mlp") for k in ("final", "max")}
+    cfg = CompareConfig.from_dict(json.loads((out / "compare_config.json").read_text())["config"])
+    assert cfg.method_overrides["clamp"] == (*METHOD_SETTINGS["clamp"], "method_config.view_size=16")
+    # other settings for a method the folder holds: refused, not mixed in
+    other = replace(cfg, method_overrides={**cfg.method_overrides, "clap_actvae": ("method_config.contrastive_weight=0",)})
+    with pytest.raises(CompareError, match=r"method_overrides\['clap_actvae'\]"):
+        run_compare(out, other, quiet=True)
+    # a folder from before method_overrides (its runs trained with the old defaults: clap_actvae's
+    # tower left random) loads, and the run that does not match today's settings is refused by name
+    doc = json.loads((out / "compare_config.json").read_text())
+    doc["config"].pop("method_overrides")
+    (out / "compare_config.json").write_text(json.dumps(doc))
+    run_cfg = out / "runs" / "clap_actvae-s0" / "config.yaml"
+    old = yaml.safe_load(run_cfg.read_text())
+    old["method_config"]["contrastive_weight"] = 0.0
+    run_cfg.write_text(yaml.safe_dump(old))
+    with pytest.raises(CompareError, match=r"clap_actvae-s0 was trained with method_config.contrastive_weight=0.0"):
+        run_compare(out, replace(cfg, method_overrides=dict(METHOD_SETTINGS)), quiet=True)
+    assert len(list((out / "evals").glob("*.json"))) == len(units)  # nothing redone or lost

@@ -10,7 +10,7 @@ from workbench.cli.exit import EXIT_OK, EXIT_PROBLEM
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from workbench.compare import CompareConfig, CompareError, run_compare, smoke_config
+    from workbench.compare import CompareConfig, CompareError, run_compare, smoke_config, split_overrides
 
     kw: dict = {}
     for name in ("tasks", "methods", "policies"):
@@ -22,8 +22,16 @@ def _compare(args: argparse.Namespace) -> int:
         if getattr(args, name) is not None:
             kw[name] = getattr(args, name)
     if args.set:
-        kw["train_overrides"] = tuple(args.set)
-    cfg = smoke_config(**kw) if args.smoke else CompareConfig(**kw)
+        try:
+            kw["train_overrides"], kw["method_overrides"] = split_overrides(args.set)
+        except ValueError as e:
+            print(f"error: --set: {e}", file=sys.stderr)
+            return EXIT_PROBLEM
+    try:
+        cfg = smoke_config(**kw) if args.smoke else CompareConfig(**kw)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_PROBLEM
     try:
         r = run_compare(args.out, cfg, quiet=args.quiet)
     except CompareError as e:
@@ -51,6 +59,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     cmp_.add_argument("--ckpt-every", dest="ckpt_every", type=int, help="checkpoint and evaluate every N steps ('max')")
     cmp_.add_argument("--max-steps", dest="max_steps", type=int, help="episode cap (default 200)")
     cmp_.add_argument("--workers", type=int, help="rollout / generation processes (default 2)")
-    cmp_.add_argument("--set", action="append", metavar="KEY=VALUE", help="training override for every run")
+    cmp_.add_argument("--set", action="append", metavar="[METHOD:]KEY=VALUE",
+                      help="training override for every run, or with METHOD: for that method's runs only (added to its "
+                           "defaults: clamp reads depth + XYZ views, clap_actvae trains its image tower)")
     cmp_.add_argument("--quiet", action="store_true")
     cmp_.set_defaults(func=_compare)

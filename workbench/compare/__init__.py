@@ -8,12 +8,13 @@ plotly figure; a killed comparison continues where it stopped. ``workbench compa
 
 from __future__ import annotations
 
-from workbench.compare.config import CELL_METHODS, POLICIES, CompareConfig, smoke_config
+from workbench.compare.config import CELL_METHODS, METHOD_SETTINGS, POLICIES, CompareConfig, smoke_config, split_overrides
 from workbench.compare.runner import CompareError, CompareResult, assemble_cells, run_compare
 from workbench.compare.table import compare_table, compare_table_display, compare_table_markdown, load_compare
 
 __all__ = [
     "CELL_METHODS",
+    "METHOD_SETTINGS",
     "POLICIES",
     "CompareConfig",
     "CompareError",
@@ -25,4 +26,5 @@ __all__ = [
     "load_compare",
     "run_compare",
     "smoke_config",
+    "split_overrides",
 ]

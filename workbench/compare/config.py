@@ -8,10 +8,11 @@ policies, the final checkpoint and the maximum over the saved checkpoints.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-__all__ = ["CELL_METHODS", "CompareConfig", "POLICIES", "smoke_config"]
+__all__ = ["CELL_METHODS", "CompareConfig", "METHOD_SETTINGS", "POLICIES", "smoke_config", "split_overrides"]
 
 #: Representations a comparison can hold: "state_knn" needs no training; the rest are trained
 #: methods (workbench.methods) whose image encoder the policies read.
@@ -19,6 +20,15 @@ CELL_METHODS = ("state_knn", "random_encoder", "bc", "caip", "class", "clamp", "
 #: Policies per representation: CLASS §4.4's k-NN on ẑ = [proprio, image], its image-only
 #: ablation, and an MLP head on the frozen image feature (the parametric setting).
 POLICIES = ("knn", "knn_image", "mlp")
+#: Training overrides that make a method the representation its paper compares, applied to that
+#: method's runs after the comparison-wide ``train_overrides`` (issue 14 stage 5): CLAMP reads
+#: depth + XYZ virtual views of the merged point cloud (§III-B; its config's default is the RGB
+#: ablation), and ``clap_actvae`` trains CLAP's image tower, aligned by SigLIP to the Act-VAE
+#: latents (``contrastive_weight`` > 0; at 0 the tower keeps its random initialisation).
+METHOD_SETTINGS: dict[str, tuple[str, ...]] = {
+    "clamp": ("method_config.image_input=dxyz",),
+    "clap_actvae": ("method_config.contrastive_weight=1",),
+}
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,9 @@ class CompareConfig:
     max_steps: int = 200  # episode cap (the reference protocol)
     preset: str = "sample"  # training preset of every method (workbench.train.config.TRAIN_PRESETS)
     train_overrides: tuple[str, ...] = ()  # key=value overrides applied to every run
+    # key=value overrides of one method's runs, after train_overrides (a folder written before
+    # this field existed loads with these defaults; runs trained otherwise are refused by name)
+    method_overrides: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(METHOD_SETTINGS))
     ckpt_every: int = 500  # a checkpoint (and a "max" evaluation) every N steps; = the preset's steps: final only
     image_size: int = 64  # rendered = trained image side (no resize between data and policy)
     data_seed: int = 0
@@ -57,6 +70,7 @@ class CompareConfig:
         object.__setattr__(self, "policies", tuple(self.policies))
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
         object.__setattr__(self, "train_overrides", tuple(self.train_overrides))
+        object.__setattr__(self, "method_overrides", {str(m): tuple(v) for m, v in dict(self.method_overrides).items()})
         check_generation(self.tasks, self.demos, [self.camera_setup])
         bad = [m for m in self.methods if m not in CELL_METHODS]
         if bad:
@@ -64,6 +78,13 @@ class CompareConfig:
         bad = [p for p in self.policies if p not in POLICIES]
         if bad:
             raise ValueError(f"unknown policy {bad[0]!r}; policies are {', '.join(POLICIES)}")
+        for m, sets in self.method_overrides.items():
+            if m not in CELL_METHODS or m == "state_knn":
+                trained = ", ".join(x for x in CELL_METHODS if x != "state_knn")
+                raise ValueError(f"method_overrides names {m!r}; only trained methods take overrides: {trained}")
+            bad = [x for x in sets if "=" not in str(x)]
+            if bad:
+                raise ValueError(f"method_overrides[{m!r}]: {bad[0]!r} must look like key=value")
         if not self.methods or not self.policies or not self.seeds:
             raise ValueError("a comparison needs at least one method, one policy and one seed")
         for name in ("episodes", "max_steps", "ckpt_every", "image_size", "knn_k", "knn_execute", "mlp_execute", "head_steps"):
@@ -93,10 +114,31 @@ class CompareConfig:
         return {k: getattr(self, k) for k in ("tasks", "demos", "camera_setup", "image_size", "data_seed", "action_noise",
                                              "demo_max_steps")}  # fmt: skip
 
+    def overrides(self, method: str) -> tuple[str, ...]:
+        """Every ``key=value`` override of ``method``'s runs, in the order they apply."""
+        return (*self.train_overrides, *self.method_overrides.get(method, ()))
+
     def evaluation_key(self) -> dict[str, Any]:
         """What a cell's counts depend on beyond its own fields (a changed value must not reuse cells)."""
         return {k: getattr(self, k) for k in ("max_steps", "preset", "train_overrides", "ckpt_every", "knn_k", "knn_tau",
                                              "knn_execute", "mlp_execute", "head_steps", "seed_start", "per_task_corpus")}  # fmt: skip
+
+
+def split_overrides(items: Sequence[str]) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
+    """``--set`` items into ``(train_overrides, method_overrides)``: ``key=value`` applies to every
+    run; ``method:key=value`` to that method's runs, after its :data:`METHOD_SETTINGS`."""
+    common: list[str] = []
+    per = {m: list(v) for m, v in METHOD_SETTINGS.items()}
+    for item in items:
+        head, sep, _ = item.partition("=")
+        if not sep:
+            raise ValueError(f"{item!r} must look like key=value or method:key=value")
+        if ":" in head:
+            method, rest = item.split(":", 1)
+            per.setdefault(method.strip(), []).append(rest.strip())
+        else:
+            common.append(item)
+    return tuple(common), {m: tuple(v) for m, v in per.items()}
 
 
 def smoke_config(**kw: Any) -> CompareConfig:

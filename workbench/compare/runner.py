@@ -5,7 +5,8 @@ Layout of the output folder (everything a later session needs to continue)::
     OUT/compare_config.json    the settings; a different dataset or evaluation setting is refused
     OUT/data/                  the demonstrations (LeRobot v3.0), generated once
     OUT/runs/<method>-s<seed>/ one training run per trained method and seed (resumed if cut short)
-    OUT/evals/<unit>.json      one closed-loop evaluation: method, policy, task, camera, seed, step
+    OUT/evals/<unit>.json      one closed-loop evaluation: method, policy, task, camera, seed, step, what
+                               the policy read ("rgb" frames, CLAMP's depth + XYZ "views", "state")
     OUT/videos/<unit>.mp4      its first episode(s)
     OUT/compare.json           {"cells": [...]}: the final and the max-over-checkpoints cell per unit
     OUT/compare.md             the table with 95 % Wilson intervals per task and pooled
@@ -14,6 +15,11 @@ Layout of the output folder (everything a later session needs to continue)::
 Every unit is written atomically when its episodes are done; a killed comparison, run again with
 the same settings, skips finished units (and finished runs), resumes unfinished runs from their
 last checkpoint and redoes only the unit that was cut.
+
+Each method is trained as its paper compares it (:data:`workbench.compare.config.METHOD_SETTINGS`):
+CLAMP on depth + XYZ virtual views, whose rollouts get a worker pool with the rig that computes
+those views from live depth of the cameras its data recorded
+(:func:`workbench.eval.parallel.make_depth_rig`), and ``clap_actvae`` with CLAP's image tower.
 
 Checkpoints: "final" is the run's last checkpoint; "max" is the best of the evaluations at every
 saved checkpoint (every ``ckpt_every`` steps), the papers' "max over evaluations during training"
@@ -27,12 +33,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from workbench.atomic import atomic_write_text
 from workbench.compare.config import CompareConfig
+
+if TYPE_CHECKING:
+    from workbench.sim.vector_env import DepthRig, RolloutWorkers
+    from workbench.train.config import TrainConfig
 
 __all__ = ["CompareError", "CompareResult", "assemble_cells", "run_compare", "unit_name"]
 
@@ -76,6 +86,12 @@ def _check_settings(out: Path, cfg: CompareConfig) -> None:
             if diff:
                 raise CompareError(f"{out} holds a comparison with {diff[0]}={a[diff[0]]!r}, not {b[diff[0]]!r}; "
                                    "continue it with the same settings or choose another --out")  # fmt: skip
+        # a method's own overrides matter where both hold it: adding a method to a folder is fine
+        for m in (m for m in cfg.methods if m in old.methods):
+            a, b = old.method_overrides.get(m, ()), cfg.method_overrides.get(m, ())
+            if a != b:
+                raise CompareError(f"{out} holds a comparison with method_overrides[{m!r}]={list(a)!r}, not {list(b)!r}; "
+                                   "continue it with the same settings or choose another --out")  # fmt: skip
     atomic_write_text(path, json.dumps({"config": cfg.to_dict()}, indent=2, default=list))
 
 
@@ -102,26 +118,48 @@ def _ensure_data(out: Path, cfg: CompareConfig, quiet: bool) -> Path:
 # -- training ---------------------------------------------------------------------------------------
 def _ensure_run(out: Path, data: Path, cfg: CompareConfig, method: str, seed: int, quiet: bool) -> Path:
     from workbench.train import RunDir, create_run, make_config
+    from workbench.train.config import ConfigError
     from workbench.train.loop import train
     from workbench.train.rundir import RunState
 
     path = out / "runs" / f"{method}-s{seed}"
     rd = RunDir(path)
+    sets = [f"data.path={data.resolve()}", "data.camera=scene", f"data.image_size={cfg.image_size}", "data.val_fraction=0.0",
+            f"seed={seed}", f"ckpt_every={cfg.ckpt_every}", "keep_checkpoints=1000", *cfg.overrides(method)]  # fmt: skip
+    try:
+        rc = make_config(method, cfg.preset, sets)
+    except (ConfigError, ValueError) as e:
+        raise CompareError(f"{method}: its training settings are refused ({e}); see --set and method_overrides") from e
     if rd.exists():
+        _check_run_settings(path, rc, cfg.method_overrides.get(method, ()))
         if rd.read_status().state == RunState.FINISHED.value:
             return path
         _log(f"resuming {path.name}", quiet)
         state = train(path, resume=True, progress=not quiet)
     else:
-        sets = [f"data.path={data.resolve()}", "data.camera=scene", f"data.image_size={cfg.image_size}", "data.val_fraction=0.0",
-                f"seed={seed}", f"ckpt_every={cfg.ckpt_every}", "keep_checkpoints=1000", *cfg.train_overrides]  # fmt: skip
-        rc = make_config(method, cfg.preset, sets)
         create_run(rc, path)
         _log(f"training {path.name} ({rc.steps} steps, preset {cfg.preset})", quiet)
         state = train(path, progress=not quiet)
     if state != RunState.FINISHED:
         raise CompareError(f"{path}: training ended {state.value}; run the comparison again to resume it")
     return path
+
+
+def _check_run_settings(path: Path, want: TrainConfig, overrides: Sequence[str]) -> None:
+    """Refuse a run on disk trained without the method's overrides (e.g. ``clap_actvae`` from a
+    folder written before its image tower was switched on: a random tower under CLAP's name)."""
+    from workbench.train.config import TrainConfig
+
+    have = TrainConfig.from_yaml(path / "config.yaml").to_dict()
+    asked = want.to_dict()
+    for item in overrides:
+        a, b = have, asked
+        for part in item.split("=", 1)[0].strip().split("."):
+            a = a.get(part) if isinstance(a, dict) else None
+            b = b.get(part) if isinstance(b, dict) else None
+        if a != b:
+            raise CompareError(f"{path} was trained with {item.split('=', 1)[0]}={a!r}; this comparison's method_overrides "
+                               f"ask {b!r}: remove that run folder to retrain it, or choose another --out")  # fmt: skip
 
 
 # -- policies ---------------------------------------------------------------------------------------
@@ -140,18 +178,31 @@ def _state_corpus(data: Path, seed: int) -> tuple[np.ndarray, np.ndarray, np.nda
             seeds, tasks)  # fmt: skip
 
 
-def _make_policies(run_dir: Path, checkpoint: Path, policies: Sequence[str], cfg: CompareConfig, seed: int) -> dict[str, Any]:
-    """Every asked policy on one checkpoint: the corpus is embedded once, the head trained once."""
-    from workbench.eval.batch_policies import PROPRIO_DIMS, EncoderKNN, HeadPolicy
+def _make_policies(run_dir: Path, checkpoint: Path, policies: Sequence[str], cfg: CompareConfig,
+                   seed: int) -> tuple[dict[str, Any], DepthRig | None]:  # fmt: skip
+    """Every asked policy on one checkpoint (the corpus is embedded once, the head trained once) and
+    the rig they read in closed loop: None for RGB frames; for CLAMP's depth + XYZ views, the
+    cameras the training data recorded, encoded by the code that made its training views."""
+    from workbench.eval.batch_policies import PROPRIO_DIMS, EncoderKNN, HeadPolicy, method_views
     from workbench.eval.features import embed_split, load_split
     from workbench.eval.head_training import HeadConfig, HeadKind, train_head
     from workbench.eval.knn import KNNConfig, KNNPolicy
+    from workbench.eval.parallel import make_depth_rig
+    from workbench.eval.results import EvalError
     from workbench.train.run import load_run
 
     restored = load_run(run_dir, checkpoint=checkpoint)
     train = load_split(restored, "train", stride=1)
     if train.state is None:
         raise CompareError(f"{run_dir}: the training data records no state; the k-NN query needs proprioception")
+    views = method_views(restored.method)
+    rig = None
+    if views is not None:
+        try:
+            rig = make_depth_rig(views, restored.open_dataset().episode(int(train.episode[0])))
+        except EvalError as e:
+            raise CompareError(f"{run_dir}: {restored.method_name} reads depth + XYZ views that no rollout here can "
+                               f"match: {e}") from e  # fmt: skip
     feats = embed_split(restored.method, train)
     texts: dict[str, str] = {}
     for task, text in zip(train.task, train.dataset.texts):
@@ -169,7 +220,34 @@ def _make_policies(run_dir: Path, checkpoint: Path, policies: Sequence[str], cfg
         head = train_head(restored.method, train, HeadConfig(kind=HeadKind.MLP, steps=cfg.head_steps, seed=seed),
                           embeddings=feats.image, method_name=restored.method_name)  # fmt: skip
         out["mlp"] = HeadPolicy(head, texts)
-    return out
+    return out, rig
+
+
+class _Pools:
+    """Rollout workers per kind of input, opened when first needed and kept for every later unit:
+    RGB frames (``rig`` None) and one pool per depth rig (CLAMP's views of given cameras)."""
+
+    def __init__(self, workers: int, image_size: int) -> None:
+        self.workers, self.image_size = workers, image_size
+        self._open: list[tuple[Any, RolloutWorkers]] = []
+
+    def get(self, rig: DepthRig | None) -> RolloutWorkers:
+        from workbench.sim.vector_env import RolloutWorkers
+
+        # bound methods compare their instance by identity: key a rig by its cameras and encoder's instance
+        key = None if rig is None else (rig.cameras, getattr(rig.encode, "__func__", rig.encode),
+                                        getattr(rig.encode, "__self__", None))  # fmt: skip
+        for k, pool in self._open:
+            if k == key:
+                return pool
+        pool = RolloutWorkers(self.workers, self.image_size, rig)
+        self._open.append((key, pool))
+        return pool
+
+    def close(self) -> None:
+        for _, pool in self._open:
+            pool.close()
+        self._open = []
 
 
 # -- evaluation -------------------------------------------------------------------------------------
@@ -244,8 +322,6 @@ def run_compare(out: str | Path, cfg: CompareConfig, *, quiet: bool = False,
 
     ``on_unit(name)`` is called after each evaluation unit is saved (tests stop a run there).
     """
-    from workbench.sim.vector_env import RolloutWorkers
-
     t0 = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -254,7 +330,8 @@ def run_compare(out: str | Path, cfg: CompareConfig, *, quiet: bool = False,
     state, chunks, mask, training_seeds, state_tasks = _state_corpus(data, cfg.seeds[0])
     done = {p.stem for p in (out / "evals").glob("*.json")} if (out / "evals").exists() else set()
     evaluated = skipped = 0
-    with RolloutWorkers(cfg.workers, cfg.image_size) as pool:
+    pools = _Pools(cfg.workers, cfg.image_size)
+    try:
         # Two passes: every (seed, method)'s final checkpoint first, so that a comparison cut short
         # already holds the "final" table for all of them; then the earlier checkpoints ("max").
         for final_pass in (True, False):
@@ -284,6 +361,7 @@ def run_compare(out: str | Path, cfg: CompareConfig, *, quiet: bool = False,
                         skipped += len(policies) * len(cfg.tasks) - len(todo)
                         if not todo:
                             continue
+                        rig = None
                         if method == STATE_KNN:
                             from workbench.eval.batch_policies import StateKNN
                             from workbench.eval.knn import KNNConfig, KNNPolicy
@@ -292,11 +370,12 @@ def run_compare(out: str | Path, cfg: CompareConfig, *, quiet: bool = False,
                             knn = KNNPolicy(KNNConfig(k=cfg.knn_k, temperature=cfg.knn_tau))
                             made = {"knn": StateKNN.fit(state, chunks, mask, knn, state_tasks if cfg.per_task_corpus else None)}
                         else:
-                            made = _make_policies(run_dir, ckpt, sorted({p for p, _ in todo}), cfg, seed)  # type: ignore[arg-type]
+                            made, rig = _make_policies(run_dir, ckpt, sorted({p for p, _ in todo}), cfg, seed)  # type: ignore[arg-type]
+                        pool = pools.get(rig)
                         for pol, task in todo:
                             name = unit_name(method, pol, task, cfg.camera_setup, seed, step)
                             key = {"method": method, "policy": pol, "task": task, "camera_setup": cfg.camera_setup, "seed": seed,
-                                   "step": step}  # fmt: skip
+                                   "step": step, "reads": "state" if method == STATE_KNN else "views" if rig is not None else "rgb"}  # fmt: skip
                             execute = cfg.mlp_execute if pol == "mlp" else cfg.knn_execute
                             _log(f"evaluating {name} ({cfg.episodes} episodes)", quiet)
                             _evaluate(out, name, made[pol], cfg, pool, key, execute, step == final_step, training_seeds)
@@ -305,6 +384,8 @@ def run_compare(out: str | Path, cfg: CompareConfig, *, quiet: bool = False,
                             _write_results(out, cfg, assemble_cells(_load_units(out)))
                             if on_unit is not None:
                                 on_unit(name)
+    finally:
+        pools.close()
     cells = assemble_cells(_load_units(out))
     _write_results(out, cfg, cells)
     return CompareResult(out, cells, evaluated, skipped, time.perf_counter() - t0)
