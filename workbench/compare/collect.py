@@ -114,8 +114,9 @@ def collect_compare(out: str | Path, folders: Sequence[str | Path]) -> CollectRe
             key = tuple(c[k] for k in CELL_KEY)
             if key in owner and owner[key] != f:
                 desc = ", ".join(f"{k}={v!r}" for k, v in zip(CELL_KEY, key))
-                raise CompareError(f"{owner[key]} and {f} both hold the cell {desc}; give one a --label (its variant) or "
-                                   "leave one out")  # fmt: skip
+                raise CompareError(f"{owner[key]} and {f} both hold the cell {desc}; leave one out, or name one's variant: "
+                                   "run `workbench compare --out DIR --label NAME` with its settings otherwise unchanged "
+                                   "(nothing is recomputed)")  # fmt: skip
             owner[key] = f
             videos = []
             for v in c.get("videos", []):
