@@ -52,3 +52,45 @@ def test_page_shows_table_figure_and_cell_picker(tmp_path):
     assert len(df) == 3 and "6/10" in " ".join(df["reach"])
     assert at.selectbox(key="compare_cell") is not None
     assert any("not here" in c.value for c in at.caption)
+
+
+def test_page_with_two_camera_setups_selects_and_plays_a_cell(tmp_path):
+    """A collected table (two comparison folders, dynamic and fixed camera): a camera selector
+    filters the table and the figure's panels, and any cell's video plays from the collected folder."""
+    from test_compare_collect import COUNTS, _cfg, _folder
+
+    from workbench.compare import collect_compare
+
+    out = tmp_path / "results"
+    collect_compare(out, [_folder(tmp_path / "dyn", _cfg(), COUNTS), _folder(tmp_path / "fix", _cfg(camera_setup="fixed"), COUNTS)])
+    at = _run(out)
+    assert not at.exception
+    cams = at.multiselect(key="compare_cameras")
+    assert cams.options == ["dynamic", "fixed"] and cams.value == ["dynamic", "fixed"]
+    with pytest.raises(KeyError):  # one number of demos, one variant: no selector for them
+        at.multiselect(key="compare_demos")
+    df = at.dataframe[0].value
+    assert sorted(set(df["camera_setup"])) == ["dynamic", "fixed"] and len(df) == 8
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert {a["text"].split(" · ")[0] for a in fig["layout"]["annotations"]} == {"dynamic camera", "fixed camera"}
+    labels = at.selectbox(key="compare_cell").options
+    assert any("· fixed ·" in x for x in labels) and any("· dynamic ·" in x for x in labels)
+    assert at.get("video") and not any("not here" in c.value for c in at.caption)  # the copied video plays
+
+    at = cams.set_value(["fixed"]).run()
+    assert not at.exception
+    df = at.dataframe[0].value
+    assert set(df["camera_setup"]) == {"fixed"} and len(df) == 4
+    assert "6/10" in " ".join(df["reach"])  # state k-NN on reach under the fixed camera
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert all(a["text"].startswith("final") or a["text"].startswith("max") for a in fig["layout"]["annotations"])
+    assert all("· fixed ·" in x for x in at.selectbox(key="compare_cell").options)
+    assert at.get("video")
+
+
+def test_page_with_one_camera_setup_has_no_extra_selectors(tmp_path):
+    cells = [_cell("class", "knn", "final", 6), _cell("bc", "knn", "final", 2)]
+    (tmp_path / "compare.json").write_text(json.dumps({"cells": cells}))
+    at = _run(tmp_path)
+    assert not at.exception and len(at.multiselect) == 1  # checkpoints only, as before
+    assert list(at.dataframe[0].value.columns)[:4] == ["method", "policy", "camera_setup", "checkpoint"]

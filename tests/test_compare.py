@@ -118,6 +118,8 @@ def test_killed_comparison_resumes_without_redoing_cells(tmp_path):
     assert {c["checkpoint"] for c in cells} == {"final", "max"}
     for c in cells:
         assert c["episodes"] == 2 and 0 <= c["successes"] <= 2 and c["camera_setup"] == "dynamic" and c["seed"] == 0
+        # what tells them apart in a collected table: demos, and the smoke preset as BC's training variant
+        assert c["demos"] == 2 and c["variant"] == ("" if c["method"] == "state_knn" else "preset=smoke")
     final = [c for c in cells if c["checkpoint"] == "final" and c["method"] == "bc"]
     assert all(c["step"] == 12 and c["videos"] and (out / c["videos"][0]).exists() for c in final)
     assert "Wilson" in (out / "compare.md").read_text() and (out / "compare_figure.html").exists()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from workbench.compare import compare_table, compare_table_display, load_compare
+from workbench.compare import cell_value, compare_table, compare_table_display, load_compare, varying
 from workbench.viz.compare import plot_compare
 
 st.title("Compare")
@@ -23,9 +23,26 @@ except ValueError as e:
     st.stop()
 
 cells = doc["cells"]
-checkpoints = st.multiselect("Checkpoints", ["final", "max"], default=["final", "max"], key="compare_checkpoints",
-                             help="'max' is the best of the evaluations during training: optimistic")  # fmt: skip
-shown = [c for c in cells if c["checkpoint"] in checkpoints]
+# a collected table holds several camera setups, numbers of demos or training variants: one selector
+# each, shown only when there is a choice (a single comparison folder looks as it always did)
+selectors = {k: v for k, v in {"camera_setup": ("Camera setups", "compare_cameras"), "demos": ("Demos per task", "compare_demos"),
+                               "variant": ("Training variants", "compare_variants")}.items()
+             if len(varying(cells, k)) > 1}  # fmt: skip
+cols = st.columns(1 + len(selectors))
+checkpoints = cols[0].multiselect("Checkpoints", ["final", "max"], default=["final", "max"], key="compare_checkpoints",
+                                  help="'max' is the best of the evaluations during training: optimistic")  # fmt: skip
+picked = {k: col.multiselect(label, varying(cells, k), default=varying(cells, k), key=key,
+                             format_func=lambda v: "?" if v is None else str(v) or "default")
+          for col, (k, (label, key)) in zip(cols[1:], selectors.items())}  # fmt: skip
+shown = [c for c in cells if c["checkpoint"] in checkpoints and all(cell_value(c, k) in v for k, v in picked.items())]
+
+
+def _cell_label(c: dict) -> str:
+    extra = "".join(f" · {cell_value(c, k)} demos" if k == "demos" else f" · {cell_value(c, k) or 'default'}"
+                    for k in selectors)  # fmt: skip
+    return f"{c['method']} · {c['policy']} · {c['task']}{extra} · seed {c['seed']} · {c['checkpoint']} (step {c.get('step', '?')})"
+
+
 if not shown:
     st.info("No cell matches the filter.")
     st.stop()
@@ -36,8 +53,7 @@ st.plotly_chart(plot_compare(compare_table(shown)), width="stretch")
 
 with_videos = [c for c in shown if c.get("videos")]
 if with_videos:
-    labels = [f"{c['method']} · {c['policy']} · {c['task']} · seed {c['seed']} · {c['checkpoint']} (step {c.get('step', '?')})"
-              for c in with_videos]  # fmt: skip
+    labels = [_cell_label(c) for c in with_videos]
     pick = st.selectbox("Rollout videos of a cell", range(len(labels)), format_func=labels.__getitem__, key="compare_cell")
     root = folder if folder.is_dir() else folder.parent
     for v in with_videos[pick]["videos"]:

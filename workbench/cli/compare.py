@@ -1,4 +1,5 @@
-"""``workbench compare``: the closed-loop table of representations × policies (resumable)."""
+"""``workbench compare``: the closed-loop table of representations × policies (resumable), and
+``workbench compare collect``: one table from several comparison folders."""
 
 from __future__ import annotations
 
@@ -12,13 +13,17 @@ from workbench.cli.exit import EXIT_OK, EXIT_PROBLEM
 def _compare(args: argparse.Namespace) -> int:
     from workbench.compare import CompareConfig, CompareError, run_compare, smoke_config, split_overrides
 
+    if args.out is None:
+        print("error: workbench compare needs --out DIR (the comparison folder), or `compare collect --out DIR RUNDIR...`",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_PROBLEM
     kw: dict = {}
     for name in ("tasks", "methods", "policies"):
         if getattr(args, name):
             kw[name] = tuple(x.strip() for x in getattr(args, name).split(",") if x.strip())
     if args.seeds:
         kw["seeds"] = tuple(int(x) for x in args.seeds.split(","))
-    for name in ("demos", "episodes", "camera_setup", "preset", "workers", "ckpt_every", "max_steps"):
+    for name in ("demos", "episodes", "camera_setup", "preset", "workers", "ckpt_every", "max_steps", "label"):
         if getattr(args, name) is not None:
             kw[name] = getattr(args, name)
     if args.set:
@@ -42,11 +47,26 @@ def _compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _collect(args: argparse.Namespace) -> int:
+    from workbench.compare import CompareError, collect_compare
+
+    try:
+        r = collect_compare(args.out, args.folders)
+    except CompareError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_PROBLEM
+    if not args.quiet:
+        print((r.out / "compare.md").read_text())
+    print(f"{len(r.cells)} cells from {len(r.sources)} folder(s) ({', '.join(r.sources)}), {r.copied} file(s) copied; "
+          f"results in {r.out}")  # fmt: skip
+    return EXIT_OK
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     cmp_ = sub.add_parser("compare", help="closed-loop table of representations × policies with Wilson intervals (resumable)",
                           description="Generate demos, train each method, evaluate k-NN and MLP-head policies in closed "
                                       "loop under the trained camera setup; run again with the same --out to continue.")  # fmt: skip
-    cmp_.add_argument("--out", type=Path, required=True, help="the comparison folder (created, or continued)")
+    cmp_.add_argument("--out", type=Path, help="the comparison folder (created, or continued); required")
     cmp_.add_argument("--smoke", action="store_true", help="the whole pipeline at toy size (a few minutes)")
     cmp_.add_argument("--tasks", help="comma-separated metaworld tasks (default reach,push,pick-place)")
     cmp_.add_argument("--methods", help="comma-separated: state_knn, random_encoder, bc, caip, class, clamp, clap_actvae")
@@ -62,5 +82,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     cmp_.add_argument("--set", action="append", metavar="[METHOD:]KEY=VALUE",
                       help="training override for every run, or with METHOD: for that method's runs only (added to its "
                            "defaults: clamp reads depth + XYZ views, clap_actvae trains its image tower)")
+    cmp_.add_argument("--label", help="the name of this folder's training variant in a collected table (default: its "
+                                       "non-default preset and --set overrides)")  # fmt: skip
     cmp_.add_argument("--quiet", action="store_true")
     cmp_.set_defaults(func=_compare)
+    csub = cmp_.add_subparsers(dest="compare_command", required=False, metavar="collect")
+    col = csub.add_parser("collect", help="one table from several comparison folders (the stages)",
+                          description="Gather the cells of several `workbench compare` folders (camera setups, demos, "
+                                      "variants) into one compare.json / compare.md / figure, copying the videos and "
+                                      "per-episode evaluations per folder under OUT/stages/; colliding cells or "
+                                      "incomparable evaluation settings are refused by name. Idempotent.")  # fmt: skip
+    col.add_argument("--out", type=Path, required=True, help="where the collected table goes (e.g. notebooks/paper/results)")
+    col.add_argument("folders", nargs="+", type=Path, metavar="RUNDIR", help="comparison folders (each holds compare.json)")
+    col.add_argument("--quiet", action="store_true", help="print only the summary line")
+    col.set_defaults(func=_collect)

@@ -4,27 +4,37 @@
 evaluates k-NN and MLP-head policies in parallel closed-loop rollouts under the trained camera
 setup, and writes ``compare.json`` (``{"cells": [...]}``), a table with 95 % Wilson intervals and a
 plotly figure; a killed comparison continues where it stopped. ``workbench compare`` is its command.
+``collect_compare(out, folders)`` (``workbench compare collect``) gathers several comparison folders
+(the stages: camera setups, demos, variants) into one table.
 """
 
 from __future__ import annotations
 
+from workbench.compare.collect import CELL_KEY, COMPARABLE, CollectResult, collect_compare
 from workbench.compare.config import CELL_METHODS, METHOD_SETTINGS, POLICIES, CompareConfig, smoke_config, split_overrides
-from workbench.compare.runner import CompareError, CompareResult, assemble_cells, run_compare
-from workbench.compare.table import compare_table, compare_table_display, compare_table_markdown, load_compare
+from workbench.compare.runner import CompareError, CompareResult, assemble_cells, describe_cells, run_compare
+from workbench.compare.table import cell_value, compare_table, compare_table_display, compare_table_markdown, load_compare, varying
 
 __all__ = [
+    "CELL_KEY",
     "CELL_METHODS",
+    "COMPARABLE",
+    "CollectResult",
     "METHOD_SETTINGS",
     "POLICIES",
     "CompareConfig",
     "CompareError",
     "CompareResult",
     "assemble_cells",
+    "cell_value",
+    "collect_compare",
     "compare_table",
     "compare_table_display",
     "compare_table_markdown",
+    "describe_cells",
     "load_compare",
     "run_compare",
     "smoke_config",
     "split_overrides",
+    "varying",
 ]

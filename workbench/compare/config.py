@@ -61,6 +61,9 @@ class CompareConfig:
     save_videos: int = 1  # first episodes per cell recorded as mp4
     seed_start: int = 2000  # first evaluation seed (disjoint from the training placements)
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes kept in compare.json
+    # the name of this folder's training variant in a collected table (``workbench compare --label``);
+    # "" derives it from the settings that differ from the defaults (see :meth:`variant`)
+    label: str = ""
 
     def __post_init__(self) -> None:
         from workbench.data.generate import check_generation
@@ -70,6 +73,9 @@ class CompareConfig:
         object.__setattr__(self, "policies", tuple(self.policies))
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
         object.__setattr__(self, "train_overrides", tuple(self.train_overrides))
+        object.__setattr__(self, "label", str(self.label).strip())
+        if "|" in self.label or "\n" in self.label:
+            raise ValueError(f"CompareConfig.label {self.label!r} must be one line without '|' (it names a table row)")
         object.__setattr__(self, "method_overrides", {str(m): tuple(v) for m, v in dict(self.method_overrides).items()})
         check_generation(self.tasks, self.demos, [self.camera_setup])
         bad = [m for m in self.methods if m not in CELL_METHODS]
@@ -118,10 +124,30 @@ class CompareConfig:
         """Every ``key=value`` override of ``method``'s runs, in the order they apply."""
         return (*self.train_overrides, *self.method_overrides.get(method, ()))
 
+    def variant(self, method: str) -> str:
+        """What tells ``method``'s cells apart from the default training of the same method, demos
+        and camera in a collected table (stage 3's CLASS variants, another preset): the folder's
+        ``label`` when set, else its non-default preset and overrides, "" for the defaults. The
+        state k-NN trains nothing: always ""."""
+        if method == "state_knn":
+            return ""
+        if self.label:
+            return self.label
+        parts = [] if self.preset == _DEFAULT_PRESET else [f"preset={self.preset}"]
+        parts += list(self.train_overrides)
+        if self.method_overrides.get(method, ()) != METHOD_SETTINGS.get(method, ()):
+            defaults = METHOD_SETTINGS.get(method, ())
+            parts += [f"{method}:{x}" for x in self.method_overrides.get(method, ()) if x not in defaults]
+            parts += [f"{method}:without {x}" for x in defaults if x not in self.method_overrides.get(method, ())]
+        return ", ".join(parts)
+
     def evaluation_key(self) -> dict[str, Any]:
         """What a cell's counts depend on beyond its own fields (a changed value must not reuse cells)."""
         return {k: getattr(self, k) for k in ("max_steps", "preset", "train_overrides", "ckpt_every", "knn_k", "knn_tau",
                                              "knn_execute", "mlp_execute", "head_steps", "seed_start", "per_task_corpus")}  # fmt: skip
+
+
+_DEFAULT_PRESET = next(f.default for f in fields(CompareConfig) if f.name == "preset")
 
 
 def split_overrides(items: Sequence[str]) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from workbench.sim.vector_env import DepthRig, RolloutWorkers
     from workbench.train.config import TrainConfig
 
-__all__ = ["CompareError", "CompareResult", "assemble_cells", "run_compare", "unit_name"]
+__all__ = ["CompareError", "CompareResult", "assemble_cells", "describe_cells", "run_compare", "unit_name"]
 
 STATE_KNN = "state_knn"
 UNTRAINED = ("random_encoder",)  # methods whose weights never change: "max" over checkpoints is "final"
@@ -302,6 +302,12 @@ def assemble_cells(units: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return cells
 
 
+def describe_cells(cells: Sequence[dict[str, Any]], cfg: CompareConfig) -> list[dict[str, Any]]:
+    """``cells`` with what tells them apart from other comparison folders' in a collected table:
+    ``demos`` per task and the training ``variant`` (:meth:`CompareConfig.variant`)."""
+    return [c | {"demos": cfg.demos, "variant": cfg.variant(c["method"])} for c in cells]
+
+
 def _write_results(out: Path, cfg: CompareConfig, cells: list[dict[str, Any]]) -> None:
     from workbench.compare.table import compare_table, compare_table_markdown
     from workbench.viz.compare import plot_compare
@@ -381,11 +387,11 @@ def run_compare(out: str | Path, cfg: CompareConfig, *, quiet: bool = False,
                             _evaluate(out, name, made[pol], cfg, pool, key, execute, step == final_step, training_seeds)
                             evaluated += 1
                             # the table so far, after every unit: a comparison cut short leaves its results
-                            _write_results(out, cfg, assemble_cells(_load_units(out)))
+                            _write_results(out, cfg, describe_cells(assemble_cells(_load_units(out)), cfg))
                             if on_unit is not None:
                                 on_unit(name)
     finally:
         pools.close()
-    cells = assemble_cells(_load_units(out))
+    cells = describe_cells(assemble_cells(_load_units(out)), cfg)
     _write_results(out, cfg, cells)
     return CompareResult(out, cells, evaluated, skipped, time.perf_counter() - t0)

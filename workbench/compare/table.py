@@ -1,7 +1,7 @@
 """The comparison table: success per task and pooled, with 95 % Wilson intervals, from the cells.
 
-Rows are (method, policy, checkpoint); a task's column pools the training seeds (summed counts:
-every episode counts once) and ``pooled`` pools the tasks too. ``seeds`` gives the per-seed pooled
+Rows are (method, policy, camera setup, demos, variant, checkpoint); a task's column pools the
+training seeds (summed counts: every episode counts once) and ``pooled`` pools the tasks too. ``seeds`` gives the per-seed pooled
 rates so the spread between training seeds stays visible beside the interval.
 """
 
@@ -16,7 +16,7 @@ import pandas as pd
 
 from workbench.stats import pooled_rate
 
-__all__ = ["compare_table", "compare_table_display", "compare_table_markdown", "load_compare"]
+__all__ = ["ROW_KEYS", "cell_value", "compare_table", "compare_table_display", "compare_table_markdown", "load_compare", "varying"]
 
 
 def load_compare(path: str | Path) -> dict[str, Any]:
@@ -37,44 +37,94 @@ def load_compare(path: str | Path) -> dict[str, Any]:
     return doc
 
 
+#: What a row of the table is, beyond (method, policy): the cells' camera setup, demos per task and
+#: training variant (a collected table holds several comparison folders), and the checkpoint.
+ROW_KEYS = ("method", "policy", "camera_setup", "demos", "variant", "checkpoint")
+
+
+def _row_key(c: dict[str, Any]) -> tuple:
+    demos = cell_value(c, "demos")  # unknown (an older folder's cells): -1, sorting first
+    return (c["method"], c["policy"], c["camera_setup"], -1 if demos is None else int(demos), cell_value(c, "variant"),
+            c["checkpoint"])  # fmt: skip
+
+
 def compare_table(cells: Sequence[dict[str, Any]], level: float = 0.95) -> pd.DataFrame:
-    """One row per (method, policy, camera, checkpoint): per-task and pooled success with intervals."""
+    """One row per (method, policy, camera, demos, variant, checkpoint): per-task and pooled success
+    with intervals (``demos`` None where the cells do not say)."""
     if not cells:
         return pd.DataFrame()
-    df = pd.DataFrame(cells)
-    tasks = sorted(df["task"].unique())
+    tasks = sorted({c["task"] for c in cells})
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for c in cells:
+        groups.setdefault(_row_key(c), []).append(c)
     rows = []
-    for (method, policy, camera, ckpt), g in df.groupby(["method", "policy", "camera_setup", "checkpoint"], sort=True):
-        row: dict[str, Any] = {"method": method, "policy": policy, "camera_setup": camera, "checkpoint": ckpt}
+    for key, g in sorted(groups.items()):
+        row: dict[str, Any] = dict(zip(ROW_KEYS, key))
+        row["demos"] = None if row["demos"] < 0 else row["demos"]
         for task in tasks:
-            t = g[g["task"] == task]
-            if len(t):
-                row[task] = pooled_rate(zip(t["successes"], t["episodes"]), level)
-        row["pooled"] = pooled_rate(zip(g["successes"], g["episodes"]), level)
-        row["seeds"] = {int(s): pooled_rate(zip(x["successes"], x["episodes"]), level).estimate for s, x in g.groupby("seed")}
+            t = [c for c in g if c["task"] == task]
+            if t:
+                row[task] = pooled_rate([(c["successes"], c["episodes"]) for c in t], level)
+        row["pooled"] = pooled_rate([(c["successes"], c["episodes"]) for c in g], level)
+        seeds = sorted({int(c["seed"]) for c in g})
+        row["seeds"] = {s: pooled_rate([(c["successes"], c["episodes"]) for c in g if int(c["seed"]) == s], level).estimate
+                        for s in seeds}  # fmt: skip
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def compare_table_display(cells: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """The table as text: ``successes/episodes  rate [low, high] %`` per task and pooled."""
+def cell_value(cell: dict[str, Any], key: str) -> Any:
+    """``cell[key]`` as the table reads it: a missing ``variant`` is the default (""), missing
+    ``demos`` None (a folder written before cells named them)."""
+    return str(cell.get("variant") or "") if key == "variant" else cell.get(key)
+
+
+def varying(cells: Sequence[dict[str, Any]], key: str) -> list[Any]:
+    """The distinct values of ``key`` among ``cells`` (sorted; None last), e.g. the camera setups or
+    demos a collected table holds: a selector or a column is worth showing when there are several."""
+    vals = {cell_value(c, key) for c in cells}
+    return sorted(vals, key=lambda v: (v is None, v if isinstance(v, int) else -1, str(v)))
+
+
+def compare_table_display(cells: Sequence[dict[str, Any]], *, camera_column: bool = True) -> pd.DataFrame:
+    """The table as text: ``successes/episodes  rate [low, high] %`` per task and pooled. ``demos``
+    and ``variant`` are columns only when the cells hold more than one of them."""
     t = compare_table(cells)
     if t.empty:
         return t
-    keys = ["method", "policy", "camera_setup", "checkpoint"]
+    keys = ["method", "policy"] + (["camera_setup"] if camera_column else [])
+    keys += [k for k in ("demos", "variant") if len(varying(cells, k)) > 1] + ["checkpoint"]
     out = t[keys].copy()
-    for c in [c for c in t.columns if c not in (*keys, "seeds")]:
+    if "demos" in out:
+        out["demos"] = ["?" if d is None or d != d else str(int(d)) for d in out["demos"]]
+    if "variant" in out:
+        out["variant"] = [v or "default" for v in out["variant"]]
+    for c in [c for c in t.columns if c not in (*ROW_KEYS, "seeds")]:
         out[c] = [f"{round(iv.estimate * iv.n)}/{iv.n}  {iv.format(percent=True)}" if hasattr(iv, "estimate") else "-"
                   for iv in t[c]]  # fmt: skip
     out["per seed (pooled)"] = [", ".join(f"s{s}: {v * 100:.0f} %" for s, v in d.items()) for d in t["seeds"]]
     return out
 
 
-def compare_table_markdown(cells: Sequence[dict[str, Any]]) -> str:
-    """:func:`compare_table_display` as a markdown table, with what the intervals are."""
-    t = compare_table_display(cells)
-    if t.empty:
-        return "no cells yet\n"
+def _markdown(t: pd.DataFrame) -> list[str]:
     lines = ["| " + " | ".join(t.columns) + " |", "|" + "---|" * len(t.columns)]
-    lines += ["| " + " | ".join(str(v) for v in r) + " |" for r in t.itertuples(index=False)]
-    return "\n".join(lines) + "\n\n95 % Wilson intervals; a task's column pools the training seeds. 'max' is optimistic.\n"
+    return lines + ["| " + " | ".join(str(v) for v in r) + " |" for r in t.itertuples(index=False)]
+
+
+def compare_table_markdown(cells: Sequence[dict[str, Any]]) -> str:
+    """:func:`compare_table_display` as markdown, one section per camera setup (the tasks' columns
+    are every task of the cells), with what the intervals are."""
+    if not cells:
+        return "no cells yet\n"
+    tasks = sorted({c["task"] for c in cells})
+    lines: list[str] = []
+    for camera in varying(cells, "camera_setup"):
+        sel = [c for c in cells if c["camera_setup"] == camera]
+        t = compare_table_display(sel, camera_column=False)
+        for task in tasks:  # the same columns in every section
+            if task not in t:
+                t.insert(list(t.columns).index("pooled"), task, "-")
+        demos = ", ".join(str(d) for d in varying(sel, "demos") if d is not None)
+        lines += [f"## {camera} camera" + (f" ({demos} demos per task)" if demos else ""), "", *_markdown(t), ""]
+    return "\n".join(lines) + ("\n95 % Wilson intervals; a task's column pools the training seeds. 'max' is optimistic. "
+                               "'variant' names a folder's training settings that differ from the defaults.\n")

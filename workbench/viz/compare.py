@@ -6,40 +6,63 @@ from typing import Any
 
 __all__ = ["plot_compare"]
 
+_PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC", "#EECA3B"]
+
+
+def _bar_name(r: Any, demos: bool, variant: bool) -> str:
+    parts = [r.method, r.policy]
+    if demos:
+        parts.append(f"{r.demos} demos" if r.demos is not None and r.demos == r.demos else "? demos")
+    if variant:
+        parts.append(r.variant or "default")
+    return " · ".join(str(p) for p in parts)
+
 
 def plot_compare(table: Any, level: float = 0.95):
-    """Grouped bars: x = task (and "pooled"), one bar per method/policy, one panel per checkpoint
-    ("final", "max"); ``table`` is :func:`workbench.compare.compare_table`'s, whose Wilson
-    intervals (at ``level``) are the error bars."""
+    """Grouped bars: x = task (and "pooled"), one bar per method/policy (and demos / variant where
+    the table holds several), one panel per camera setup (rows) and checkpoint ("final", "max";
+    columns); ``table`` is :func:`workbench.compare.compare_table`'s, whose Wilson intervals (at
+    ``level``) are the error bars."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     t = table
     ckpts = [c for c in ("final", "max") if c in set(t["checkpoint"])] if not t.empty else ["final"]
-    fig = make_subplots(rows=1, cols=len(ckpts), shared_yaxes=True,
-                        subplot_titles=[f"{c} checkpoint" + (" (optimistic)" if c == "max" else "") for c in ckpts])  # fmt: skip
+    cameras = sorted(set(t["camera_setup"])) if not t.empty else [""]
+    titles = [(f"{cam} camera · " if len(cameras) > 1 else "") + f"{c} checkpoint" + (" (optimistic)" if c == "max" else "")
+              for cam in cameras for c in ckpts]  # fmt: skip
+    fig = make_subplots(rows=len(cameras), cols=len(ckpts), shared_yaxes=True, subplot_titles=titles,
+                        vertical_spacing=0.12 if len(cameras) > 1 else 0.3)  # fmt: skip
     if t.empty:
         return fig
-    cols = [c for c in t.columns if c not in ("method", "policy", "camera_setup", "checkpoint", "seeds")]
-    palette = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC", "#EECA3B"]
-    names = sorted({f"{r.method} · {r.policy}" for r in t.itertuples()})
-    for j, ck in enumerate(ckpts, start=1):
-        for i, name in enumerate(names):
-            method, policy = name.split(" · ")
-            sel = t[(t["checkpoint"] == ck) & (t["method"] == method) & (t["policy"] == policy)]
-            if sel.empty:
-                continue
-            r = sel.iloc[0]
-            xs = [c for c in cols if hasattr(r[c], "estimate")]
-            est = [r[c].estimate for c in xs]
-            fig.add_trace(go.Bar(
-                x=xs, y=est, name=name, legendgroup=name, showlegend=j == 1, marker_color=palette[i % len(palette)],
-                error_y=dict(type="data", symmetric=False, array=[r[c].high - r[c].estimate for c in xs],
-                             arrayminus=[r[c].estimate - r[c].low for c in xs]),
-                customdata=[[r[c].n, r[c].low, r[c].high] for c in xs],
-                hovertemplate="%{x}: %{y:.2f} [%{customdata[1]:.2f}, %{customdata[2]:.2f}], n=%{customdata[0]}<extra>" + name + "</extra>",
-            ), row=1, col=j)  # fmt: skip
-    camera = ", ".join(sorted(set(t["camera_setup"])))
+    cols = [c for c in t.columns if c not in ("method", "policy", "camera_setup", "demos", "variant", "checkpoint", "seeds")]
+    many_demos = "demos" in t and t["demos"].nunique(dropna=False) > 1
+    many_variants = "variant" in t and t["variant"].nunique() > 1
+    t = t.assign(_name=[_bar_name(r, many_demos, many_variants) for r in t.itertuples()])
+    names = sorted(set(t["_name"]))
+    shown: set[str] = set()
+    for i_cam, cam in enumerate(cameras, start=1):
+        for j, ck in enumerate(ckpts, start=1):
+            for i, name in enumerate(names):
+                sel = t[(t["checkpoint"] == ck) & (t["camera_setup"] == cam) & (t["_name"] == name)]
+                if sel.empty:
+                    continue
+                r = sel.iloc[0]
+                xs = [c for c in cols if hasattr(r[c], "estimate")]
+                fig.add_trace(go.Bar(
+                    x=xs, y=[r[c].estimate for c in xs], name=name, legendgroup=name, showlegend=name not in shown,
+                    marker_color=_PALETTE[i % len(_PALETTE)],
+                    error_y=dict(type="data", symmetric=False, array=[r[c].high - r[c].estimate for c in xs],
+                                 arrayminus=[r[c].estimate - r[c].low for c in xs]),
+                    customdata=[[r[c].n, r[c].low, r[c].high] for c in xs],
+                    hovertemplate="%{x}: %{y:.2f} [%{customdata[1]:.2f}, %{customdata[2]:.2f}], n=%{customdata[0]}<extra>"
+                                  + f"{name} ({cam})</extra>",
+                ), row=i_cam, col=j)  # fmt: skip
+                shown.add(name)
+    camera = ", ".join(cameras)
     fig.update_layout(barmode="group", title=f"closed-loop success ({camera} camera), {int(level * 100)} % Wilson intervals",
-                      yaxis_title="success rate", yaxis_range=[0, 1.05], legend_title="method · policy", height=450)  # fmt: skip
+                      legend_title="method · policy" + (" · demos" if many_demos else "") + (" · variant" if many_variants else ""),
+                      height=450 if len(cameras) == 1 else 120 + 330 * len(cameras))  # fmt: skip
+    fig.update_yaxes(range=[0, 1.05])
+    fig.update_yaxes(title_text="success rate", col=1)
     return fig

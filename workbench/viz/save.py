@@ -29,7 +29,8 @@ def save_figure(fig: go.Figure, name: str, out_dir: str | Path | None = None, *,
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
     html = out / f"{safe}.html"
     with atomic_path(html, suffix=".html") as tmp:
-        fig.write_html(tmp, include_plotlyjs="directory", full_html=True)
+        # a fixed div id (not plotly's random one): the same figure writes the same file
+        fig.write_html(tmp, include_plotlyjs="directory", full_html=True, div_id=safe)
     spec = json.loads(fig.to_json())
     if meta:
         spec["actionlens_meta"] = meta

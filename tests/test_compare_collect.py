@@ -1,0 +1,171 @@
+"""workbench compare collect: one table from several comparison folders (issue 14's stages).
+
+The folders are written by hand as ``workbench compare`` leaves them (compare_config.json,
+compare.json, evals/, videos/): no training here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workbench.compare import (
+    METHOD_SETTINGS,
+    CompareConfig,
+    CompareError,
+    assemble_cells,
+    collect_compare,
+    compare_table,
+    describe_cells,
+    load_compare,
+)
+from workbench.stats import wilson_interval
+
+
+def _units(camera: str, counts: dict[tuple[str, str, int], tuple[int, int]], step: int = 12) -> list[dict]:
+    """Evaluation units as the runner saves them: (method, task, seed) -> (successes, episodes)."""
+    return [{"method": m, "policy": "knn", "task": t, "camera_setup": camera, "seed": s, "step": step, "episodes": n,
+             "successes": k, "videos": [f"videos/{m}__knn__{t}__{camera}__s{s}__step{step}__ep2000.mp4"]}
+            for (m, t, s), (k, n) in counts.items()]  # fmt: skip
+
+
+def _folder(path: Path, cfg: CompareConfig, counts: dict, *, old: bool = False) -> Path:
+    """A comparison folder; ``old``: cells without demos / variant, as folders written before them."""
+    from workbench.data.video import write_video
+
+    units = _units(cfg.camera_setup, counts)
+    cells = assemble_cells(units) if old else describe_cells(assemble_cells(units), cfg)
+    (path / "evals").mkdir(parents=True)
+    for i, u in enumerate(units):
+        name = Path(u["videos"][0]).stem.rsplit("__ep", 1)[0]
+        (path / "evals" / f"{name}.json").write_text(json.dumps(u))
+        frames = np.full((3, 16, 16, 3), 40 * i, np.uint8)  # tells the videos apart
+        write_video(path / u["videos"][0], frames, 10.0)
+    (path / "compare_config.json").write_text(json.dumps({"config": cfg.to_dict()}, default=list))
+    (path / "compare.json").write_text(json.dumps({"config": cfg.to_dict(), "cells": cells}, default=list))
+    (path / "compare.md").write_text("the stage's own table\n")
+    return path
+
+
+def _cfg(**kw) -> CompareConfig:
+    return CompareConfig(**{"tasks": ("reach", "push"), "methods": ("state_knn", "bc"), "episodes": 10, **kw})
+
+
+COUNTS = {("bc", "reach", 0): (3, 10), ("bc", "push", 0): (1, 10), ("bc", "reach", 1): (5, 10),
+          ("state_knn", "reach", 0): (6, 10)}  # fmt: skip
+
+
+def _tree(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}  # fmt: skip
+
+
+def test_cells_say_demos_and_variant():
+    assert _cfg().variant("bc") == "" and _cfg(demos=8).variant("class") == ""
+    assert _cfg(train_overrides=("method_config.soft=false",)).variant("bc") == "method_config.soft=false"
+    assert _cfg(preset="class-appb").variant("bc") == "preset=class-appb"
+    assert _cfg(preset="class-appb", label="App. B").variant("bc") == "App. B"  # a label names it
+    assert _cfg(label="hard").variant("state_knn") == ""  # nothing trained, nothing varies
+    # a method's default settings (METHOD_SETTINGS) are no variant; what is added or dropped is
+    assert CompareConfig(methods=("clamp",)).variant("clamp") == ""
+    more = {**METHOD_SETTINGS, "clamp": (*METHOD_SETTINGS["clamp"], "method_config.view_size=16")}
+    assert CompareConfig(method_overrides=more).variant("clamp") == "clamp:method_config.view_size=16"
+    assert CompareConfig(method_overrides=more).variant("bc") == ""
+    fewer = {**METHOD_SETTINGS, "clamp": ()}
+    assert CompareConfig(method_overrides=fewer).variant("clamp") == "clamp:without method_config.image_input=dxyz"
+    # a folder written before the label existed loads without one
+    d = json.loads(json.dumps(_cfg().to_dict(), default=list))
+    d.pop("label")
+    assert CompareConfig.from_dict(d).label == ""
+    with pytest.raises(ValueError, match="must be one line without"):
+        _cfg(label="a|b")
+    cells = describe_cells(assemble_cells(_units("dynamic", COUNTS)), _cfg(demos=16, label="hard"))
+    assert {(c["method"], c["demos"], c["variant"]) for c in cells} == {("bc", 16, "hard"), ("state_knn", 16, "")}
+
+
+def test_collect_two_stages_union_videos_and_idempotence(tmp_path):
+    dyn = _folder(tmp_path / "compare-stage1", _cfg(), COUNTS, old=True)  # today's stage (1) folder
+    fixed = _folder(tmp_path / "compare-stage2-fixed", _cfg(camera_setup="fixed", ckpt_every=1500), COUNTS)
+    before = {f: _tree(f) for f in (dyn, fixed)}
+    out = tmp_path / "results"
+    r = collect_compare(out, [dyn, fixed])
+    doc = load_compare(out)
+    assert [s["name"] for s in doc["sources"]] == ["compare-stage1", "compare-stage2-fixed"]
+    # the union: every cell of both folders, each saying its demos, variant and source
+    assert len(doc["cells"]) == len(r.cells) == 2 * len(load_compare(dyn)["cells"])
+    assert {(c["camera_setup"], c["source"]) for c in doc["cells"]} == {("dynamic", "compare-stage1"),
+                                                                       ("fixed", "compare-stage2-fixed")}  # fmt: skip
+    assert all(c["demos"] == 32 and c["variant"] == "" for c in doc["cells"])
+    # videos and per-episode evaluations copied per stage, the cells' paths valid from compare.json
+    for c in doc["cells"]:
+        assert c["videos"] and all(v.startswith(f"stages/{c['source']}/videos/") for v in c["videos"])
+        for v in c["videos"]:
+            src = (dyn if c["source"] == "compare-stage1" else fixed) / v.split("/", 2)[2]
+            assert (out / v).read_bytes() == src.read_bytes()
+    assert len(list((out / "stages" / "compare-stage2-fixed" / "evals").glob("*.json"))) == len(COUNTS)
+    assert (out / "stages" / "compare-stage1" / "compare_config.json").exists()
+    # the table: one row per camera; a task's column pools the seeds' counts
+    t = compare_table(doc["cells"])
+    bc = t[(t["method"] == "bc") & (t["checkpoint"] == "final")]
+    assert sorted(bc["camera_setup"]) == ["dynamic", "fixed"]
+    ref = wilson_interval(3 + 5, 20)
+    assert all((iv.low, iv.high) == (ref.low, ref.high) for iv in bc["reach"])
+    md = (out / "compare.md").read_text()
+    assert md.index("## dynamic camera (32 demos per task)") < md.index("## fixed camera (32 demos per task)")
+    assert "| variant |" not in md and "| demos |" not in md  # nothing varies: no such columns
+    spec = json.loads((out / "compare_figure.json").read_text())
+    titles = [a["text"] for a in spec["layout"]["annotations"]]
+    assert titles[0].startswith("dynamic camera · final") and titles[-1].startswith("fixed camera · max")
+    assert len(spec["data"]) == 2 * 2 * 2  # (bc, state k-NN) x 2 cameras x 2 checkpoints
+    # collecting again gives the same files and copies nothing; the sources were only read
+    first = _tree(out)
+    again = collect_compare(out, [fixed, dyn])  # in any order
+    assert again.copied == 0 and _tree(out) == first
+    assert {f: _tree(f) for f in (dyn, fixed)} == before
+
+
+def test_collect_refuses_collisions_and_incomparable_folders_by_name(tmp_path):
+    a = _folder(tmp_path / "stage1", _cfg(), COUNTS)
+    b = _folder(tmp_path / "stage1-again", _cfg(), {("bc", "reach", 1): (2, 10)})
+    out = tmp_path / "results"
+    with pytest.raises(CompareError, match=r"stage1 and .*stage1-again both hold the cell method='bc', policy='knn', "
+                                           r"task='reach', camera_setup='dynamic', seed=1, checkpoint='final'"):  # fmt: skip
+        collect_compare(out, [a, b])
+    assert not out.exists()  # refused before anything was written
+    c = _folder(tmp_path / "more-episodes", _cfg(episodes=20), COUNTS)
+    with pytest.raises(CompareError, match=r"stage1 and .*more-episodes are not comparable: episodes=10 in one, 20"):
+        collect_compare(out, [a, c])
+    with pytest.raises(CompareError, match="is both a source and the output"):
+        collect_compare(a, [a])
+    with pytest.raises(CompareError, match="same name 'stage1'"):
+        collect_compare(out, [a, _folder(tmp_path / "x" / "stage1", _cfg(demos=8), COUNTS)])
+    # a label (or other training settings) makes the same measurements a variant; other demos too
+    hard = _folder(tmp_path / "class-hard", _cfg(label="hard"), {("bc", "reach", 0): (9, 10)})
+    d8 = _folder(tmp_path / "demos8", _cfg(demos=8), {("bc", "reach", 0): (0, 10)})
+    r = collect_compare(out, [a, hard, d8])
+    keys = {(c["demos"], c["variant"], c["successes"]) for c in r.cells if c["method"] == "bc" and c["seed"] == 0
+            and c["task"] == "reach" and c["checkpoint"] == "final"}  # fmt: skip
+    assert keys == {(32, "", 3), (32, "hard", 9), (8, "", 0)}
+    md = (out / "compare.md").read_text()
+    assert "## dynamic camera (8, 32 demos per task)" in md and "| demos | variant |" in md and "| hard |" in md
+    # a collected table is not a comparison folder
+    with pytest.raises(CompareError, match="a collected table, not a comparison folder"):
+        collect_compare(tmp_path / "again", [out])
+
+
+def test_collect_command(tmp_path, capsys):
+    from workbench.cli import main
+
+    a = _folder(tmp_path / "dyn", _cfg(), COUNTS)
+    b = _folder(tmp_path / "fix", _cfg(camera_setup="fixed"), COUNTS)
+    out = tmp_path / "results"
+    assert main(["compare", "collect", "--out", str(out), str(a), str(b), "--quiet"]) == 0
+    assert "16 cells from 2 folder(s) (dyn, fix)" in capsys.readouterr().out
+    assert main(["compare", "collect", "--out", str(tmp_path / "x"), str(a), str(a)]) == 2
+    assert "same name 'dyn'" in capsys.readouterr().err
+    assert main(["compare", "--tasks", "reach"]) == 2
+    assert "needs --out" in capsys.readouterr().err
