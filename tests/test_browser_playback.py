@@ -1,5 +1,6 @@
 """The Playback page in headless Chromium: the embedded Rerun viewer follows the scrubber and the play
-button, its layout, and the CLAMP virtual-views toggle (read back from the downloaded recording).
+button, the scrubber follows the viewer's own timeline, its layout, and the CLAMP virtual-views
+toggle (read back from the downloaded recording).
 
 The viewer's time is read from the viewer itself (``WebViewer.get_state`` inside the component's
 frame), not from what the page asked for. The servers and helpers are tests/test_browser.py's.
@@ -106,6 +107,50 @@ def test_the_viewer_follows_the_scrubber_and_the_play_button(page, server):
         seen.add(_viewer_state(frame)["time"])
         page.wait_for_timeout(150)
     assert len(seen) >= 4, seen  # 5, then the frames the page stepped to
+
+
+def _wait_slider_at(page, want: int, timeout: float = 60.0) -> None:
+    deadline = time.time() + timeout
+    while _slider_value(page) != want and time.time() < deadline:
+        page.wait_for_timeout(200)
+    assert _slider_value(page) == want, f"the scrubber stayed at {_slider_value(page)}, not the viewer's {want}"
+
+
+def _sent(frame) -> int:
+    """How many times the viewer's time went back to the page."""
+    return frame.evaluate("window.actionlens.sent ? window.actionlens.sent.n : 0")
+
+
+def test_the_scrubber_follows_the_viewer(page, server):
+    _open(page, server, "playback", dataset="robot")
+    frame = _open_viewer(page)
+    _idle(page)
+    _wait_viewer_at(frame, 0)
+    assert _sent(frame) == 0  # the page's own set_time is not sent back
+    # The user's drag on the viewer's timeline: the viewer's own time control moves (the same
+    # set_time its time panel drives), the viewer reports it, and the scrubber follows.
+    frame.evaluate("() => window.actionlens.viewer.set_time({ timeline: 'frame_index', sequence: 7n })")
+    _wait_slider_at(page, 7)
+    _idle(page)
+    _clean(page, "Playback after a viewer scrub")
+    # No feedback loop: the page's echo neither moves the viewer nor comes back again.
+    sent = _sent(frame)
+    page.wait_for_timeout(2000)
+    assert _wait_viewer_at(frame, 7)["time"] == 7 and _slider_value(page) == 7 and _sent(frame) == sent
+    # The viewer's own keys with the viewer focused: ← steps its time back, the scrubber follows.
+    page.locator(VIEWER).first.click()
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    _wait_viewer_at(frame, 5)
+    _wait_slider_at(page, 5)
+    # And the scrubber still drives the viewer.
+    thumb = page.get_by_role("slider", name="Frame")
+    thumb.focus()
+    thumb.press("ArrowRight")
+    _wait_slider_at(page, 6)
+    _wait_viewer_at(frame, 6)
+    page.wait_for_timeout(1500)
+    assert _slider_value(page) == 6 and _viewer_state(frame)["time"] == 6
 
 
 def _rgb(image: Image.Image) -> np.ndarray:
