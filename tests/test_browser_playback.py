@@ -151,6 +151,19 @@ def test_the_scrubber_follows_the_viewer(page, server):
     _wait_viewer_at(frame, 6)
     page.wait_for_timeout(1500)
     assert _slider_value(page) == 6 and _viewer_state(frame)["time"] == 6
+    # The viewer playing on its own (Space, its play key): it reports while playing, the page's
+    # own play button stays off, and once paused the scrubber shows the viewer's frame.
+    before = _sent(frame)
+    page.locator(VIEWER).first.click()
+    page.keyboard.press("Space")
+    frame.wait_for_function(f"window.actionlens.log.some((v) => v.n > {before} && v.playing && v.frame !== 6)", timeout=60_000)
+    page.keyboard.press("Space")
+    frame.wait_for_function("window.actionlens.playing === false", timeout=30_000)
+    page.wait_for_timeout(1000)
+    _idle(page)
+    _wait_slider_at(page, _viewer_state(frame)["time"])
+    assert page.get_by_role("button", name="▶ Play").count() == 1
+    _clean(page, "Playback after the viewer played")
 
 
 def _rgb(image: Image.Image) -> np.ndarray:

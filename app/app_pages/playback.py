@@ -106,7 +106,10 @@ with left:
             st.error(str(e))
 with right:
     if episode_path(ep) is not None:
-        st.plotly_chart(plot_path_3d(ep, frame, int(horizon), predicted=predicted or None), width="stretch", key="playback_path")
+        fig = plot_path_3d(ep, frame, int(horizon), predicted=predicted or None)
+        fig.update_layout(uirevision=f"{path}:{ep_index}")  # a step keeps the user's camera; another episode resets it
+        # keyed: a step updates the chart in place (Plotly.react) instead of mounting a new WebGL scene
+        st.plotly_chart(fig, width="stretch", key="playback_path")
 
 st.subheader("Rerun viewer")
 st.caption("Images, depth, camera frusta, the end-effector path or hand skeletons, action curves and chunk worms; "
