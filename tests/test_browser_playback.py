@@ -166,6 +166,40 @@ def test_the_scrubber_follows_the_viewer(page, server):
     _clean(page, "Playback after the viewer played")
 
 
+PATH_PLOT = 'iframe[title="live_plot.live_plot"]'
+_MARKER = """() => {
+    const g = document.getElementById("graph");
+    const d = g.data[g.data.length - 1];
+    return { name: d.name, xyz: [d.x[0], d.y[0], d.z[0]], canvases: g.querySelectorAll("canvas").length };
+}"""
+
+
+def test_a_scrubber_step_updates_the_3d_path_in_place(page, server, world):
+    from workbench.data import load_dataset
+    from workbench.viz.trajectory import episode_path
+
+    path = episode_path(load_dataset(world / "data" / "robot").episode(0))
+    _open(page, server, "playback", dataset="robot")
+    handle = page.locator(PATH_PLOT).first
+    handle.wait_for(timeout=60_000)
+    plot = handle.element_handle().content_frame()
+    plot.wait_for_function("window.actionlens && window.actionlens.updates >= 1", timeout=60_000)
+    first = plot.evaluate(_MARKER)
+    assert first["name"] == "t=0" and first["canvases"] > 0  # a 3-D (WebGL) scene
+    assert np.allclose(first["xyz"], path[0], atol=1e-4)
+    plot.evaluate("window.mountedOnce = true")  # gone if the step mounted a new graph (a new frame)
+    thumb = page.get_by_role("slider", name="Frame")
+    thumb.focus()
+    for want in (1, 2, 3):
+        thumb.press("ArrowRight")
+        plot.wait_for_function(f"document.getElementById('graph').data.at(-1).name === 't={want}'", timeout=60_000)
+        assert np.allclose(plot.evaluate(_MARKER)["xyz"], path[want], atol=1e-4)  # the marker moved along the path
+    _idle(page)
+    assert plot.evaluate("window.mountedOnce") is True  # the same graph, updated in place
+    assert plot.evaluate("window.actionlens.error") is None
+    _clean(page, "Playback after three steps")
+
+
 def _rgb(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB")).astype(int)
 

@@ -12,6 +12,7 @@ import cache
 import sidebar
 import state
 import streamlit as st
+from live_plot import live_plot
 from rerun_viewer import ViewerTime, rerun_viewer
 
 from workbench.types import DataError
@@ -108,8 +109,7 @@ with right:
     if episode_path(ep) is not None:
         fig = plot_path_3d(ep, frame, int(horizon), predicted=predicted or None)
         fig.update_layout(uirevision=f"{path}:{ep_index}")  # a step keeps the user's camera; another episode resets it
-        # keyed: a step updates the chart in place (Plotly.react) instead of mounting a new WebGL scene
-        st.plotly_chart(fig, width="stretch", key="playback_path")
+        live_plot(fig, key="playback_path")  # updated in place: a step redraws the traces, not a new 3-D scene
 
 st.subheader("Rerun viewer")
 st.caption("Images, depth, camera frusta, the end-effector path or hand skeletons, action curves and chunk worms; "
