@@ -107,6 +107,7 @@ def test_the_viewer_follows_the_scrubber_and_the_play_button(page, server):
         seen.add(_viewer_state(frame)["time"])
         page.wait_for_timeout(150)
     assert len(seen) >= 4, seen  # 5, then the frames the page stepped to
+    assert _sent(frame) == 0  # the viewer's events for the page's own steps never went back to it
 
 
 def _wait_slider_at(page, want: int, timeout: float = 60.0) -> None:
