@@ -122,42 +122,65 @@ def _sent(frame) -> int:
     return frame.evaluate("window.actionlens.sent ? window.actionlens.sent.n : 0")
 
 
+def _drag_viewer_timeline(page, start: float, stop: float) -> None:
+    """A mouse drag along the viewer's own timeline (the strip at the bottom of its collapsed time
+    panel, from about 0.41 to 0.88 of the viewer's width), between those fractions of the width."""
+    handle = page.locator(VIEWER).first
+    handle.scroll_into_view_if_needed()
+    box = handle.bounding_box()
+    y = box["y"] + box["height"] - 14
+    page.mouse.move(box["x"] + start * box["width"], y)
+    page.mouse.down()
+    for f in np.linspace(start, stop, 5)[1:]:
+        page.mouse.move(box["x"] + f * box["width"], y, steps=4)
+    page.mouse.up()
+
+
 def test_the_scrubber_follows_the_viewer(page, server):
     _open(page, server, "playback", dataset="robot")
     frame = _open_viewer(page)
     _idle(page)
     _wait_viewer_at(frame, 0)
     assert _sent(frame) == 0  # the page's own set_time is not sent back
-    # The user's drag on the viewer's timeline: the viewer's own time control moves (the same
-    # set_time its time panel drives), the viewer reports it, and the scrubber follows.
-    frame.evaluate("() => window.actionlens.viewer.set_time({ timeline: 'frame_index', sequence: 7n })")
-    _wait_slider_at(page, 7)
+    # The user drags the viewer's time cursor: the scrubber follows, and the page's answer does not
+    # pull the viewer back (a drag sends several times; the page catches up with each).
+    _drag_viewer_timeline(page, 0.41, 0.6)
+    frame.wait_for_function("window.actionlens.sent !== null && window.actionlens.timer === null", timeout=30_000)
+    dragged = _viewer_state(frame)["time"]
+    assert 0 < dragged < 12, dragged
+    _wait_slider_at(page, dragged)
     _idle(page)
-    _clean(page, "Playback after a viewer scrub")
-    # No feedback loop: the page's echo neither moves the viewer nor comes back again.
+    assert _viewer_state(frame)["time"] == dragged and _slider_value(page) == dragged
+    _clean(page, "Playback after a drag on the viewer's timeline")
+    # A jump (the same set_time the viewer's time panel drives), then no feedback loop: the
+    # page's echo neither moves the viewer nor comes back again.
+    target = 10 if dragged != 10 else 8
+    frame.evaluate(f"() => window.actionlens.viewer.set_time({{ timeline: 'frame_index', sequence: {target}n }})")
+    _wait_slider_at(page, target)
+    _idle(page)
     sent = _sent(frame)
     page.wait_for_timeout(2000)
-    assert _wait_viewer_at(frame, 7)["time"] == 7 and _slider_value(page) == 7 and _sent(frame) == sent
+    assert _wait_viewer_at(frame, target)["time"] == target and _slider_value(page) == target and _sent(frame) == sent
     # The viewer's own keys with the viewer focused: ← steps its time back, the scrubber follows.
     page.locator(VIEWER).first.click()
     page.keyboard.press("ArrowLeft")
     page.keyboard.press("ArrowLeft")
-    _wait_viewer_at(frame, 5)
-    _wait_slider_at(page, 5)
+    _wait_viewer_at(frame, target - 2)
+    _wait_slider_at(page, target - 2)
     # And the scrubber still drives the viewer.
     thumb = page.get_by_role("slider", name="Frame")
     thumb.focus()
     thumb.press("ArrowRight")
-    _wait_slider_at(page, 6)
-    _wait_viewer_at(frame, 6)
+    _wait_slider_at(page, target - 1)
+    _wait_viewer_at(frame, target - 1)
     page.wait_for_timeout(1500)
-    assert _slider_value(page) == 6 and _viewer_state(frame)["time"] == 6
+    assert _slider_value(page) == target - 1 and _viewer_state(frame)["time"] == target - 1
     # The viewer playing on its own (Space, its play key): it reports while playing, the page's
     # own play button stays off, and once paused the scrubber shows the viewer's frame.
     before = _sent(frame)
     page.locator(VIEWER).first.click()
     page.keyboard.press("Space")
-    frame.wait_for_function(f"window.actionlens.log.some((v) => v.n > {before} && v.playing && v.frame !== 6)", timeout=60_000)
+    frame.wait_for_function(f"window.actionlens.log.some((v) => v.n > {before} && v.playing && v.frame !== {target - 1})", timeout=60_000)
     page.keyboard.press("Space")
     frame.wait_for_function("window.actionlens.playing === false", timeout=30_000)
     page.wait_for_timeout(1000)
