@@ -188,10 +188,11 @@ def test_playback_page_scrubber_and_viewer(app):
     app.switch_page("app_pages/playback.py").run()
     _no_errors(app)
     _pick_dataset(app, "robot")
-    assert len(app.get("plotly_chart")) == 1  # the 3-D path with the chunk worm
-    fig_before = app.get("plotly_chart")[0].proto.spec
+    fig_before = _path_figure(app)  # the 3-D path with the chunk worm
+    assert [t["name"] for t in fig_before["data"]] == ["path", "ground truth chunk", "t=0"]
     app.slider(key="playback_frame").set_value(6).run()
-    assert app.get("plotly_chart")[0].proto.spec != fig_before  # the worm moved
+    moved = _path_figure(app)
+    assert moved["data"][1] != fig_before["data"][1] and moved["data"][-1]["name"] == "t=6"  # the worm moved
     app.toggle(key="playback_open").set_value(True).run()
     _no_errors(app)
     viewer = _viewer_args(app)
@@ -200,6 +201,14 @@ def test_playback_page_scrubber_and_viewer(app):
     moved = _viewer_args(app)
     assert moved["frame"] == 3 and moved["url"] == viewer["url"]  # the same recording, another time
     assert any("No CLAMP virtual views" in c.value and "only 'scene' has" in c.value for c in app.caption)
+
+
+def _path_figure(app) -> dict:
+    """The Plotly figure the page passes its 3-D path component (app/live_plot.py)."""
+    import json
+
+    (plot,) = [c for c in app.get("component_instance") if c.proto.component_name == "live_plot.live_plot"]
+    return json.loads(json.loads(plot.proto.json_args)["figure"])
 
 
 def _viewer_args(app) -> dict:
@@ -477,11 +486,11 @@ def test_playback_page_draws_predicted_worms(trained, app):
     _pick_run(app, "caip-tiny")
     app.toggle(key="playback_predict").set_value(True).run()
     _no_errors(app)
-    spec = app.get("plotly_chart")[0].proto.spec
-    assert "caip-tiny k-NN" in spec
+    fig = _path_figure(app)
+    assert "caip-tiny k-NN" in [t["name"] for t in fig["data"]]
     app.toggle(key="playback_anchor").set_value(True).run()
     _no_errors(app)
-    assert app.get("plotly_chart")[0].proto.spec != spec
+    assert _path_figure(app)["data"] != fig["data"]
     app.toggle(key="playback_open").set_value(True).run()
     _no_errors(app)
     assert _viewer_args(app)["url"].startswith("rerun+http://")

@@ -1,5 +1,6 @@
 """The Playback page in headless Chromium: the embedded Rerun viewer follows the scrubber and the play
-button, its layout, and the CLAMP virtual-views toggle (read back from the downloaded recording).
+button, the scrubber follows the viewer's own timeline, its layout, and the CLAMP virtual-views
+toggle (read back from the downloaded recording).
 
 The viewer's time is read from the viewer itself (``WebViewer.get_state`` inside the component's
 frame), not from what the page asked for. The servers and helpers are tests/test_browser.py's.
@@ -106,6 +107,121 @@ def test_the_viewer_follows_the_scrubber_and_the_play_button(page, server):
         seen.add(_viewer_state(frame)["time"])
         page.wait_for_timeout(150)
     assert len(seen) >= 4, seen  # 5, then the frames the page stepped to
+    assert _sent(frame) == 0  # the viewer's events for the page's own steps never went back to it
+
+
+def _wait_slider_at(page, want: int, timeout: float = 60.0) -> None:
+    deadline = time.time() + timeout
+    while _slider_value(page) != want and time.time() < deadline:
+        page.wait_for_timeout(200)
+    assert _slider_value(page) == want, f"the scrubber stayed at {_slider_value(page)}, not the viewer's {want}"
+
+
+def _sent(frame) -> int:
+    """How many times the viewer's time went back to the page."""
+    return frame.evaluate("window.actionlens.sent ? window.actionlens.sent.n : 0")
+
+
+def _drag_viewer_timeline(page, start: float, stop: float) -> None:
+    """A mouse drag along the viewer's own timeline (the strip at the bottom of its collapsed time
+    panel, from about 0.41 to 0.88 of the viewer's width), between those fractions of the width."""
+    handle = page.locator(VIEWER).first
+    handle.scroll_into_view_if_needed()
+    box = handle.bounding_box()
+    y = box["y"] + box["height"] - 14
+    page.mouse.move(box["x"] + start * box["width"], y)
+    page.mouse.down()
+    for f in np.linspace(start, stop, 5)[1:]:
+        page.mouse.move(box["x"] + f * box["width"], y, steps=4)
+    page.mouse.up()
+
+
+def test_the_scrubber_follows_the_viewer(page, server):
+    _open(page, server, "playback", dataset="robot")
+    frame = _open_viewer(page)
+    _idle(page)
+    _wait_viewer_at(frame, 0)
+    assert _sent(frame) == 0  # the page's own set_time is not sent back
+    # The user drags the viewer's time cursor: the scrubber follows, and the page's answer does not
+    # pull the viewer back (a drag sends several times; the page catches up with each).
+    _drag_viewer_timeline(page, 0.41, 0.6)
+    frame.wait_for_function("window.actionlens.sent !== null && window.actionlens.timer === null", timeout=30_000)
+    dragged = _viewer_state(frame)["time"]
+    assert 0 < dragged < 12, dragged
+    _wait_slider_at(page, dragged)
+    _idle(page)
+    assert _viewer_state(frame)["time"] == dragged and _slider_value(page) == dragged
+    _clean(page, "Playback after a drag on the viewer's timeline")
+    # A jump (the same set_time the viewer's time panel drives), then no feedback loop: the
+    # page's echo neither moves the viewer nor comes back again.
+    target = 10 if dragged != 10 else 8
+    frame.evaluate(f"() => window.actionlens.viewer.set_time({{ timeline: 'frame_index', sequence: {target}n }})")
+    _wait_slider_at(page, target)
+    _idle(page)
+    sent = _sent(frame)
+    page.wait_for_timeout(2000)
+    assert _wait_viewer_at(frame, target)["time"] == target and _slider_value(page) == target and _sent(frame) == sent
+    # The viewer's own keys with the viewer focused: ← steps its time back, the scrubber follows.
+    page.locator(VIEWER).first.click()
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    _wait_viewer_at(frame, target - 2)
+    _wait_slider_at(page, target - 2)
+    # And the scrubber still drives the viewer.
+    thumb = page.get_by_role("slider", name="Frame")
+    thumb.focus()
+    thumb.press("ArrowRight")
+    _wait_slider_at(page, target - 1)
+    _wait_viewer_at(frame, target - 1)
+    page.wait_for_timeout(1500)
+    assert _slider_value(page) == target - 1 and _viewer_state(frame)["time"] == target - 1
+    # The viewer playing on its own (Space, its play key): it reports while playing, the page's
+    # own play button stays off, and once paused the scrubber shows the viewer's frame.
+    before = _sent(frame)
+    page.locator(VIEWER).first.click()
+    page.keyboard.press("Space")
+    frame.wait_for_function(f"window.actionlens.log.some((v) => v.n > {before} && v.playing && v.frame !== {target - 1})", timeout=60_000)
+    page.keyboard.press("Space")
+    frame.wait_for_function("window.actionlens.playing === false", timeout=30_000)
+    page.wait_for_timeout(1000)
+    _idle(page)
+    _wait_slider_at(page, _viewer_state(frame)["time"])
+    assert page.get_by_role("button", name="▶ Play").count() == 1
+    _clean(page, "Playback after the viewer played")
+
+
+PATH_PLOT = 'iframe[title="live_plot.live_plot"]'
+_MARKER = """() => {
+    const g = document.getElementById("graph");
+    const d = g.data[g.data.length - 1];
+    return { name: d.name, xyz: [d.x[0], d.y[0], d.z[0]], canvases: g.querySelectorAll("canvas").length };
+}"""
+
+
+def test_a_scrubber_step_updates_the_3d_path_in_place(page, server, world):
+    from workbench.data import load_dataset
+    from workbench.viz.trajectory import episode_path
+
+    path = episode_path(load_dataset(world / "data" / "robot").episode(0))
+    _open(page, server, "playback", dataset="robot")
+    handle = page.locator(PATH_PLOT).first
+    handle.wait_for(timeout=60_000)
+    plot = handle.element_handle().content_frame()
+    plot.wait_for_function("window.actionlens && window.actionlens.updates >= 1", timeout=60_000)
+    first = plot.evaluate(_MARKER)
+    assert first["name"] == "t=0" and first["canvases"] > 0  # a 3-D (WebGL) scene
+    assert np.allclose(first["xyz"], path[0], atol=1e-4)
+    plot.evaluate("window.mountedOnce = true")  # gone if the step mounted a new graph (a new frame)
+    thumb = page.get_by_role("slider", name="Frame")
+    thumb.focus()
+    for want in (1, 2, 3):
+        thumb.press("ArrowRight")
+        plot.wait_for_function(f"document.getElementById('graph').data.at(-1).name === 't={want}'", timeout=60_000)
+        assert np.allclose(plot.evaluate(_MARKER)["xyz"], path[want], atol=1e-4)  # the marker moved along the path
+    _idle(page)
+    assert plot.evaluate("window.mountedOnce") is True  # the same graph, updated in place
+    assert plot.evaluate("window.actionlens.error") is None
+    _clean(page, "Playback after three steps")
 
 
 def _rgb(image: Image.Image) -> np.ndarray:

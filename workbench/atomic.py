@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_text"]
+__all__ = ["atomic_link", "atomic_path", "atomic_write_text"]
 
 
 @contextmanager
@@ -40,3 +40,16 @@ def atomic_write_text(path: str | Path, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+
+
+def atomic_link(source: str | Path, path: str | Path) -> None:
+    """``path`` as a hard link to ``source`` where the file system allows, a copy otherwise;
+    either way it appears whole (made beside, then renamed), so two processes at once are safe."""
+    import shutil
+
+    with atomic_path(path) as staged:
+        staged.unlink()  # the link (or copy) takes the staged name itself
+        try:
+            os.link(source, staged)
+        except OSError:  # another file system, or links not allowed
+            shutil.copyfile(source, staged)

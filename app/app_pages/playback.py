@@ -1,5 +1,5 @@
 """Playback: a frame scrubber with a play button, the camera frames and 3-D path beside it, and the
-episode in the Rerun web viewer, whose time cursor follows the scrubber."""
+episode in the Rerun web viewer, its time synced with the scrubber both ways."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import cache
 import sidebar
 import state
 import streamlit as st
-from rerun_viewer import rerun_viewer
+from live_plot import live_plot
+from rerun_viewer import ViewerTime, rerun_viewer
 
 from workbench.types import DataError
 from workbench.viz.trajectory import episode_path, plot_path_3d
@@ -24,6 +25,15 @@ PLAYING = "playback_playing"  # bool: the play button's state
 
 def toggle_playing() -> None:
     st.session_state[PLAYING] = not st.session_state.get(PLAYING, False)
+
+
+def follow_viewer(t: ViewerTime) -> None:
+    """The time the user scrubbed or played to inside the Rerun viewer becomes the scrubber's (the
+    page clamps it to the episode); the viewer playing on its own stops the page's play button."""
+    st.session_state["playback_frame"] = t.frame
+    st.session_state.pop("playback_next", None)
+    if t.playing:
+        st.session_state[PLAYING] = False
 
 
 def viewer_host() -> str:
@@ -97,11 +107,14 @@ with left:
             st.error(str(e))
 with right:
     if episode_path(ep) is not None:
-        st.plotly_chart(plot_path_3d(ep, frame, int(horizon), predicted=predicted or None), width="stretch")
+        fig = plot_path_3d(ep, frame, int(horizon), predicted=predicted or None)
+        fig.update_layout(uirevision=f"{path}:{ep_index}")  # a step keeps the user's camera; another episode resets it
+        live_plot(fig, key="playback_path")  # updated in place: a step redraws the traces, not a new 3-D scene
 
 st.subheader("Rerun viewer")
 st.caption("Images, depth, camera frusta, the end-effector path or hand skeletons, action curves and chunk worms; "
-           "its time cursor follows the scrubber and the play button above.")  # fmt: skip
+           "its time cursor follows the scrubber and the play button above, and the scrubber follows the viewer's "
+           "own timeline (drag it, or ←/→ and Space with the viewer focused).")  # fmt: skip
 o1, o2 = st.columns([1, 2])
 point_cloud = o1.toggle("Point cloud from depth", value=False, key="playback_pc")
 no_views = why_no_virtual_views(ep)
@@ -120,7 +133,7 @@ if st.toggle("Open the viewer", value=False, key="playback_open"):
             st.error(f"Cannot log episode {ep_index} to Rerun: {e}")
             st.stop()
     host = viewer_host()
-    rerun_viewer(served.grpc_url_for(host), frame, key="playback_viewer")
+    rerun_viewer(served.grpc_url_for(host), frame, key="playback_viewer", on_time=follow_viewer)
     st.caption(f"Recording served at `{served.grpc_url_for(host)}` (the browser needs that port too); "
                f"[open the viewer in its own tab]({served.url_for(host)}).")  # fmt: skip
 

@@ -2,10 +2,13 @@
 
 ``rerun.serve_web_viewer`` serves the viewer's own page on a port of its own: a page that embeds it
 in an ``<iframe>`` sits on another origin and cannot reach its JavaScript, so nothing outside can
-move its time cursor. The viewer's JavaScript API can (``WebViewer.set_time``, ``get_state``,
-``override_panel_state``: the ``@rerun-io/web-viewer`` package, which is also what the notebook
-widget of ``rerun-notebook`` — a dependency through ``rerun-sdk[notebook]`` — is built on and what
-its ``Viewer.set_time_ctrl`` calls). :func:`web_viewer_assets` lays out that viewer for a page to
+move its time cursor. The viewer's JavaScript API can: ``WebViewer.set_time``, ``get_state`` and
+``override_panel_state`` drive it, and ``on(event, callback)`` reports the user's own moves
+(``"time_update"`` with ``{time}``, ``"timeline_change"`` with ``{timeline, time}``, ``"play"``,
+``"pause"``: the events ``rerun.notebook`` parses in ``rerun/_event.py``). That API is the
+``@rerun-io/web-viewer`` package, which is also what the notebook widget of ``rerun-notebook`` — a
+dependency through ``rerun-sdk[notebook]`` — is built on and what its ``Viewer.set_time_ctrl``
+calls. :func:`web_viewer_assets` lays out that viewer for a page to
 import: the widget's bundle with its ``WebViewer`` class exported as ``viewer.js``, and the Wasm
 binary it loads from beside itself. The app's Playback page serves the folder as a Streamlit
 component (``app/rerun_viewer.py``), so the viewer is fetched from the app's own address and only
@@ -20,10 +23,9 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import os
-import shutil
 from pathlib import Path
 
-from workbench.atomic import atomic_path, atomic_write_text
+from workbench.atomic import atomic_link, atomic_write_text
 
 __all__ = ["WASM", "MODULE", "web_viewer_assets", "web_viewer_dir"]
 
@@ -68,11 +70,6 @@ def web_viewer_assets(folder: str | Path | None = None) -> Path:
             f"({_CLASS!r}); install the version pyproject.toml pins: `pip install 'rerun-sdk[notebook]>=0.41,<0.42'`"
         )
     folder.mkdir(parents=True, exist_ok=True)
-    with atomic_path(wasm) as staged:
-        staged.unlink()  # the link (or copy) takes the staged name itself
-        try:
-            os.link(static / WASM, staged)
-        except OSError:  # another file system, or links not allowed
-            shutil.copyfile(static / WASM, staged)
+    atomic_link(static / WASM, wasm)
     atomic_write_text(module, f"{bundle}\nexport {{ WebViewer }};\n")
     return folder
