@@ -104,7 +104,8 @@ def _in_background(name: str, start) -> threading.Thread:
 
 @st.cache_resource(show_spinner=False)
 def umap_warmup() -> threading.Thread:
-    """Start compiling umap-learn's kernels in a background thread, once per server process."""
+    """Start compiling umap-learn's kernels in a background thread, once per server process: when
+    a UMAP is asked for that is not on disk (~40 s of the compiler holding the GIL, so not at start)."""
 
     def start() -> None:
         from workbench.analysis.projection import warm_umap
@@ -185,6 +186,11 @@ def embeddings(run_path: str, stamp: float, data_path: str, mtime: float, stride
 @st.cache_data(show_spinner=False, max_entries=16)
 def projection(run_path: str, stamp: float, data_path: str, mtime: float, stride: int, projector: str) -> np.ndarray:
     return run_on_dataset(run_path, stamp, data_path, mtime, stride).projection(projector)
+
+
+def stored_projection(run_path: str, stamp: float, data_path: str, mtime: float, stride: int, projector: str) -> np.ndarray | None:
+    """The projection when it is on disk (the shipped samples carry theirs), else None; computes nothing."""
+    return run_on_dataset(run_path, stamp, data_path, mtime, stride).stored_projection(projector)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)

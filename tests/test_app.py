@@ -299,6 +299,24 @@ def test_latent_page_projects_selects_and_plays_back(trained, app, monkeypatch):
     app.radio(key="latent_projector").set_value("umap").run()  # never compiles on a click: says so, shows PCA
     assert any("UMAP is still compiling" in i.value for i in app.info)  # not warm (patched above)
     assert "PCA" in app.get("plotly_chart")[0].proto.spec
+    # a UMAP already on disk (as the shipped runs carry theirs) is shown at once, compiled or not
+    from workbench.analysis.run_analysis import RunAnalysis
+    from workbench.data import load_dataset
+    from workbench.train.run import load_run
+
+    analysis = RunAnalysis(load_run(trained), load_dataset(Path(os.environ["ACTIONLENS_ROOTS"]) / "robot"), 2)
+    stored = projection._cache_path(projection.make_projector("umap", random_state=0),
+                                    analysis.embeddings.vectors, analysis._projections_dir)  # fmt: skip
+    stored.parent.mkdir(parents=True, exist_ok=True)
+    np.save(stored, np.random.default_rng(0).normal(size=(len(analysis.embeddings), 2)).astype(np.float32))
+    try:
+        app.run()
+        _no_errors(app)
+        assert not any("UMAP is still compiling" in i.value for i in app.info)
+        assert "UMAP" in app.get("plotly_chart")[0].proto.spec and not projection.umap_is_warm()
+    finally:
+        stored.unlink()
+    app.radio(key="latent_projector").set_value("pca").run()
     # a lasso selection of two points, as Plotly 6 sends numpy customdata (compact: {"0": id, …}),
     # shows their frames, the chosen one's saliency and neighbours
     app.session_state["latent_plot"] = {"selection": {"points": [{"customdata": {"0": 0, "1": 0, "2": 0}},
