@@ -102,6 +102,25 @@ def _in_background(name: str, start) -> threading.Thread:
     return thread
 
 
+#: what the analysis pages and Jobs import (torch, scikit-learn, scipy, numba, matplotlib behind
+#: them), most-needed first: imported in the background once the first page is drawn
+HEAVY_MODULES = (
+    "workbench.train.run", "workbench.analysis.run_analysis", "workbench.analysis.trajectories", "workbench.viz.latent",
+    "workbench.methods", "workbench.train.jobs", "workbench.data.chunks", "workbench.dtw", "workbench.viz.neighbours",
+    "workbench.viz.matrices", "workbench.viz.alignment", "workbench.viz.actions", "workbench.analysis.run_saliency",
+    "workbench.viz.saliency", "workbench.eval.results", "workbench.eval.jobs", "workbench.viz.curves", "workbench.viz.training",
+)  # fmt: skip
+
+
+@st.cache_resource(show_spinner=False)
+def imports_warmup() -> threading.Thread:
+    """Import :data:`HEAVY_MODULES` in a background thread, once per server process: ~4 s of
+    imports a user would otherwise wait for on their first visit of each analysis page."""
+    from workbench.warmup import import_modules
+
+    return import_modules(HEAVY_MODULES, "actionlens-imports").start()
+
+
 @st.cache_resource(show_spinner=False)
 def umap_warmup() -> threading.Thread:
     """Start compiling umap-learn's kernels in a background thread, once per server process: when

@@ -28,5 +28,7 @@ try:
 finally:  # started once the first page is drawn, so its imports (numba) do not slow it down
     # (UMAP is not warmed here: its ~40 s compile holds the GIL and would slow every page; the shipped
     # runs carry their UMAPs, and the Latent page starts the compile when a UMAP is not on disk)
+    if os.environ.get("ACTIONLENS_WARM_IMPORTS", "1") != "0":
+        cache.imports_warmup()  # torch, scikit-learn…: imported while the user reads the first page, not on the next click
     if os.environ.get("ACTIONLENS_WARM_DTW", "1") != "0":
         cache.dtw_warmup()  # the DTW kernels, likewise (compiled once per clone, then loaded from numba's cache)

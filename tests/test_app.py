@@ -18,9 +18,9 @@ REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "app" / "main.py"
 PAGES = ["app_pages/datasets.py", "app_pages/jobs.py"]
 #: the test environment: fixture roots, a private embedding/projection cache, no UMAP or DTW compile
-#: competing for the two cores (the Latent page's not-yet-warm path is what these tests see; DTW
-#: calls compile what they need themselves)
-_ENV = {"ACTIONLENS_WARM_UMAP": "0", "ACTIONLENS_WARM_DTW": "0"}
+#: nor background imports competing for the two cores (the Latent page's not-yet-warm path is what
+#: these tests see; DTW calls compile what they need themselves)
+_ENV = {"ACTIONLENS_WARM_UMAP": "0", "ACTIONLENS_WARM_DTW": "0", "ACTIONLENS_WARM_IMPORTS": "0"}
 
 
 def st_cache_clear() -> None:
@@ -381,6 +381,32 @@ print(sorted(m for m in ("torch", "numba", "datasets", "umap") if m in sys.modul
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
+
+
+def test_the_first_page_then_imports_the_analysis_modules_in_the_background(tmp_path):
+    """After the first page is drawn (without torch), the server imports what the analysis pages
+    need in one background thread, so the next page finds torch loaded; a module that cannot be
+    imported is skipped, the rest still load."""
+    import subprocess
+
+    script = f"""
+import sys, threading
+from streamlit.testing.v1 import AppTest
+import cache
+cache.HEAVY_MODULES = ("workbench.no_such_module",) + cache.HEAVY_MODULES
+at = AppTest.from_file({str(APP)!r}, default_timeout=120)
+at.run()
+assert not at.exception and not at.error, ([e.value for e in at.exception], [e.value for e in at.error])
+[thread] = [t for t in threading.enumerate() if t.name == "actionlens-imports"]
+thread.join(300)
+print(not thread.is_alive(), all(m in sys.modules for m in cache.HEAVY_MODULES[1:]), "torch" in sys.modules)
+"""
+    env = {k: v for k, v in os.environ.items() if k != "ACTIONLENS_ROOTS"}
+    env.update(_ENV, ACTIONLENS_WARM_IMPORTS="1", PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "app")]),
+               ACTIONLENS_RUNS=str(tmp_path / "runs"), ACTIONLENS_CACHE=str(tmp_path / "cache"))  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1] == "True True True", out.stdout
 
 
 def test_neighbours_page_answers_from_the_shipped_table_while_dtw_compiles(monkeypatch, tmp_path):
