@@ -383,6 +383,28 @@ print(sorted(m for m in ("torch", "numba", "datasets", "umap") if m in sys.modul
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
 
 
+def test_playback_opened_directly_imports_neither_torch_nor_rerun(tmp_path):
+    """Playback on the shipped samples, as a new user's first page: no torch, numba, umap or
+    rerun (imported only when the viewer is opened or a recording saved)."""
+    import subprocess
+
+    script = f"""
+import sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({str(APP)!r}, default_timeout=120)
+at.switch_page("app_pages/playback.py")
+at.run()
+assert not at.exception and not at.error, ([e.value for e in at.exception], [e.value for e in at.error])
+assert at.title[0].value == "Playback" and at.slider, (at.title, at.slider)
+print(sorted(m for m in ("torch", "numba", "datasets", "umap", "rerun") if m in sys.modules))
+"""
+    env = {k: v for k, v in os.environ.items() if k != "ACTIONLENS_ROOTS"}
+    env.update(_ENV, PYTHONPATH=str(REPO), ACTIONLENS_RUNS=str(tmp_path / "runs"), ACTIONLENS_CACHE=str(tmp_path / "cache"))
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
+
+
 def test_the_first_page_then_imports_the_analysis_modules_in_the_background(tmp_path):
     """After the first page is drawn (without torch), the server imports what the analysis pages
     need in one background thread, so the next page finds torch loaded; a module that cannot be
