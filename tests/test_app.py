@@ -360,75 +360,63 @@ def test_neighbours_page_controls_change_the_output(trained, app):
     _no_errors(app)
 
 
+def _in_a_fresh_process(script: str, tmp_path, **env_vars: str) -> str:
+    """Run ``script`` (AppTest on the shipped samples) in a new interpreter, as a fresh server
+    would; the last line it prints."""
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "ACTIONLENS_ROOTS"}
+    env.update(_ENV, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "app")]), ACTIONLENS_RUNS=str(tmp_path / "runs"),
+               ACTIONLENS_CACHE=str(tmp_path / "cache"), **env_vars)  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout.strip().splitlines()[-1]
+
+
+_OPEN = f"""
+import sys, threading
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({str(APP)!r}, default_timeout=120)
+"""
+_NO_ERRORS = "assert not at.exception and not at.error, ([e.value for e in at.exception], [e.value for e in at.error])\n"
+
+
 def test_the_first_page_imports_neither_torch_nor_numba(tmp_path):
     """A fresh server's first page (Datasets, on the shipped samples, with the run picker filled)
     is drawn without importing torch, numba, HF datasets or umap: they cost seconds on a loaded
     machine and the page needs none of them (the run list reads checkpoint headers)."""
-    import subprocess
-
-    script = f"""
-import sys
-from streamlit.testing.v1 import AppTest
-at = AppTest.from_file({str(APP)!r}, default_timeout=120)
-at.run()
-assert not at.exception and not at.error, ([e.value for e in at.exception], [e.value for e in at.error])
+    script = _OPEN + "at.run()\n" + _NO_ERRORS + """
 assert [m.label for m in at.metric][:2] == ["episodes", "frames"], at.metric
 assert len(at.selectbox(key="sidebar_run").options) == 3, at.selectbox(key="sidebar_run").options
 print(sorted(m for m in ("torch", "numba", "datasets", "umap") if m in sys.modules))
 """
-    env = {k: v for k, v in os.environ.items() if k != "ACTIONLENS_ROOTS"}
-    env.update(_ENV, PYTHONPATH=str(REPO), ACTIONLENS_RUNS=str(tmp_path / "runs"), ACTIONLENS_CACHE=str(tmp_path / "cache"))
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
+    assert _in_a_fresh_process(script, tmp_path) == "[]"
 
 
 def test_playback_opened_directly_imports_neither_torch_nor_rerun(tmp_path):
     """Playback on the shipped samples, as a new user's first page: no torch, numba, umap or
     rerun (imported only when the viewer is opened or a recording saved)."""
-    import subprocess
-
-    script = f"""
-import sys
-from streamlit.testing.v1 import AppTest
-at = AppTest.from_file({str(APP)!r}, default_timeout=120)
-at.switch_page("app_pages/playback.py")
-at.run()
-assert not at.exception and not at.error, ([e.value for e in at.exception], [e.value for e in at.error])
+    script = _OPEN + 'at.switch_page("app_pages/playback.py")\nat.run()\n' + _NO_ERRORS + """
 assert at.title[0].value == "Playback" and at.slider, (at.title, at.slider)
 print(sorted(m for m in ("torch", "numba", "datasets", "umap", "rerun") if m in sys.modules))
 """
-    env = {k: v for k, v in os.environ.items() if k != "ACTIONLENS_ROOTS"}
-    env.update(_ENV, PYTHONPATH=str(REPO), ACTIONLENS_RUNS=str(tmp_path / "runs"), ACTIONLENS_CACHE=str(tmp_path / "cache"))
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
+    assert _in_a_fresh_process(script, tmp_path) == "[]"
 
 
 def test_the_first_page_then_imports_the_analysis_modules_in_the_background(tmp_path):
     """After the first page is drawn (without torch), the server imports what the analysis pages
     need in one background thread, so the next page finds torch loaded; a module that cannot be
     imported is skipped, the rest still load."""
-    import subprocess
-
-    script = f"""
-import sys, threading
-from streamlit.testing.v1 import AppTest
+    script = _OPEN + """
 import cache
 cache.HEAVY_MODULES = ("workbench.no_such_module",) + cache.HEAVY_MODULES
-at = AppTest.from_file({str(APP)!r}, default_timeout=120)
 at.run()
-assert not at.exception and not at.error, ([e.value for e in at.exception], [e.value for e in at.error])
+""" + _NO_ERRORS + """
 [thread] = [t for t in threading.enumerate() if t.name == "actionlens-imports"]
 thread.join(300)
 print(not thread.is_alive(), all(m in sys.modules for m in cache.HEAVY_MODULES[1:]), "torch" in sys.modules)
 """
-    env = {k: v for k, v in os.environ.items() if k != "ACTIONLENS_ROOTS"}
-    env.update(_ENV, ACTIONLENS_WARM_IMPORTS="1", PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "app")]),
-               ACTIONLENS_RUNS=str(tmp_path / "runs"), ACTIONLENS_CACHE=str(tmp_path / "cache"))  # fmt: skip
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.strip().splitlines()[-1] == "True True True", out.stdout
+    assert _in_a_fresh_process(script, tmp_path, ACTIONLENS_WARM_IMPORTS="1") == "True True True"
 
 
 def test_neighbours_page_answers_from_the_shipped_table_while_dtw_compiles(monkeypatch, tmp_path):

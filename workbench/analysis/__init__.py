@@ -10,8 +10,9 @@ the trajectories does not pay for torch (embeddings) or scikit-learn and umap (p
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from workbench.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from workbench.analysis.embeddings import Embeddings, compute_embeddings, load_frames
@@ -27,15 +28,4 @@ _HOMES = {
     "workbench.analysis.similarity": ("cosine_topk", "top_k"),
     "workbench.analysis.trajectories": ("LatentTrajectory", "TrajectoryAlignment", "latent_trajectories", "trajectory_alignment"),
 }
-_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
-
-__all__ = sorted(_HOME_OF)
-
-
-def __getattr__(name: str) -> Any:
-    module = _HOME_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'workbench.analysis' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __all__ = lazy_attributes(__name__, _HOMES)
