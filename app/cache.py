@@ -325,9 +325,11 @@ def eval_results(run_path: str) -> dict:
     return load_eval_results(run_path)
 
 
+@st.cache_data(show_spinner=False, max_entries=512)
 def frame(path: str, mtime: float, index: int, t: int, camera: str | None = None) -> np.ndarray:
-    """One RGB frame (the camera's, or the episode's first camera's) through the per-episode cache."""
+    """One RGB frame (the camera's, or the episode's first camera's), decoded alone: the analysis
+    pages show single frames of many episodes (neighbours, a selection), not whole episodes."""
     ep = episode(path, mtime, index)
     cam = camera if camera in ep.cameras else next(iter(ep.cameras))
-    rgb = frames(path, mtime, index, cam)
-    return rgb[min(max(int(t), 0), len(rgb) - 1)]
+    rgb = ep.cameras[cam].rgb
+    return np.asarray(rgb[min(max(int(t), 0), len(rgb) - 1)])
