@@ -102,9 +102,29 @@ def _in_background(name: str, start) -> threading.Thread:
     return thread
 
 
+#: what the analysis pages and Jobs import (torch, scikit-learn, scipy, numba, matplotlib behind
+#: them), most-needed first: imported in the background once the first page is drawn
+HEAVY_MODULES = (
+    "workbench.train.run", "workbench.analysis.run_analysis", "workbench.analysis.trajectories", "workbench.viz.latent",
+    "workbench.methods", "workbench.train.jobs", "workbench.data.chunks", "workbench.dtw", "workbench.viz.neighbours",
+    "workbench.viz.matrices", "workbench.viz.alignment", "workbench.viz.actions", "workbench.analysis.run_saliency",
+    "workbench.viz.saliency", "workbench.eval.results", "workbench.eval.jobs", "workbench.viz.curves", "workbench.viz.training",
+)  # fmt: skip
+
+
+@st.cache_resource(show_spinner=False)
+def imports_warmup() -> threading.Thread:
+    """Import :data:`HEAVY_MODULES` in a background thread, once per server process: ~4 s of
+    imports a user would otherwise wait for on their first visit of each analysis page."""
+    from workbench.warmup import import_modules
+
+    return import_modules(HEAVY_MODULES, "actionlens-imports").start()
+
+
 @st.cache_resource(show_spinner=False)
 def umap_warmup() -> threading.Thread:
-    """Start compiling umap-learn's kernels in a background thread, once per server process."""
+    """Start compiling umap-learn's kernels in a background thread, once per server process: when
+    a UMAP is asked for that is not on disk (~40 s of the compiler holding the GIL, so not at start)."""
 
     def start() -> None:
         from workbench.analysis.projection import warm_umap
@@ -185,6 +205,11 @@ def embeddings(run_path: str, stamp: float, data_path: str, mtime: float, stride
 @st.cache_data(show_spinner=False, max_entries=16)
 def projection(run_path: str, stamp: float, data_path: str, mtime: float, stride: int, projector: str) -> np.ndarray:
     return run_on_dataset(run_path, stamp, data_path, mtime, stride).projection(projector)
+
+
+def stored_projection(run_path: str, stamp: float, data_path: str, mtime: float, stride: int, projector: str) -> np.ndarray | None:
+    """The projection when it is on disk (the shipped samples carry theirs), else None; computes nothing."""
+    return run_on_dataset(run_path, stamp, data_path, mtime, stride).stored_projection(projector)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -300,9 +325,11 @@ def eval_results(run_path: str) -> dict:
     return load_eval_results(run_path)
 
 
+@st.cache_data(show_spinner=False, max_entries=512)
 def frame(path: str, mtime: float, index: int, t: int, camera: str | None = None) -> np.ndarray:
-    """One RGB frame (the camera's, or the episode's first camera's) through the per-episode cache."""
+    """One RGB frame (the camera's, or the episode's first camera's), decoded alone: the analysis
+    pages show single frames of many episodes (neighbours, a selection), not whole episodes."""
     ep = episode(path, mtime, index)
     cam = camera if camera in ep.cameras else next(iter(ep.cameras))
-    rgb = frames(path, mtime, index, cam)
-    return rgb[min(max(int(t), 0), len(rgb) - 1)]
+    rgb = ep.cameras[cam].rgb
+    return np.asarray(rgb[min(max(int(t), 0), len(rgb) - 1)])

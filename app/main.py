@@ -25,8 +25,10 @@ page = st.navigation(pages)
 sidebar.draw()  # one dataset and one run for every page, drawn here so they persist across pages
 try:
     page.run()
-finally:  # started once the first page is drawn, so their imports (torch, numba) do not slow it down
-    if os.environ.get("ACTIONLENS_WARM_UMAP", "1") != "0":
-        cache.umap_warmup()  # umap-learn compiles for ~40 s once per process: in the background, never on a click
+finally:  # started once the first page is drawn, so its imports (numba) do not slow it down
+    # (UMAP is not warmed here: its ~40 s compile holds the GIL and would slow every page; the shipped
+    # runs carry their UMAPs, and the Latent page starts the compile when a UMAP is not on disk)
+    if os.environ.get("ACTIONLENS_WARM_IMPORTS", "1") != "0":
+        cache.imports_warmup()  # torch, scikit-learn…: imported while the user reads the first page, not on the next click
     if os.environ.get("ACTIONLENS_WARM_DTW", "1") != "0":
         cache.dtw_warmup()  # the DTW kernels, likewise (compiled once per clone, then loaded from numba's cache)

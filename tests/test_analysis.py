@@ -183,6 +183,19 @@ def test_pca_transform_and_project_cached(tmp_path):
     assert len(list(tmp_path.glob("*.npy"))) == 2
 
 
+def test_stored_projection_reads_what_project_cached_wrote(tmp_path):
+    from workbench.analysis.projection import stored_projection
+
+    X = np.random.default_rng(0).normal(size=(30, 5))
+    pca = PCAProjector(random_state=0)
+    assert stored_projection(pca, X, cache_dir=tmp_path) is None  # nothing computed by asking
+    assert not list(tmp_path.iterdir())
+    made = project_cached(pca, X, cache_dir=tmp_path)
+    np.testing.assert_array_equal(stored_projection(pca, X, cache_dir=tmp_path), made)
+    assert stored_projection(PCAProjector(random_state=1), X, cache_dir=tmp_path) is None  # other params, other key
+    assert stored_projection(pca, X + 1e-3, cache_dir=tmp_path) is None  # other data, other key
+
+
 @pytest.mark.slow
 def test_warm_umap_is_idempotent():
     from workbench.analysis import projection

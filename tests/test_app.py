@@ -18,9 +18,9 @@ REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "app" / "main.py"
 PAGES = ["app_pages/datasets.py", "app_pages/jobs.py"]
 #: the test environment: fixture roots, a private embedding/projection cache, no UMAP or DTW compile
-#: competing for the two cores (the Latent page's not-yet-warm path is what these tests see; DTW
-#: calls compile what they need themselves)
-_ENV = {"ACTIONLENS_WARM_UMAP": "0", "ACTIONLENS_WARM_DTW": "0"}
+#: nor background imports competing for the two cores (the Latent page's not-yet-warm path is what
+#: these tests see; DTW calls compile what they need themselves)
+_ENV = {"ACTIONLENS_WARM_UMAP": "0", "ACTIONLENS_WARM_DTW": "0", "ACTIONLENS_WARM_IMPORTS": "0"}
 
 
 def st_cache_clear() -> None:
@@ -299,6 +299,24 @@ def test_latent_page_projects_selects_and_plays_back(trained, app, monkeypatch):
     app.radio(key="latent_projector").set_value("umap").run()  # never compiles on a click: says so, shows PCA
     assert any("UMAP is still compiling" in i.value for i in app.info)  # not warm (patched above)
     assert "PCA" in app.get("plotly_chart")[0].proto.spec
+    # a UMAP already on disk (as the shipped runs carry theirs) is shown at once, compiled or not
+    from workbench.analysis.run_analysis import RunAnalysis
+    from workbench.data import load_dataset
+    from workbench.train.run import load_run
+
+    analysis = RunAnalysis(load_run(trained), load_dataset(Path(os.environ["ACTIONLENS_ROOTS"]) / "robot"), 2)
+    stored = projection._cache_path(projection.make_projector("umap", random_state=0),
+                                    analysis.embeddings.vectors, analysis._projections_dir)  # fmt: skip
+    stored.parent.mkdir(parents=True, exist_ok=True)
+    np.save(stored, np.random.default_rng(0).normal(size=(len(analysis.embeddings), 2)).astype(np.float32))
+    try:
+        app.run()
+        _no_errors(app)
+        assert not any("UMAP is still compiling" in i.value for i in app.info)
+        assert "UMAP" in app.get("plotly_chart")[0].proto.spec and not projection.umap_is_warm()
+    finally:
+        stored.unlink()
+    app.radio(key="latent_projector").set_value("pca").run()
     # a lasso selection of two points, as Plotly 6 sends numpy customdata (compact: {"0": id, …}),
     # shows their frames, the chosen one's saliency and neighbours
     app.session_state["latent_plot"] = {"selection": {"points": [{"customdata": {"0": 0, "1": 0, "2": 0}},
@@ -342,27 +360,63 @@ def test_neighbours_page_controls_change_the_output(trained, app):
     _no_errors(app)
 
 
+def _in_a_fresh_process(script: str, tmp_path, **env_vars: str) -> str:
+    """Run ``script`` (AppTest on the shipped samples) in a new interpreter, as a fresh server
+    would; the last line it prints."""
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "ACTIONLENS_ROOTS"}
+    env.update(_ENV, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "app")]), ACTIONLENS_RUNS=str(tmp_path / "runs"),
+               ACTIONLENS_CACHE=str(tmp_path / "cache"), **env_vars)  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout.strip().splitlines()[-1]
+
+
+_OPEN = f"""
+import sys, threading
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({str(APP)!r}, default_timeout=120)
+"""
+_NO_ERRORS = "assert not at.exception and not at.error, ([e.value for e in at.exception], [e.value for e in at.error])\n"
+
+
 def test_the_first_page_imports_neither_torch_nor_numba(tmp_path):
     """A fresh server's first page (Datasets, on the shipped samples, with the run picker filled)
     is drawn without importing torch, numba, HF datasets or umap: they cost seconds on a loaded
     machine and the page needs none of them (the run list reads checkpoint headers)."""
-    import subprocess
-
-    script = f"""
-import sys
-from streamlit.testing.v1 import AppTest
-at = AppTest.from_file({str(APP)!r}, default_timeout=120)
-at.run()
-assert not at.exception and not at.error, ([e.value for e in at.exception], [e.value for e in at.error])
+    script = _OPEN + "at.run()\n" + _NO_ERRORS + """
 assert [m.label for m in at.metric][:2] == ["episodes", "frames"], at.metric
 assert len(at.selectbox(key="sidebar_run").options) == 3, at.selectbox(key="sidebar_run").options
 print(sorted(m for m in ("torch", "numba", "datasets", "umap") if m in sys.modules))
 """
-    env = {k: v for k, v in os.environ.items() if k != "ACTIONLENS_ROOTS"}
-    env.update(_ENV, PYTHONPATH=str(REPO), ACTIONLENS_RUNS=str(tmp_path / "runs"), ACTIONLENS_CACHE=str(tmp_path / "cache"))
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
+    assert _in_a_fresh_process(script, tmp_path) == "[]"
+
+
+def test_playback_opened_directly_imports_neither_torch_nor_rerun(tmp_path):
+    """Playback on the shipped samples, as a new user's first page: no torch, numba, umap or
+    rerun (imported only when the viewer is opened or a recording saved)."""
+    script = _OPEN + 'at.switch_page("app_pages/playback.py")\nat.run()\n' + _NO_ERRORS + """
+assert at.title[0].value == "Playback" and at.slider, (at.title, at.slider)
+print(sorted(m for m in ("torch", "numba", "datasets", "umap", "rerun") if m in sys.modules))
+"""
+    assert _in_a_fresh_process(script, tmp_path) == "[]"
+
+
+def test_the_first_page_then_imports_the_analysis_modules_in_the_background(tmp_path):
+    """After the first page is drawn (without torch), the server imports what the analysis pages
+    need in one background thread, so the next page finds torch loaded; a module that cannot be
+    imported is skipped, the rest still load."""
+    script = _OPEN + """
+import cache
+cache.HEAVY_MODULES = ("workbench.no_such_module",) + cache.HEAVY_MODULES
+at.run()
+""" + _NO_ERRORS + """
+[thread] = [t for t in threading.enumerate() if t.name == "actionlens-imports"]
+thread.join(300)
+print(not thread.is_alive(), all(m in sys.modules for m in cache.HEAVY_MODULES[1:]), "torch" in sys.modules)
+"""
+    assert _in_a_fresh_process(script, tmp_path, ACTIONLENS_WARM_IMPORTS="1") == "True True True"
 
 
 def test_neighbours_page_answers_from_the_shipped_table_while_dtw_compiles(monkeypatch, tmp_path):

@@ -167,3 +167,25 @@ def test_listing_does_not_decode_frames(tmp_path, robot_episodes):
         mp4.write_bytes(b"")
     ds = load_dataset(root)
     assert len(ds) == 4 and ds.num_frames == sum(len(e) for e in robot_episodes)
+
+
+@pytest.mark.parametrize("layout", ["lerobot", "hand_pose"])
+def test_one_frame_is_decoded_alone_and_equals_the_segments_frame(tmp_path, layout):
+    """Indexing one frame of a fresh episode (a thumbnail) decodes that frame only, and it is the
+    very frame the whole segment holds (the seek lands on it, not on its key frame)."""
+    from conftest import make_hand_episode
+
+    if layout == "lerobot":  # two episodes in one video file: the second starts mid-file
+        path = write_lerobot([make_robot_episode(i, T=12) for i in range(2)], tmp_path / "ds", lossless=True)
+    else:
+        path = write_hand_pose([make_hand_episode(i, T=10) for i in range(2)], tmp_path / "hands", lossless=True)
+    ds = load_dataset(path)
+    for info in ds.infos:
+        cam = next(iter(ds.episode(info.index).cameras))
+        whole = ds.episode(info.index).cameras[cam].rgb.load()
+        for i in (0, 3, len(whole) - 1, -1):
+            frames = ds.episode(info.index).cameras[cam].rgb
+            np.testing.assert_array_equal(frames[i], whole[i], err_msg=f"episode {info.index} frame {i}")
+            assert frames._cache is None  # nothing but that frame was decoded
+        with pytest.raises(IndexError):
+            ds.episode(info.index).cameras[cam].rgb[len(whole)]

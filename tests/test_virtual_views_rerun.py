@@ -73,3 +73,10 @@ def test_virtual_views_are_offered_only_with_depth_from_two_scene_cameras():
     assert "only 'scene' has" in why_no_virtual_views(ep)
     ep.cameras["scene"].depth = None
     assert "none of its cameras has" in why_no_virtual_views(ep)  # the wrist camera does not count
+
+
+def test_the_cloud_is_logged_under_the_blueprints_points():
+    """CLOUD_PATH is spelled out (the module must not import rerun's blueprint); it stays under POINTS."""
+    from workbench.viz import blueprint as bp
+
+    assert CLOUD_PATH.startswith(bp.POINTS + "/")

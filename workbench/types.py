@@ -171,11 +171,18 @@ class ArrayFrames:
 
 
 class LazyFrames:
-    """Frames produced by a loader called once, on first access (a video segment, an HDF5 slice)."""
+    """Frames produced by a loader called once, on first access (a video segment, an HDF5 slice).
 
-    def __init__(self, length: int, loader: Callable[[], np.ndarray]) -> None:
+    ``frame_loader(i)``, when given, reads frame ``i`` alone: indexing one frame before anything
+    is loaded then decodes that frame instead of the whole segment (a thumbnail of each episode
+    costs one frame per episode, not every frame).
+    """
+
+    def __init__(self, length: int, loader: Callable[[], np.ndarray],
+                 frame_loader: Callable[[int], np.ndarray] | None = None) -> None:  # fmt: skip
         self._length = int(length)
         self._loader = loader
+        self._frame_loader = frame_loader
         self._cache: np.ndarray | None = None
 
     def __len__(self) -> int:
@@ -187,6 +194,11 @@ class LazyFrames:
         return self._cache
 
     def __getitem__(self, index: int) -> np.ndarray:
+        if self._cache is None and self._frame_loader is not None and isinstance(index, (int, np.integer)):
+            i = int(index) + self._length if index < 0 else int(index)
+            if not 0 <= i < self._length:
+                raise IndexError(f"frame {index} out of range for {self._length} frames")
+            return self._frame_loader(i)
         return self.load()[index]
 
 

@@ -1,12 +1,14 @@
-"""One-off warm-ups (compiling numba kernels ahead of the first request) run once per process in a
-daemon thread; the UMAP and DTW warm-ups are two :class:`Warmup` objects."""
+"""One-off warm-ups (compiling numba kernels, importing heavy modules ahead of the first request)
+run once per process in a daemon thread; the UMAP and DTW warm-ups are two :class:`Warmup` objects,
+:func:`import_modules` a third kind."""
 
 from __future__ import annotations
 
+import importlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-__all__ = ["Warmup"]
+__all__ = ["Warmup", "import_modules"]
 
 
 class Warmup:
@@ -44,3 +46,21 @@ class Warmup:
     def running(self) -> bool:
         """True between :meth:`start` and the target's end (False when never started)."""
         return self._thread is not None and not self._done.is_set()
+
+
+def import_modules(modules: Sequence[str], name: str = "actionlens-imports") -> Warmup:
+    """A :class:`Warmup` importing ``modules`` in order (not started: call ``.start()``).
+
+    An app starts one once its first page is drawn, so the next page finds torch and the rest in
+    ``sys.modules`` instead of importing them on the user's click; a page that needs a module
+    still being imported waits on Python's import lock for the rest of it, never imports it twice.
+    A module that fails to import is skipped (the page that needs it reports the error)."""
+
+    def run() -> None:
+        for module in modules:
+            try:
+                importlib.import_module(module)
+            except Exception:  # noqa: BLE001 (an optional extra missing; the page that needs it says so)
+                continue
+
+    return Warmup(name, run)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import TimeoutError
 
@@ -31,14 +32,21 @@ with st.spinner("Embedding the frames (once per run and dataset; cached on disk)
         st.error(f"Cannot embed this dataset with run `{run.id}`: {e}")
         st.stop()
 
-if projector == "umap" and not cache.umap_ready():
-    st.info("UMAP is still compiling in the background (about 40 s after the app starts); showing PCA meanwhile. "
-            "Pick t-SNE or PCA, or come back to UMAP in a moment.")  # fmt: skip
-    if st.button("Start compiling UMAP", key="latent_warm", help="Only needed when the app was started without its warm-up"):
+points = cache.stored_projection(run_path, stamp, data_path, mtime, stride, projector) if projector != "pca" else None
+if points is None and projector == "umap" and not cache.umap_ready():  # compiled once per server, in the background
+    if os.environ.get("ACTIONLENS_WARM_UMAP", "1") != "0":
         cache.umap_warmup()
+
+        @st.fragment(run_every=2.0)
+        def _wait_for_umap() -> None:
+            if cache.umap_ready():
+                st.rerun(scope="app")
+
+        _wait_for_umap()
+    st.info("UMAP is still compiling in the background (about 40 s, once per server); showing PCA meanwhile. "
+            "Pick t-SNE or PCA, or come back to UMAP in a moment.")  # fmt: skip
     projector = "pca"
-points = None
-if projector != "pca":  # in the background, PCA meanwhile; the page redraws itself when it is ready
+if points is None and projector != "pca":  # in the background, PCA meanwhile; the page redraws itself when it is ready
     job, started = cache.projection_job(run_path, stamp, data_path, mtime, stride, projector)
     try:
         points = job.result(timeout=1.0)  # one on disk (shipped or computed before) is there at once

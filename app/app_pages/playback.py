@@ -143,9 +143,9 @@ if playing:  # one step, then rerun the page: the widgets show the new frame
     st.rerun()
 
 with tempfile.TemporaryDirectory() as tmp:
-    from workbench.viz.rerun import save_episode_rrd
-
     if st.button("Prepare .rrd download", key="playback_rrd"):
+        from workbench.viz.rerun import save_episode_rrd  # rerun costs ~1 s to import: only on this click
+
         out = save_episode_rrd(ep, Path(tmp) / f"episode_{ep_index}.rrd", horizon=int(horizon), point_cloud=point_cloud,
                                virtual_views=virtual_views)  # fmt: skip
         st.download_button("Download .rrd", out.read_bytes(), file_name=out.name, key="playback_download")

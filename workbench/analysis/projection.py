@@ -33,7 +33,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from workbench.atomic import atomic_path
 from workbench.warmup import Warmup
 
-__all__ = ["PCAProjector", "TSNEProjector", "UMAPProjector", "project_cached", "projection_cache_dir", "warm_umap", "make_projector"]
+__all__ = ["PCAProjector", "TSNEProjector", "UMAPProjector", "make_projector", "project_cached", "projection_cache_dir", "stored_projection", "warm_umap"]
 
 
 def _check_data(X: npt.ArrayLike, n_components: int, min_samples: int) -> np.ndarray:
@@ -220,21 +220,38 @@ def projection_cache_dir() -> Path:
     return (Path(root) if root else Path.home() / ".cache" / "actionlens") / "projections"
 
 
-def project_cached(projector: BaseEstimator, X: npt.ArrayLike, *, cache_dir: str | Path | None = None) -> np.ndarray:
-    """``projector.fit_transform(X)``, memoised on disk by the bytes of ``X``, the projector's class
-    and its params (so the same embeddings projected twice, even across processes, cost once)."""
-    a = np.ascontiguousarray(np.asarray(X, dtype=np.float32))
+def _cache_path(projector: BaseEstimator, a: np.ndarray, cache_dir: str | Path | None) -> Path:
+    """Where :func:`project_cached` keeps ``projector``'s projection of ``a``: keyed by the bytes of
+    ``a``, the projector's class and its params."""
     h = hashlib.sha256(type(projector).__name__.encode())
     h.update(json.dumps(projector.get_params(), sort_keys=True, default=str).encode())
     h.update(str(a.shape).encode())
     h.update(a.tobytes())
     root = Path(cache_dir) if cache_dir is not None else projection_cache_dir()
-    path = root / f"{type(projector).__name__}-{h.hexdigest()[:24]}.npy"
-    if path.exists():
-        try:
-            return np.load(path, allow_pickle=False)
-        except (OSError, ValueError):
-            path.unlink(missing_ok=True)
+    return root / f"{type(projector).__name__}-{h.hexdigest()[:24]}.npy"
+
+
+def stored_projection(projector: BaseEstimator, X: npt.ArrayLike, *, cache_dir: str | Path | None = None) -> np.ndarray | None:
+    """The projection :func:`project_cached` stored for ``projector`` and ``X``, or None when there is
+    none yet (nothing is computed: an app asks this before it offers to compute one)."""
+    path = _cache_path(projector, np.ascontiguousarray(np.asarray(X, dtype=np.float32)), cache_dir)
+    if not path.exists():
+        return None
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        path.unlink(missing_ok=True)
+        return None
+
+
+def project_cached(projector: BaseEstimator, X: npt.ArrayLike, *, cache_dir: str | Path | None = None) -> np.ndarray:
+    """``projector.fit_transform(X)``, memoised on disk by the bytes of ``X``, the projector's class
+    and its params (so the same embeddings projected twice, even across processes, cost once)."""
+    a = np.ascontiguousarray(np.asarray(X, dtype=np.float32))
+    stored = stored_projection(projector, a, cache_dir=cache_dir)
+    if stored is not None:
+        return stored
+    path = _cache_path(projector, a, cache_dir)
     emb = np.asarray(projector.fit_transform(a), dtype=np.float32)
     with atomic_path(path, suffix=".npy") as tmp:
         np.save(tmp, emb)

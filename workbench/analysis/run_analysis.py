@@ -28,7 +28,7 @@ import numpy.typing as npt
 from workbench.analysis.embeddings import Embeddings, compute_embeddings
 from workbench.analysis.neighbour_table import SHIPPED_TABLES, NeighbourTable, load_neighbour_table, neighbour_table_key
 from workbench.analysis.neighbours import NeighbourComparison, compare_neighbours, neighbours_from_table
-from workbench.analysis.projection import make_projector, project_cached
+from workbench.analysis.projection import make_projector, project_cached, stored_projection
 from workbench.analysis.rechunk import rechunk
 from workbench.analysis.run_saliency import (
     NATIVE_MAPS,
@@ -71,11 +71,18 @@ class RunAnalysis:
         return self._rechunked[key]
 
     # -- latent space ---------------------------------------------------------------------------
+    @property
+    def _projections_dir(self) -> Path | None:
+        # beside the run's embeddings (keyed by the vectors' bytes), so the shipped samples carry them
+        return self.run.run_dir / "embeddings" / "projections" if self.run.run_dir and self.cache_dir is None else None
+
     def projection(self, projector: str) -> npt.NDArray[np.float32]:
         """(N, 2) projection of the embeddings by ``projector`` ("tsne", "umap", "pca"), seeded."""
-        # beside the run's embeddings (keyed by the vectors' bytes), so the shipped samples carry them
-        where = self.run.run_dir / "embeddings" / "projections" if self.run.run_dir and self.cache_dir is None else None
-        return project_cached(make_projector(projector, random_state=0), self.embeddings.vectors, cache_dir=where)
+        return project_cached(make_projector(projector, random_state=0), self.embeddings.vectors, cache_dir=self._projections_dir)
+
+    def stored_projection(self, projector: str) -> npt.NDArray[np.float32] | None:
+        """:meth:`projection` when it is on disk already (shipped or computed before), else None."""
+        return stored_projection(make_projector(projector, random_state=0), self.embeddings.vectors, cache_dir=self._projections_dir)
 
     def alignment(self) -> TrajectoryAlignment:
         e = self.embeddings

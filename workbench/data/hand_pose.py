@@ -157,7 +157,8 @@ class HandPoseDataset(Dataset):
                 raise DataError(f, "has a video but no camera/intrinsic or transforms/camera", episode=info.index)
             cameras["ego"] = CameraStream(
                 name="ego",
-                rgb=LazyFrames(T, lambda: read_video_segment(video, 0.0, T, episode=info.index)),
+                rgb=LazyFrames(T, lambda: read_video_segment(video, 0.0, T, episode=info.index),
+                               lambda i: read_video_segment(video, i / fps, 1, episode=info.index)[0]),
                 intrinsics=np.broadcast_to(K, (T, 3, 3)).copy(),
                 extrinsics=cam_T @ _ARKIT_TO_OPENCV,
                 setup=info.camera_setup,

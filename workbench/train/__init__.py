@@ -7,8 +7,9 @@ lists runs that way.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from workbench.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from workbench.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
@@ -24,19 +25,4 @@ _HOMES = {
     "workbench.train.run": ("Fit", "TrainedRun", "load_run"),
     "workbench.train.rundir": ("JobError", "RunDir", "RunState", "RunStatus"),
 }
-_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
-
-__all__ = sorted(_HOME_OF)
-
-
-def __getattr__(name: str) -> Any:
-    module = _HOME_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'workbench.train' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __all__ = lazy_attributes(__name__, _HOMES)

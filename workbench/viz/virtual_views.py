@@ -12,17 +12,20 @@ cropped, voxel-downsampled cloud the views were rendered from at ``world/points/
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import rerun as rr
 
 from workbench.data.views import DEFAULT_VIEWS, ViewConfig, episode_views, scene_point_cloud
 from workbench.types import CameraSetup, CameraStream, Episode
-from workbench.viz import blueprint as bp
+
+if TYPE_CHECKING:  # rerun is imported where it logs: the Playback page asks why_no_virtual_views without it (~1 s)
+    import rerun as rr
 
 __all__ = ["CLOUD_PATH", "VIRTUAL_PREFIX", "log_scene_cloud", "virtual_camera_streams", "why_no_virtual_views", "xyz_colours"]
 
 VIRTUAL_PREFIX = "virtual_"
-CLOUD_PATH = f"{bp.POINTS}/virtual_cloud"
+CLOUD_PATH = "world/points/virtual_cloud"  # under blueprint.POINTS (a test checks; blueprint imports rerun)
 
 
 def why_no_virtual_views(episode: Episode) -> str | None:
@@ -74,6 +77,8 @@ def virtual_camera_streams(
 
 def log_scene_cloud(rec: rr.RecordingStream, episode: Episode, *, config: ViewConfig = DEFAULT_VIEWS) -> None:
     """The merged point cloud of every step at :data:`CLOUD_PATH`, coloured like the XYZ images."""
+    import rerun as rr
+
     clouds = [scene_point_cloud(episode, t, config) for t in range(len(episode))]
     lengths = [len(c) for c in clouds]
     pts = np.concatenate(clouds)
