@@ -7,6 +7,7 @@ import os
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import cache
+import preload
 import sidebar
 import streamlit as st
 
@@ -22,6 +23,8 @@ pages = [
     st.Page("app_pages/compare.py", title="Compare", icon=":material/leaderboard:", url_path="compare"),
 ]
 page = st.navigation(pages)
+if page.title in preload.PLOTLY_PAGES:  # the browser compiles plotly.js while the server builds the page
+    preload.preload_chunks()
 sidebar.draw()  # one dataset and one run for every page, drawn here so they persist across pages
 try:
     page.run()
