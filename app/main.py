@@ -6,9 +6,7 @@ import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-import cache
 import preload
-import sidebar
 import streamlit as st
 
 st.set_page_config(page_title="actionlens workbench", page_icon=":material/precision_manufacturing:", layout="wide")
@@ -25,6 +23,10 @@ pages = [
 page = st.navigation(pages)
 if page.title in preload.PLOTLY_PAGES:  # the browser compiles plotly.js while the server builds the page
     preload.preload_chunks()
+
+import cache  # noqa: E402  (after the preload: a fresh server's first request imports pandas here, ~0.5 s)
+import sidebar  # noqa: E402
+
 sidebar.draw()  # one dataset and one run for every page, drawn here so they persist across pages
 try:
     page.run()
