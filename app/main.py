@@ -21,7 +21,8 @@ pages = [
     st.Page("app_pages/compare.py", title="Compare", icon=":material/leaderboard:", url_path="compare"),
 ]
 page = st.navigation(pages)
-if page.title in preload.PLOTLY_PAGES:  # the browser compiles plotly.js while the server builds the page
+# the browser compiles plotly.js while the server builds the page (ACTIONLENS_PRELOAD=0: not, to compare)
+if page.title in preload.PLOTLY_PAGES and os.environ.get("ACTIONLENS_PRELOAD", "1") != "0":
     preload.preload_chunks()
 
 import cache  # noqa: E402  (after the preload: a fresh server's first request imports pandas here, ~0.5 s)

@@ -54,3 +54,5 @@ def test_datasets_sends_the_preload_first_and_playback_none(tmp_path, monkeypatc
     datasets = _sidebar_html(None, tmp_path, monkeypatch)
     assert len(datasets) == 1 and name in datasets[0], datasets
     assert _sidebar_html("app_pages/playback.py", tmp_path, monkeypatch) == []
+    monkeypatch.setenv("ACTIONLENS_PRELOAD", "0")  # the switch a page-ready comparison uses
+    assert _sidebar_html(None, tmp_path, monkeypatch) == []
