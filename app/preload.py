@@ -18,9 +18,11 @@ import streamlit as st
 
 #: the lazy frontend chunks worth fetching early (file names without their hash)
 CHUNKS = ("PlotlyChart",)
-#: the pages whose first render draws a plotly chart (Saliency's comes later, from a background
-#: thread: compiling plotly.js at once would only compete with its first render; Playback has none)
-PLOTLY_PAGES = frozenset({"Datasets", "Latent space", "Neighbours", "Jobs"})
+#: the pages whose first render draws a plotly chart after server work worth overlapping. Not
+#: Saliency (its figure comes later, from a background thread: compiling plotly.js at once only
+#: competed with its first render, 2.8-3.6 s -> 5.9 s), nor Jobs (its script takes 0.3-1 s, too
+#: little to hide the compile: no gain measured), nor Playback (no plotly)
+PLOTLY_PAGES = frozenset({"Datasets", "Latent space", "Neighbours"})
 
 
 @functools.cache

@@ -1,4 +1,4 @@
-"""The plotly.js preload (app/preload.py): the pages that draw plotly on their first render send,
+"""The plotly.js preload (app/preload.py): Datasets, Latent space and Neighbours send,
 before anything else, a script importing Streamlit's own PlotlyChart chunk, so the browser compiles
 it while the server builds the page; Playback (no plotly) sends none."""
 
