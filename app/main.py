@@ -6,8 +6,7 @@ import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-import cache
-import sidebar
+import preload
 import streamlit as st
 
 st.set_page_config(page_title="actionlens workbench", page_icon=":material/precision_manufacturing:", layout="wide")
@@ -22,6 +21,13 @@ pages = [
     st.Page("app_pages/compare.py", title="Compare", icon=":material/leaderboard:", url_path="compare"),
 ]
 page = st.navigation(pages)
+# the browser compiles plotly.js while the server builds the page (ACTIONLENS_PRELOAD=0: not, to compare)
+if page.title in preload.PLOTLY_PAGES and os.environ.get("ACTIONLENS_PRELOAD", "1") != "0":
+    preload.preload_chunks()
+
+import cache  # noqa: E402  (after the preload: a fresh server's first request imports pandas here, ~0.5 s)
+import sidebar  # noqa: E402
+
 sidebar.draw()  # one dataset and one run for every page, drawn here so they persist across pages
 try:
     page.run()

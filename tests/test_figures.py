@@ -69,6 +69,17 @@ def test_colour_by_episode_gives_every_one_of_48_episodes_its_own_colour():
     assert len({t.line.color for t in fig.data}) == 48
 
 
+def _decoded(uri: str) -> np.ndarray:
+    import base64
+    import io
+
+    from PIL import Image
+
+    head, data = uri.split(",", 1)
+    assert head == "data:image/png;base64", head
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB"))
+
+
 def test_neighbour_grid_figure():
     rng = np.random.default_rng(0)
     q = rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)
@@ -76,8 +87,9 @@ def test_neighbour_grid_figure():
     d = rng.integers(0, 255, (8, 16, 16, 3), dtype=np.uint8)
     fig = plot_neighbour_grid(q, e, d, embedding_captions=[f"cos {i}" for i in range(8)])
     assert len(fig.data) == 18 and all(isinstance(t, go.Image) for t in fig.data)
-    np.testing.assert_array_equal(np.asarray(fig.data[0].z), q)
-    np.testing.assert_array_equal(np.asarray(fig.data[10].z), d[0])
+    np.testing.assert_array_equal(_decoded(fig.data[0].source), q)  # lossless PNG tiles, in order
+    np.testing.assert_array_equal(_decoded(fig.data[10].source), d[0])
+    np.testing.assert_array_equal(_decoded(fig.data[17].source), d[7])
     assert "cos 0" in [a.text for a in fig.layout.annotations]
     assert len(plot_neighbour_grid(q, e).data) == 9
     with pytest.raises(ValueError):
