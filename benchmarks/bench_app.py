@@ -10,7 +10,12 @@ answers, before any page is asked for) is reported on its own row, so the first 
 everything the app does for a new user's first request (its imports, opening the dataset). Whatever the shipped runs carry in their ``embeddings/`` folders (see
 scripts/precompute_samples.py) is used, as on a fresh clone.
 
-    MUJOCO_GL=egl python benchmarks/bench_app.py [--repeat 1]
+    MUJOCO_GL=egl python benchmarks/bench_app.py [--repeat 1] [--floor]
+
+``--floor`` also measures, the same way on its own fresh server, a reference app with nothing of
+ours in it: a page with only a title, and a page with a title and one 2,000-point plotly chart.
+Their times are the framework's floor in this harness (Streamlit's frontend, plotly.js), against
+which the app's pages are read.
 """
 
 from __future__ import annotations
@@ -47,7 +52,24 @@ def _ready(page, title: str, timeout: float = 600.0) -> None:
         page.wait_for_timeout(100)
 
 
-def measure(chromium: str) -> dict[str, float]:
+FLOOR_APP = '''import streamlit as st
+
+def bare():
+    st.title("Bare page")
+
+def chart():
+    import numpy as np
+    import plotly.graph_objects as go
+    st.title("One plotly chart")
+    x = np.random.default_rng(0).normal(size=(2000, 2))
+    st.plotly_chart(go.Figure(go.Scatter(x=x[:, 0], y=x[:, 1], mode="markers")))
+
+st.navigation([st.Page(bare, title="Bare page", url_path="bare"), st.Page(chart, title="One plotly chart", url_path="chart")]).run()
+'''
+FLOOR_PAGES = (("bare", "Bare page"), ("chart", "One plotly chart"))
+
+
+def measure(chromium: str, app: Path | None = None, pages: tuple[tuple[str, str], ...] = PAGES) -> dict[str, float]:
     from playwright.sync_api import sync_playwright
 
     out: dict[str, float] = {}
@@ -56,7 +78,7 @@ def measure(chromium: str) -> dict[str, float]:
         t_start = time.time()
         env = {**os.environ, "ACTIONLENS_CACHE": tmp, "ACTIONLENS_RUNS": str(Path(tmp) / "runs"), "MUJOCO_GL": "egl",
                "NUMBA_CACHE_DIR": str(Path(tmp) / "numba")}  # fmt: skip
-        server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(REPO / "app" / "main.py"), "--server.port", str(port),
+        server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(app or REPO / "app" / "main.py"), "--server.port", str(port),
                                    "--server.address", "127.0.0.1", "--server.headless", "true"],
                                   cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         try:
@@ -65,7 +87,7 @@ def measure(chromium: str) -> dict[str, float]:
             out["Server start (until its port answers)"] = time.time() - t_start
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=chromium, headless=True, args=ARGS)
-                for path, title in PAGES:
+                for path, title in pages:
                     page = browser.new_page(viewport={"width": 1400, "height": 1000})
                     t0 = time.time()
                     page.goto(f"http://127.0.0.1:{port}/{path}")
@@ -94,12 +116,19 @@ def measure(chromium: str) -> dict[str, float]:
 def main() -> int:
     ap = argparse.ArgumentParser(description="page-ready times of a fresh app server")
     ap.add_argument("--repeat", type=int, default=1, help="fresh servers to measure (each starts cold)")
+    ap.add_argument("--floor", action="store_true", help="also measure a reference app with nothing of ours in it")
     args = ap.parse_args()
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if not chromium:
         print("chromium is missing (scripts/ensure-system-deps.sh installs it)", file=sys.stderr)
         return 2
     runs = [measure(chromium) for _ in range(args.repeat)]
+    if args.floor:
+        with tempfile.TemporaryDirectory() as tmp:
+            ref = Path(tmp) / "floor.py"
+            ref.write_text(FLOOR_APP)
+            for r in runs:
+                r.update({f"Reference: {k}": v for k, v in measure(chromium, ref, FLOOR_PAGES).items() if k in dict(FLOOR_PAGES).values()})
     print(f"| page | ready (s){' per server' if args.repeat > 1 else ''} |\n|---|---|")
     for name in runs[0]:
         print(f"| {name} | {' · '.join(f'{r[name]:.1f}' for r in runs)} |")
