@@ -20,6 +20,7 @@ import streamlit as st
 from workbench.data import load_dataset
 from workbench.data.catalog import DatasetEntry, find_datasets
 from workbench.types import Episode
+from workbench.warmup import Warmup, import_modules
 
 
 _BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="actionlens-projection")  # one at a time on 2 cores
@@ -94,14 +95,6 @@ def task_stats(path: str, mtime: float):
 # ------------------------------------------------------------------------------------------------
 
 
-def _in_background(name: str, start) -> threading.Thread:
-    """Run ``start`` in a daemon thread: the imports behind a warm-up (torch, numba) stay off the
-    first page's path, and the warm-up itself runs in its own thread."""
-    thread = threading.Thread(target=start, name=name, daemon=True)
-    thread.start()
-    return thread
-
-
 #: what the analysis pages and Jobs import (torch, scikit-learn, scipy, numba, matplotlib behind
 #: them), most-needed first: imported in the background once the first page is drawn
 HEAVY_MODULES = (
@@ -116,8 +109,6 @@ HEAVY_MODULES = (
 def imports_warmup() -> threading.Thread:
     """Import :data:`HEAVY_MODULES` in a background thread, once per server process: ~4 s of
     imports a user would otherwise wait for on their first visit of each analysis page."""
-    from workbench.warmup import import_modules
-
     return import_modules(HEAVY_MODULES, "actionlens-imports").start()
 
 
@@ -131,7 +122,7 @@ def umap_warmup() -> threading.Thread:
 
         warm_umap()
 
-    return _in_background("actionlens-start-umap", start)
+    return Warmup("actionlens-start-umap", start).start()  # its imports (numba) off the page's path
 
 
 @st.cache_resource(show_spinner=False)
@@ -144,7 +135,7 @@ def dtw_warmup() -> threading.Thread:
 
         warm_dtw()
 
-    return _in_background("actionlens-start-dtw", start)
+    return Warmup("actionlens-start-dtw", start).start()
 
 
 def dtw_ready() -> bool:

@@ -234,7 +234,11 @@ def _cache_path(projector: BaseEstimator, a: np.ndarray, cache_dir: str | Path |
 def stored_projection(projector: BaseEstimator, X: npt.ArrayLike, *, cache_dir: str | Path | None = None) -> np.ndarray | None:
     """The projection :func:`project_cached` stored for ``projector`` and ``X``, or None when there is
     none yet (nothing is computed: an app asks this before it offers to compute one)."""
-    path = _cache_path(projector, np.ascontiguousarray(np.asarray(X, dtype=np.float32)), cache_dir)
+    return _read_stored(_cache_path(projector, np.ascontiguousarray(np.asarray(X, dtype=np.float32)), cache_dir))
+
+
+def _read_stored(path: Path) -> np.ndarray | None:
+    """The array at ``path``, or None when there is none (an unreadable one is removed)."""
     if not path.exists():
         return None
     try:
@@ -248,10 +252,10 @@ def project_cached(projector: BaseEstimator, X: npt.ArrayLike, *, cache_dir: str
     """``projector.fit_transform(X)``, memoised on disk by the bytes of ``X``, the projector's class
     and its params (so the same embeddings projected twice, even across processes, cost once)."""
     a = np.ascontiguousarray(np.asarray(X, dtype=np.float32))
-    stored = stored_projection(projector, a, cache_dir=cache_dir)
+    path = _cache_path(projector, a, cache_dir)  # hashed once: the vectors' bytes are the key
+    stored = _read_stored(path)
     if stored is not None:
         return stored
-    path = _cache_path(projector, a, cache_dir)
     emb = np.asarray(projector.fit_transform(a), dtype=np.float32)
     with atomic_path(path, suffix=".npy") as tmp:
         np.save(tmp, emb)
