@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import os
 from pathlib import Path
 
 import plotly
@@ -21,21 +20,17 @@ import plotly.graph_objects as go
 import streamlit.components.v1 as components
 
 from workbench.atomic import atomic_link, atomic_write_text
+from workbench.paths import cache_root
 
 _PAGE = Path(__file__).with_name("live_plot.html")
 _BUNDLE = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-
-
-def _cache_root() -> Path:
-    root = os.environ.get("ACTIONLENS_CACHE")
-    return Path(root) if root else Path.home() / ".cache" / "actionlens"
 
 
 def _component_folder() -> Path:
     page = _PAGE.read_text(encoding="utf-8")
     # keyed by plotly's version and the page's content: two checkouts sharing a cache each serve their own page
     tag = hashlib.blake2b(page.encode(), digest_size=6).hexdigest()
-    folder = _cache_root() / f"plotly-{importlib.metadata.version('plotly')}" / tag
+    folder = cache_root() / f"plotly-{importlib.metadata.version('plotly')}" / tag
     bundle = folder / _BUNDLE.name
     if not bundle.is_file() or bundle.stat().st_size != _BUNDLE.stat().st_size:
         atomic_link(_BUNDLE, bundle)

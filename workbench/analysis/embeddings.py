@@ -28,6 +28,7 @@ import numpy.typing as npt
 import torch
 
 from workbench.atomic import atomic_path
+from workbench.paths import cache_root
 from workbench.data.dataset import Dataset
 from workbench.data.layouts import load_dataset
 from workbench.data.training_samples import FrameChunkDataset, collate
@@ -43,8 +44,7 @@ _CACHE_VERSION = 2  # 2: keyed by the dataset's content, not its path and mtimes
 
 def default_cache_dir() -> Path:
     """``$ACTIONLENS_CACHE/embeddings`` or ``~/.cache/actionlens/embeddings``."""
-    root = os.environ.get("ACTIONLENS_CACHE")
-    return (Path(root) if root else Path.home() / ".cache" / "actionlens") / "embeddings"
+    return cache_root() / "embeddings"
 
 
 @dataclass(frozen=True)

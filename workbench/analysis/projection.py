@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from pathlib import Path
 
@@ -31,6 +30,7 @@ import numpy.typing as npt
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from workbench.atomic import atomic_path
+from workbench.paths import cache_root
 from workbench.warmup import Warmup
 
 __all__ = ["PCAProjector", "TSNEProjector", "UMAPProjector", "make_projector", "project_cached", "projection_cache_dir", "stored_projection", "warm_umap"]
@@ -216,8 +216,7 @@ def make_projector(name: str, **params: object) -> BaseEstimator:
 
 def projection_cache_dir() -> Path:
     """``$ACTIONLENS_CACHE/projections`` or ``~/.cache/actionlens/projections``."""
-    root = os.environ.get("ACTIONLENS_CACHE")
-    return (Path(root) if root else Path.home() / ".cache" / "actionlens") / "projections"
+    return cache_root() / "projections"
 
 
 def _cache_path(projector: BaseEstimator, a: np.ndarray, cache_dir: str | Path | None) -> Path:

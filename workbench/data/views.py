@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from workbench.atomic import atomic_path
+from workbench.paths import cache_root
 from workbench.geometry import intrinsics_from_fovy, look_at, project_points, quat_to_matrix
 from workbench.pointcloud import crop_to_box, merge_depth_clouds, render_points, voxel_downsample
 from workbench.types import DataError, Episode
@@ -339,8 +339,7 @@ class EpisodeViews:
 
 def view_cache_dir() -> Path:
     """``$ACTIONLENS_CACHE/views`` or ``~/.cache/actionlens/views``."""
-    root = os.environ.get("ACTIONLENS_CACHE")
-    return (Path(root) if root else Path.home() / ".cache" / "actionlens") / "views"
+    return cache_root() / "views"
 
 
 def _content_key(ep: Episode, size: int, wrist: bool, config: ViewConfig) -> str:

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-import os
 from pathlib import Path
 
 from workbench.atomic import atomic_link, atomic_write_text
+from workbench.paths import cache_root
 
 __all__ = ["WASM", "MODULE", "web_viewer_assets", "web_viewer_dir"]
 
@@ -45,9 +45,7 @@ def _notebook_static() -> tuple[Path, str]:
 def web_viewer_dir() -> Path:
     """``$ACTIONLENS_CACHE/rerun-web-viewer-<version>`` or ``~/.cache/actionlens/…``: where
     :func:`web_viewer_assets` puts the viewer by default."""
-    root = os.environ.get("ACTIONLENS_CACHE")
-    version = _notebook_static()[1]
-    return (Path(root) if root else Path.home() / ".cache" / "actionlens") / f"rerun-web-viewer-{version}"
+    return cache_root() / f"rerun-web-viewer-{_notebook_static()[1]}"
 
 
 def web_viewer_assets(folder: str | Path | None = None) -> Path:
