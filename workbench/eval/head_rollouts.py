@@ -22,6 +22,7 @@ from workbench.eval.head_training import HeadConfig, train_head
 from workbench.eval.parallel import (
     ParallelRolloutConfig,
     check_disjoint_seeds,
+    check_rollout_camera,
     make_depth_rig,
     make_specs,
     placement_seeds,
@@ -93,9 +94,7 @@ def rollout_frozen_head(
     if policy.views is not None:
         rig = make_depth_rig(policy.views, train_eps[0])
     else:
-        want = "wrist" if camera_setup == "wrist" else "scene"
-        if (trained.camera or "scene") != want:
-            raise EvalError(f"run {trained.id} trained on camera {trained.camera!r}; a {camera_setup!r} rollout renders {want!r}")
+        check_rollout_camera(trained.id, trained.camera, camera_setup)
     specs = make_specs(tasks, episodes, camera_setup, seed_start=seed_start)
     check_disjoint_seeds(specs, placement_seeds(train_eps))
     t1 = time.perf_counter()
