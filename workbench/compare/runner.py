@@ -204,9 +204,7 @@ def _make_policies(run_dir: Path, checkpoint: Path, policies: Sequence[str], cfg
             raise CompareError(f"{run_dir}: {restored.method_name} reads depth + XYZ views that no rollout here can "
                                f"match: {e}") from e  # fmt: skip
     feats = embed_split(restored.method, train)
-    texts: dict[str, str] = {}
-    for task, text in zip(train.task, train.dataset.texts):
-        texts.setdefault(task, text)
+    texts = train.task_texts()
     knn = KNNConfig(k=cfg.knn_k, temperature=cfg.knn_tau)
     labels = list(train.task) if cfg.per_task_corpus else None
     out: dict[str, Any] = {}

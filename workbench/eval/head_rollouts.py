@@ -84,10 +84,7 @@ def rollout_frozen_head(
     train = load_split(trained, "train", stride=1)
     feats = embed_split(trained.method, train).image
     th = train_head(trained.method, train, hcfg, embeddings=feats, method_name=trained.method_name, progress=progress)
-    texts: dict[str, str] = {}
-    for task, text in zip(train.task, train.dataset.texts):
-        texts.setdefault(task, text)
-    policy = HeadPolicy(th, texts)
+    policy = HeadPolicy(th, train.task_texts())
     data = trained.open_dataset()
     train_eps = [data.episode(int(e)) for e in sorted(set(train.episode.tolist()))]
     rig = None
