@@ -19,17 +19,17 @@ only read.
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.atomic import atomic_path, atomic_write_text
+from workbench.atomic import atomic_path
 from workbench.compare.config import CompareConfig
-from workbench.compare.runner import CompareError, describe_cells
-from workbench.compare.table import compare_table, compare_table_markdown, load_compare
+from workbench.compare.runner import NOTES as RUN_NOTES
+from workbench.compare.runner import CompareError, describe_cells, write_results
+from workbench.compare.table import load_compare
 
 __all__ = ["CELL_KEY", "COMPARABLE", "CollectResult", "collect_compare"]
 
@@ -42,9 +42,8 @@ CELL_KEY = ("method", "policy", "task", "camera_setup", "seed", "checkpoint", "d
 #: (``demos``, ``camera_setup``, ``variant``), and ``ckpt_every`` shows in each cell's ``steps_evaluated``.
 COMPARABLE = ("episodes", "max_steps", "seed_start", "knn_k", "knn_tau", "knn_execute", "mlp_execute", "head_steps",
               "per_task_corpus", "image_size", "data_seed", "action_noise", "demo_max_steps")  # fmt: skip
-NOTES = ("'max' is the best of the evaluations at every saved checkpoint, chosen on the same episodes it is scored on: "
-         "optimistic. No ImageNet weights exist here: every encoder starts from scratch. Cells are collected from the "
-         "comparison folders in 'sources'; 'variant' names a folder's training settings that differ from the defaults.")  # fmt: skip
+NOTES = RUN_NOTES + (" Cells are collected from the comparison folders in 'sources'; 'variant' names a folder's "
+                     "training settings that differ from the defaults.")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -134,17 +133,6 @@ def collect_compare(out: str | Path, folders: Sequence[str | Path]) -> CollectRe
     sources = [{"name": n, "path": str(f), "config": cfg.to_dict()} for f, n, (cfg, _) in zip(folders, names, read)]
     sources.sort(key=lambda s: s["name"])
     doc = {"sources": sources, "cells": cells, "notes": NOTES}
-    _write(out, doc)
+    write_results(out, doc)
     return CollectResult(out, cells, sorted(names), copied)
 
-
-def _write(out: Path, doc: dict[str, Any]) -> None:
-    from workbench.viz.compare import plot_compare
-    from workbench.viz.save import save_figure
-
-    text = json.dumps(doc, indent=1, default=list)
-    if not (out / "compare.json").exists() or (out / "compare.json").read_text() != text:
-        atomic_write_text(out / "compare.json", text)
-    atomic_write_text(out / "compare.md", compare_table_markdown(doc["cells"]))
-    if doc["cells"]:
-        save_figure(plot_compare(compare_table(doc["cells"])), "compare_figure", out)

@@ -204,9 +204,7 @@ def _make_policies(run_dir: Path, checkpoint: Path, policies: Sequence[str], cfg
             raise CompareError(f"{run_dir}: {restored.method_name} reads depth + XYZ views that no rollout here can "
                                f"match: {e}") from e  # fmt: skip
     feats = embed_split(restored.method, train)
-    texts: dict[str, str] = {}
-    for task, text in zip(train.task, train.dataset.texts):
-        texts.setdefault(task, text)
+    texts = train.task_texts()
     knn = KNNConfig(k=cfg.knn_k, temperature=cfg.knn_tau)
     labels = list(train.task) if cfg.per_task_corpus else None
     out: dict[str, Any] = {}
@@ -308,18 +306,30 @@ def describe_cells(cells: Sequence[dict[str, Any]], cfg: CompareConfig) -> list[
     return [c | {"demos": cfg.demos, "variant": cfg.variant(c["method"])} for c in cells]
 
 
-def _write_results(out: Path, cfg: CompareConfig, cells: list[dict[str, Any]]) -> None:
+#: What every compare.json says about its cells (a collected table adds where they come from).
+NOTES = ("'max' is the best of the evaluations at every saved checkpoint, chosen on the same episodes it is scored on: "
+         "optimistic. No ImageNet weights exist here: every encoder starts from scratch.")  # fmt: skip
+
+
+def write_results(out: Path, doc: dict[str, Any]) -> None:
+    """``doc`` (its ``cells``) as ``out``'s compare.json (left as it is when unchanged), compare.md
+    and figure: one writer for a comparison folder and a collected table."""
     from workbench.compare.table import compare_table, compare_table_markdown
     from workbench.viz.compare import plot_compare
     from workbench.viz.save import save_figure
 
-    doc = {"config": cfg.to_dict(), "cells": cells,
-           "notes": ("'max' is the best of the evaluations at every saved checkpoint, chosen on the same episodes it "
-                     "is scored on: optimistic. No ImageNet weights exist here: every encoder starts from scratch.")}  # fmt: skip
-    atomic_write_text(out / "compare.json", json.dumps(doc, indent=1, default=list))
+    cells = doc["cells"]
+    text = json.dumps(doc, indent=1, default=list)
+    path = out / "compare.json"
+    if not path.exists() or path.read_text() != text:
+        atomic_write_text(path, text)
     atomic_write_text(out / "compare.md", compare_table_markdown(cells))
     if cells:
         save_figure(plot_compare(compare_table(cells)), "compare_figure", out)  # .html (+ plotly.js beside it) and .json
+
+
+def _write_results(out: Path, cfg: CompareConfig, cells: list[dict[str, Any]]) -> None:
+    write_results(out, {"config": cfg.to_dict(), "cells": cells, "notes": NOTES})
 
 
 def run_compare(out: str | Path, cfg: CompareConfig, *, quiet: bool = False,

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from workbench.stats import pooled_rate
+from workbench.viz.compare import demos_text
 
 __all__ = ["ROW_KEYS", "cell_value", "compare_table", "compare_table_display", "compare_table_markdown", "load_compare", "varying"]
 
@@ -96,7 +97,7 @@ def compare_table_display(cells: Sequence[dict[str, Any]], *, camera_column: boo
     keys += [k for k in ("demos", "variant") if len(varying(cells, k)) > 1] + ["checkpoint"]
     out = t[keys].copy()
     if "demos" in out:
-        out["demos"] = ["?" if d is None or d != d else str(int(d)) for d in out["demos"]]
+        out["demos"] = [demos_text(d) for d in out["demos"]]
     if "variant" in out:
         out["variant"] = [v or "default" for v in out["variant"]]
     for c in [c for c in t.columns if c not in (*ROW_KEYS, "seeds")]:

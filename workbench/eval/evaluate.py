@@ -44,13 +44,6 @@ def offline_baselines(train: SplitData, val: SplitData, knn: KNNConfig) -> dict[
     return out
 
 
-def _task_texts(train: SplitData) -> dict[str, str]:
-    texts: dict[str, str] = {}
-    for task, text in zip(train.task, train.dataset.texts):
-        texts.setdefault(task, text)
-    return texts
-
-
 def _check_rollouts(restored: TrainedRun, train: SplitData, tasks: Sequence[str]) -> None:
     cam = restored.sample_meta.camera
     if cam not in ("scene", "wrist"):
@@ -258,7 +251,7 @@ def _rollouts(ev: _Evaluation, knn_policy: KNNPolicy, trained: TrainedHead | Non
     # episode i of each task under setups[i % len(setups)]: the same seeds, whatever the policy
     specs = [per_setup[setups[k % len(setups)]][t * cfg.rollouts + k] for t in range(len(tasks)) for k in range(cfg.rollouts)]
     check_disjoint_seeds(specs, placement_seeds(ev.dataset.episode(i) for i in run.episodes("train")))
-    texts = _task_texts(train)
+    texts = train.task_texts()
     policies: list[tuple[str, Any]] = []
     if cfg.knn or cfg.head is None:
         labels = list(train.task) if cfg.per_task_corpus else None

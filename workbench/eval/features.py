@@ -46,6 +46,13 @@ class SplitData:
     def __len__(self) -> int:
         return len(self.dataset)
 
+    def task_texts(self) -> dict[str, str]:
+        """Each task's instruction, as its first sample in the split reads it."""
+        texts: dict[str, str] = {}
+        for task, text in zip(self.task, self.dataset.texts):
+            texts.setdefault(task, text)
+        return texts
+
 
 def load_split(run: TrainedRun, split: str, *, dataset: Dataset | None = None, stride: int | None = None) -> SplitData:
     """The samples of ``split`` ("train" or "val") of a trained run (:meth:`TrainedRun.samples`),

@@ -22,6 +22,7 @@ from workbench.eval.head_training import HeadConfig, train_head
 from workbench.eval.parallel import (
     ParallelRolloutConfig,
     check_disjoint_seeds,
+    check_rollout_camera,
     make_depth_rig,
     make_specs,
     placement_seeds,
@@ -83,19 +84,14 @@ def rollout_frozen_head(
     train = load_split(trained, "train", stride=1)
     feats = embed_split(trained.method, train).image
     th = train_head(trained.method, train, hcfg, embeddings=feats, method_name=trained.method_name, progress=progress)
-    texts: dict[str, str] = {}
-    for task, text in zip(train.task, train.dataset.texts):
-        texts.setdefault(task, text)
-    policy = HeadPolicy(th, texts)
+    policy = HeadPolicy(th, train.task_texts())
     data = trained.open_dataset()
     train_eps = [data.episode(int(e)) for e in sorted(set(train.episode.tolist()))]
     rig = None
     if policy.views is not None:
         rig = make_depth_rig(policy.views, train_eps[0])
     else:
-        want = "wrist" if camera_setup == "wrist" else "scene"
-        if (trained.camera or "scene") != want:
-            raise EvalError(f"run {trained.id} trained on camera {trained.camera!r}; a {camera_setup!r} rollout renders {want!r}")
+        check_rollout_camera(trained.id, trained.camera, camera_setup)
     specs = make_specs(tasks, episodes, camera_setup, seed_start=seed_start)
     check_disjoint_seeds(specs, placement_seeds(train_eps))
     t1 = time.perf_counter()

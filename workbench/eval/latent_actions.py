@@ -326,7 +326,8 @@ def rollout_token_policy(restored: Any, episodes: int, *, tasks: Sequence[str] =
     generator's scene camera (a third of the sample's episodes were recorded under it)."""
     import time
 
-    from workbench.eval.parallel import ParallelRolloutConfig, check_disjoint_seeds, make_specs, run_parallel_rollouts
+    from workbench.eval.parallel import (ParallelRolloutConfig, check_disjoint_seeds, check_rollout_camera, make_specs,
+                                         run_parallel_rollouts)
     from workbench.eval.policies import ChunkPredictor
     from workbench.stats import wilson_interval
 
@@ -335,9 +336,7 @@ def rollout_token_policy(restored: Any, episodes: int, *, tasks: Sequence[str] =
     meta = restored.sample_meta
     if meta.chunk_kind != "raw":
         raise EvalError(f"run {restored.id} predicts {meta.chunk_kind} chunks; rollouts execute raw actions")
-    want = "wrist" if camera_setup == "wrist" else "scene"
-    if (meta.camera or "scene") != want:
-        raise EvalError(f"run {restored.id} trained on camera {meta.camera!r}; a {camera_setup!r} rollout renders {want!r}")
+    check_rollout_camera(restored.id, meta.camera, camera_setup)
     texts, training_seeds = training_instructions(restored)
     specs = make_specs(list(tasks), episodes, camera_setup, seed_start=seed_start)
     check_disjoint_seeds(specs, training_seeds)

@@ -53,6 +53,7 @@ __all__ = [
     "ROLLOUT_SETUPS",
     "RolloutWorkers",
     "check_disjoint_seeds",
+    "check_rollout_camera",
     "episode_cameras",
     "make_depth_rig",
     "make_specs",
@@ -152,6 +153,14 @@ def check_disjoint_seeds(specs: Sequence[EpisodeSpec], training_seeds: Sequence[
     seen = set(int(s) for s in training_seeds) & {s.seed for s in specs}
     if seen:
         raise EvalError(f"evaluation seeds {sorted(seen)[:5]} are training placements; start the evaluation seeds elsewhere")
+
+
+def check_rollout_camera(run: Any, camera: str | None, camera_setup: str) -> None:
+    """Refuse an RGB rollout under ``camera_setup`` for run ``run`` trained on another ``camera``:
+    a "wrist" rollout renders the wrist camera, every other setup the scene camera (None: scene)."""
+    want = "wrist" if camera_setup == "wrist" else "scene"
+    if (camera or "scene") != want:
+        raise EvalError(f"run {run} trained on camera {camera!r}; a {camera_setup!r} rollout renders {want!r}")
 
 
 def _computes(rig: DepthRig, views: ViewImages) -> bool:

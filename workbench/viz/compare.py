@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["plot_compare"]
+__all__ = ["demos_text", "plot_compare"]
 
 _PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC", "#EECA3B"]
+
+
+def demos_text(demos: Any) -> str:
+    """A table row's ``demos`` as text: "?" where the cells do not say (None, or NaN in a table
+    column that mixes them with numbers); the figure's bars and the markdown table both read it."""
+    return "?" if demos is None or demos != demos else str(int(demos))
 
 
 def _bar_name(r: Any, demos: bool, variant: bool) -> str:
     parts = [r.method, r.policy]
     if demos:
-        parts.append(f"{r.demos} demos" if r.demos is not None and r.demos == r.demos else "? demos")
+        parts.append(f"{demos_text(r.demos)} demos")
     if variant:
         parts.append(r.variant or "default")
     return " · ".join(str(p) for p in parts)
