@@ -44,12 +44,17 @@ def test_page_with_a_malformed_file_is_an_error_not_a_crash(tmp_path):
 
 
 def test_page_shows_table_figure_and_cell_picker(tmp_path):
-    cells = [_cell("class", "knn", "final", 6), _cell("class", "knn", "max", 8), _cell("bc", "mlp", "final", 2, seed=1)]
+    done = {"steps_saved": [6, 12], "steps_evaluated": [6, 12]}
+    cells = [_cell("class", "knn", "final", 6) | done, _cell("class", "knn", "max", 8) | done, _cell("bc", "mlp", "final", 2, seed=1),
+             # CAIP's checkpoint 6 not evaluated yet: its "max" (written by an older runner) is not one
+             *(_cell("caip", "knn", k, 3) | {"steps_saved": [6, 12], "steps_evaluated": [12]} for k in ("final", "max"))]  # fmt: skip
     (tmp_path / "compare.json").write_text(json.dumps({"cells": cells, "notes": "optimistic max"}))
     at = _run(tmp_path)
     assert not at.exception
     df = at.dataframe[0].value
-    assert len(df) == 3 and "6/10" in " ".join(df["reach"])
+    assert len(df) == 4 and "6/10" in " ".join(df["reach"])
+    assert sorted(zip(df["method"], df["checkpoint"])) == [("bc", "final"), ("caip", "final"), ("class", "final"), ("class", "max")]
+    assert any("caip · knn (dynamic): s0 1 of 2 checkpoints evaluated" in c.value for c in at.caption)
     assert at.selectbox(key="compare_cell") is not None
     assert any("not here" in c.value for c in at.caption)
 

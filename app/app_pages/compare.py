@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from workbench.compare import cell_value, compare_table, compare_table_display, load_compare, varying
+from workbench.compare import cell_value, compare_table, compare_table_display, load_compare, pending_max, varying
 from workbench.viz.compare import plot_compare
 
 st.title("Compare")
@@ -49,6 +49,8 @@ if not shown:
 st.dataframe(compare_table_display(shown), hide_index=True, width="stretch")
 st.caption("successes/episodes and rate with its 95 % Wilson interval; a task's column pools the training seeds. "
            + doc.get("notes", ""))  # fmt: skip
+if "max" in checkpoints and (pending := pending_max(shown)):
+    st.caption("'max' not shown for (checkpoints of its runs not all evaluated, or not recorded): " + " · ".join(pending))
 st.plotly_chart(plot_compare(compare_table(shown)), width="stretch")
 
 with_videos = [c for c in shown if c.get("videos")]

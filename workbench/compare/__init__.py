@@ -10,6 +10,7 @@ plotly figure; a killed comparison continues where it stopped. ``workbench compa
 
 from __future__ import annotations
 
+from workbench.compare.checkpoints import max_complete, pending_max, saved_steps, settle_max_cells
 from workbench.compare.collect import CELL_KEY, COMPARABLE, CollectResult, collect_compare
 from workbench.compare.config import CELL_METHODS, METHOD_SETTINGS, POLICIES, CompareConfig, smoke_config, split_overrides
 from workbench.compare.runner import CompareError, CompareResult, assemble_cells, describe_cells, run_compare
@@ -33,7 +34,11 @@ __all__ = [
     "compare_table_markdown",
     "describe_cells",
     "load_compare",
+    "max_complete",
+    "pending_max",
     "run_compare",
+    "saved_steps",
+    "settle_max_cells",
     "smoke_config",
     "split_overrides",
     "varying",

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,16 +38,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.atomic import atomic_write_text
-from workbench.compare.config import CompareConfig
+from workbench.compare.checkpoints import saved_steps, settle_max_cells
+from workbench.compare.config import STATE_KNN, UNTRAINED, CompareConfig
 
 if TYPE_CHECKING:
     from workbench.sim.vector_env import DepthRig, RolloutWorkers
     from workbench.train.config import TrainConfig
 
 __all__ = ["CompareError", "CompareResult", "assemble_cells", "describe_cells", "run_compare", "unit_name"]
-
-STATE_KNN = "state_knn"
-UNTRAINED = ("random_encoder",)  # methods whose weights never change: "max" over checkpoints is "final"
 
 
 class CompareError(Exception):
@@ -283,21 +281,35 @@ def _load_units(out: Path) -> list[dict[str, Any]]:
     return units
 
 
-def assemble_cells(units: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One "final" (last step) and one "max" (most successes over steps; earliest on ties) cell per
-    (method, policy, task, camera, seed)."""
+def assemble_cells(units: Sequence[dict[str, Any]],
+                   steps_saved: Mapping[tuple[str, int], Sequence[int] | None] | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """One "final" (last step) cell per (method, policy, task, camera, seed), and one "max" (most
+    successes over steps; earliest on ties) where every checkpoint its run saved was evaluated:
+    ``steps_saved[(method, seed)]`` (:func:`workbench.compare.checkpoints.saved_steps`; a run it does
+    not name has no "max" cell). Each cell records ``steps_evaluated`` and ``steps_saved``."""
+    steps_saved = steps_saved or {}
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for u in units:
         groups.setdefault((u["method"], u["policy"], u["task"], u["camera_setup"], u["seed"]), []).append(u)
     cells = []
-    for _, us in sorted(groups.items()):
+    for (method, _, _, _, seed), us in sorted(groups.items()):
         us = sorted(us, key=lambda u: u["step"])
+        saved = steps_saved.get((method, int(seed)))
+        steps = {"steps_evaluated": [x["step"] for x in us]} | ({} if saved is None else {"steps_saved": sorted(int(s) for s in saved)})
         final = us[-1]
         best = max(us, key=lambda u: (u["successes"], -u["step"]))
         for kind, u in (("final", final), ("max", best)):
             cells.append({k: u[k] for k in ("method", "policy", "task", "camera_setup", "seed", "episodes", "successes", "step")}
-                         | {"checkpoint": kind, "steps_evaluated": [x["step"] for x in us], "videos": u.get("videos", [])})  # fmt: skip
-    return cells
+                         | {"checkpoint": kind, **steps, "videos": u.get("videos", [])})  # fmt: skip
+    return settle_max_cells(cells)  # the incomplete "max" cells out
+
+
+def folder_cells(out: Path, cfg: CompareConfig) -> list[dict[str, Any]]:
+    """The cells of the comparison folder ``out`` from its evaluations on disk, each run's saved
+    checkpoints read from ``out/runs`` (a "max" only where they were all evaluated)."""
+    units = _load_units(out)
+    runs = {(u["method"], int(u["seed"])) for u in units}
+    return describe_cells(assemble_cells(units, {r: saved_steps(out, *r) for r in runs}), cfg)
 
 
 def describe_cells(cells: Sequence[dict[str, Any]], cfg: CompareConfig) -> list[dict[str, Any]]:
@@ -308,7 +320,9 @@ def describe_cells(cells: Sequence[dict[str, Any]], cfg: CompareConfig) -> list[
 
 #: What every compare.json says about its cells (a collected table adds where they come from).
 NOTES = ("'max' is the best of the evaluations at every saved checkpoint, chosen on the same episodes it is scored on: "
-         "optimistic. No ImageNet weights exist here: every encoder starts from scratch.")  # fmt: skip
+         "optimistic; it is shown only once every checkpoint its run saved is evaluated (steps_saved within "
+         "steps_evaluated), for every training seed of its row. No ImageNet weights exist here: every encoder starts "
+         "from scratch.")  # fmt: skip
 
 
 def write_results(out: Path, doc: dict[str, Any]) -> None:
@@ -397,11 +411,11 @@ def run_compare(out: str | Path, cfg: CompareConfig, *, quiet: bool = False,
                             _evaluate(out, name, made[pol], cfg, pool, key, execute, step == final_step, training_seeds)
                             evaluated += 1
                             # the table so far, after every unit: a comparison cut short leaves its results
-                            _write_results(out, cfg, describe_cells(assemble_cells(_load_units(out)), cfg))
+                            _write_results(out, cfg, folder_cells(out, cfg))
                             if on_unit is not None:
                                 on_unit(name)
     finally:
         pools.close()
-    cells = describe_cells(assemble_cells(_load_units(out)), cfg)
+    cells = folder_cells(out, cfg)
     _write_results(out, cfg, cells)
     return CompareResult(out, cells, evaluated, skipped, time.perf_counter() - t0)
