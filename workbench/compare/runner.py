@@ -328,6 +328,7 @@ NOTES = ("'max' is the best of the evaluations at every saved checkpoint, chosen
 def write_results(out: Path, doc: dict[str, Any]) -> None:
     """``doc`` (its ``cells``) as ``out``'s compare.json (left as it is when unchanged), compare.md
     and figure: one writer for a comparison folder and a collected table."""
+    from workbench.compare.differences import differences_markdown
     from workbench.compare.table import compare_table, compare_table_markdown
     from workbench.viz.compare import plot_compare
     from workbench.viz.save import save_figure
@@ -337,7 +338,7 @@ def write_results(out: Path, doc: dict[str, Any]) -> None:
     path = out / "compare.json"
     if not path.exists() or path.read_text() != text:
         atomic_write_text(path, text)
-    atomic_write_text(out / "compare.md", compare_table_markdown(cells))
+    atomic_write_text(out / "compare.md", "\n".join(x for x in (compare_table_markdown(cells), differences_markdown(out, cells)) if x))
     if cells:
         save_figure(plot_compare(compare_table(cells)), "compare_figure", out)  # .html (+ plotly.js beside it) and .json
 
