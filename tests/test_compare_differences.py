@@ -51,6 +51,9 @@ def test_a_clear_difference_is_called_with_its_interval(tmp_path):
     assert d.difference.estimate == pytest.approx(0.4) and d.per_seed == {0: pytest.approx(0.4), 1: pytest.approx(0.4)}
     assert 0 < d.difference.low < 0.4 < d.difference.high
     assert d.verdict == "class > bc" and d.ratio.estimate == pytest.approx(3.0)
+    # the same episodes from one training seed: whether it carries to another seed is not measured
+    one = paired_difference(_folder(tmp_path / "one", {k: v for k, v in out.items() if k[3] == 0}), "class", "bc")
+    assert one.difference.low > 0 and one.verdict == "inconclusive" and "one training seed" in one.why
     # the other way round
     r = paired_difference(tmp_path, "bc", "class")
     assert r.verdict == "bc < class" and r.difference.estimate == pytest.approx(-0.4)

@@ -16,7 +16,8 @@ first training seed): its episodes pair with each training seed of the other met
 * ``per_seed`` — A − B per training seed: the episode interval says nothing about a new training
   seed, so a verdict also needs the seeds to agree;
 * ``verdict`` — "A > B" / "A < B" only when the interval excludes 0 AND every training seed's
-  difference has that sign; else "inconclusive" (the README's rule: never call a difference
+  difference has that sign, with at least two training seeds paired (one seed cannot show that the
+  difference carries to another); else "inconclusive" (the README's rule: never call a difference
   inside the intervals agreement);
 * ``ratio`` — A / B (summed successes) with the same bootstrap, and ``ratio_verdict`` against a
   target (CLASS Table 1's claim as issue 14 holds it: the CLASS visual k-NN reaches ≥ 80 % of the
@@ -220,6 +221,8 @@ def _ratio_of(v: np.ndarray) -> float:
 
 def _verdict(a: str, b: str, diff: Interval, per_seed: dict[int, float]) -> tuple[str, str]:
     signs = {int(np.sign(v)) for v in per_seed.values()}
+    if len(per_seed) < 2:
+        return "inconclusive", "one training seed: whether the difference carries to another is not measured"
     if diff.low > 0 or diff.high < 0:
         sign = 1 if diff.low > 0 else -1
         if signs == {sign}:
@@ -260,7 +263,8 @@ def differences_markdown(results: str | Path, cells: Sequence[dict[str, Any]], c
             "| camera | demos | A − B | policy | paired episodes | A − B, points [95 % bootstrap] | per training seed | "
             "verdict | A / B [95 %] | target |", "|" + "---|" * 10]  # fmt: skip
     note = ("Episodes are matched by task, training seed and evaluation seed (the state k-NN, evaluated once, pairs with "
-            "every training seed); the bootstrap resamples placements (a task's evaluation seed, with its episodes under every training seed) within task. 'A > B' / 'A < B' "
-            "only when the interval excludes 0 and every training seed's difference has the same sign; a ratio 'meets' "
-            "its target when its interval lies above it, 'misses' when below. `workbench compare diff` prints any pair.")  # fmt: skip
+            "every training seed); the bootstrap resamples placements (a task's evaluation seed, with its episodes under "
+            "every training seed) within task. 'A > B' / 'A < B' only when the interval excludes 0 and every training "
+            "seed's difference (two or more) has the same sign; a ratio 'meets' its target when its interval lies above "
+            "it, 'misses' when below. `workbench compare diff` prints any pair.")  # fmt: skip
     return "\n".join([*head, *rows, "", note, ""])
