@@ -99,3 +99,18 @@ def test_page_with_one_camera_setup_has_no_extra_selectors(tmp_path):
     at = _run(tmp_path)
     assert not at.exception and len(at.multiselect) == 1  # checkpoints only, as before
     assert list(at.dataframe[0].value.columns)[:4] == ["method", "policy", "camera_setup", "checkpoint"]
+
+
+def test_page_shows_the_demo_sweep_when_a_camera_holds_several_demos(tmp_path):
+    from test_compare_collect import COUNTS, _cfg, _folder
+
+    from workbench.compare import collect_compare
+
+    out = tmp_path / "results"
+    collect_compare(out, [_folder(tmp_path / "d32", _cfg(), COUNTS), _folder(tmp_path / "d8", _cfg(demos=8), COUNTS)])
+    at = _run(out)
+    assert not at.exception and len(at.get("plotly_chart")) == 2
+    sweep = json.loads(at.get("plotly_chart")[1].proto.spec)
+    assert sweep["layout"]["xaxis"]["type"] == "log" and {tr["name"] for tr in sweep["data"]} == {"bc · knn", "state_knn · knn"}
+    at = at.multiselect(key="compare_demos").set_value([32]).run()  # one number of demos left: no sweep
+    assert not at.exception and len(at.get("plotly_chart")) == 1

@@ -222,3 +222,35 @@ def test_old_cells_keep_a_max_only_where_it_is_provably_complete(tmp_path):
     cells = load_compare(out)["cells"]
     assert {c["method"] for c in cells if c["checkpoint"] == "max"} == {"state_knn", "random_encoder", "bc"}
     assert next(c for c in cells if c["method"] == "class")["steps_saved"] == [6, 9, 12]
+
+
+def test_demo_sweep_figure_where_a_camera_holds_several_demos(tmp_path):
+    """CLASS Fig. 11: success vs demos per task, written by collect beside compare_figure only when a
+    camera setup holds several numbers of demos; one line per method · policy, Wilson bars."""
+    from workbench.viz.compare import demo_sweep_cameras, plot_demo_sweep
+
+    d32 = {("bc", "reach", 0): (3, 10), ("bc", "reach", 1): (5, 10), ("state_knn", "reach", 0): (6, 10)}
+    d8 = {("bc", "reach", 0): (1, 10), ("bc", "reach", 1): (0, 10), ("state_knn", "reach", 0): (4, 10)}
+    folders = [_folder(tmp_path / "fixed-d32", _cfg(camera_setup="fixed"), d32),
+               _folder(tmp_path / "fixed-d8", _cfg(camera_setup="fixed", demos=8), d8),
+               _folder(tmp_path / "dynamic-d32", _cfg(), d32)]  # fmt: skip
+    out = tmp_path / "results"
+    collect_compare(out, folders)
+    t = compare_table(load_compare(out)["cells"])
+    assert demo_sweep_cameras(t) == ["fixed"]  # the dynamic camera has one number of demos: no sweep
+    spec = json.loads((out / "compare_demos.json").read_text())
+    assert [a["text"] for a in spec["layout"]["annotations"]] == ["fixed camera"]
+    assert spec["layout"]["xaxis"]["type"] == "log" and spec["layout"]["xaxis"]["tickvals"] == [8, 32]
+    lines = {tr["name"]: tr for tr in spec["data"]}
+    assert set(lines) == {"bc · knn", "state_knn · knn"}
+    bc = lines["bc · knn"]
+    assert [c[3] for c in bc["customdata"]] == [8, 32]  # the true demos (x is dodged a few % on the log axis)
+    assert bc["x"][0] == pytest.approx(8, rel=0.05) and bc["x"][1] == pytest.approx(32, rel=0.05)
+    for y, up, (k, n) in zip(bc["y"], bc["error_y"]["array"], [(1, 20), (8, 20)]):
+        ref = wilson_interval(k, n)  # both training seeds pooled
+        assert y == pytest.approx(ref.estimate) and up == pytest.approx(ref.high - ref.estimate)
+    fig = plot_demo_sweep(t)
+    assert len(fig.data) == 2 and all(tr.mode == "lines+markers" for tr in fig.data)
+    # collected again without the sweep: the figure goes, not left stale
+    collect_compare(out, folders[:1] + folders[2:])
+    assert not (out / "compare_demos.html").exists() and (out / "compare_figure.html").exists()

@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from workbench.compare import cell_value, compare_table, compare_table_display, load_compare, pending_max, varying
-from workbench.viz.compare import plot_compare
+from workbench.viz.compare import demo_sweep_cameras, plot_compare, plot_demo_sweep
 
 st.title("Compare")
 default = next((p for p in ("notebooks/paper/results", "runs/compare") if (Path(p) / "compare.json").exists()), "runs/compare")
@@ -51,7 +51,10 @@ st.caption("successes/episodes and rate with its 95 % Wilson interval; a task's 
            + doc.get("notes", ""))  # fmt: skip
 if "max" in checkpoints and (pending := pending_max(shown)):
     st.caption("'max' not shown for (checkpoints of its runs not all evaluated, or not recorded): " + " · ".join(pending))
-st.plotly_chart(plot_compare(compare_table(shown)), width="stretch")
+table = compare_table(shown)
+st.plotly_chart(plot_compare(table), width="stretch")
+if demo_sweep_cameras(table):  # several numbers of demos for a camera setup: CLASS Fig. 11
+    st.plotly_chart(plot_demo_sweep(table), width="stretch")
 
 with_videos = [c for c in shown if c.get("videos")]
 if with_videos:

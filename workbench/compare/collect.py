@@ -8,6 +8,8 @@ Collecting them writes, into ``OUT``::
                                ``demos``, ``variant`` and ``source`` (the folder's name)
     OUT/compare.md             the table, one section per camera setup
     OUT/compare_figure.html    the figure, one row of panels per camera setup (spec in .json)
+    OUT/compare_demos.html     success vs demos per task, final checkpoint (CLASS Fig. 11), where a
+                               camera setup holds several numbers of demos
     OUT/stages/<source>/       per folder, its layout kept: compare_config.json, compare.md,
                                evals/*.json (per-episode outcomes) and the videos its cells show
 

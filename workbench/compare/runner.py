@@ -11,6 +11,8 @@ Layout of the output folder (everything a later session needs to continue)::
     OUT/compare.json           {"cells": [...]}: the final and the max-over-checkpoints cell per unit
     OUT/compare.md             the table with 95 % Wilson intervals per task and pooled
     OUT/compare_figure.html    the plotly figure (its spec in compare_figure.json)
+    OUT/compare_demos.html     success vs demos per task (CLASS Fig. 11), where the cells hold several
+                               numbers of demos for a camera (a collected table)
 
 Every unit is written atomically when its episodes are done; a killed comparison, run again with
 the same settings, skips finished units (and finished runs), resumes unfinished runs from their
@@ -330,7 +332,7 @@ def write_results(out: Path, doc: dict[str, Any]) -> None:
     and figure: one writer for a comparison folder and a collected table."""
     from workbench.compare.differences import differences_markdown
     from workbench.compare.table import compare_table, compare_table_markdown
-    from workbench.viz.compare import plot_compare
+    from workbench.viz.compare import demo_sweep_cameras, plot_compare, plot_demo_sweep
     from workbench.viz.save import save_figure
 
     cells = doc["cells"]
@@ -338,9 +340,16 @@ def write_results(out: Path, doc: dict[str, Any]) -> None:
     path = out / "compare.json"
     if not path.exists() or path.read_text() != text:
         atomic_write_text(path, text)
-    atomic_write_text(out / "compare.md", "\n".join(x for x in (compare_table_markdown(cells), differences_markdown(out, cells)) if x))
+    md = [compare_table_markdown(cells), differences_markdown(out, cells)]
+    atomic_write_text(out / "compare.md", "\n".join(x for x in md if x))
     if cells:
-        save_figure(plot_compare(compare_table(cells)), "compare_figure", out)  # .html (+ plotly.js beside it) and .json
+        table = compare_table(cells)
+        save_figure(plot_compare(table), "compare_figure", out)  # .html (+ plotly.js beside it) and .json
+        if demo_sweep_cameras(table):  # a collected table with several numbers of demos: CLASS Fig. 11
+            save_figure(plot_demo_sweep(table), "compare_demos", out)
+        else:  # one left by an earlier collection of other folders would show what is not here
+            for old in (out / "compare_demos.html", out / "compare_demos.json"):
+                old.unlink(missing_ok=True)
 
 
 def _write_results(out: Path, cfg: CompareConfig, cells: list[dict[str, Any]]) -> None:

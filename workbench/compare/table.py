@@ -145,5 +145,6 @@ def compare_table_markdown(cells: Sequence[dict[str, Any]]) -> str:
             "differ from the defaults.\n")  # fmt: skip
     pending = pending_max(cells)
     if pending:
-        note += "\n'max' not shown for (checkpoints of its runs not all evaluated, or not recorded):\n\n" + "".join(f"- {x}\n" for x in pending)
+        note += "\n'max' not shown for (checkpoints of its runs not all evaluated, or not recorded):\n\n"
+        note += "".join(f"- {x}\n" for x in pending)
     return "\n".join(lines) + "\n" + note
