@@ -143,6 +143,11 @@ def test_killed_comparison_resumes_without_redoing_cells(tmp_path):
     assert sorted((c["method"], c["checkpoint"]) for c in partial) == [("bc", "final"), ("state_knn", "final"),
                                                                        ("state_knn", "max")]  # fmt: skip
     assert next(c for c in partial if c["method"] == "bc")["steps_saved"] == [6, 12]
+    # the table is rewritten after every unit, the figure at the end of each (seed, method, checkpoint)
+    # group: it was drawn once the state k-NN's group ended, and BC's group was cut before its end
+    assert "| bc | knn |" in (out / "compare.md").read_text()
+    fig = json.loads((out / "compare_figure.json").read_text())
+    assert {" · ".join(tr["name"].split(" · ")[:2]) for tr in fig["data"]} == {"state_knn · knn"}  # (· its variant)
     # BC saved two checkpoints (steps 6 and 12) x 2 policies, + the state k-NN
     r = run_compare(out, cfg, quiet=True)
     assert r.skipped == 2 and r.evaluated == 3
@@ -159,6 +164,8 @@ def test_killed_comparison_resumes_without_redoing_cells(tmp_path):
     final = [c for c in cells if c["checkpoint"] == "final" and c["method"] == "bc"]
     assert all(c["step"] == 12 and c["videos"] and (out / c["videos"][0]).exists() for c in final)
     assert "Wilson" in (out / "compare.md").read_text() and (out / "compare_figure.html").exists()
+    fig = json.loads((out / "compare_figure.json").read_text())
+    assert {" · ".join(tr["name"].split(" · ")[:2]) for tr in fig["data"]} == {"state_knn · knn", "bc · knn", "bc · mlp"}
     # a third call finds everything done
     again = run_compare(out, cfg, quiet=True)
     assert again.evaluated == 0 and again.skipped == 5

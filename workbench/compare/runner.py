@@ -327,9 +327,11 @@ NOTES = ("'max' is the best of the evaluations at every saved checkpoint, chosen
          "from scratch.")  # fmt: skip
 
 
-def write_results(out: Path, doc: dict[str, Any]) -> None:
+def write_results(out: Path, doc: dict[str, Any], *, figures: bool = True) -> None:
     """``doc`` (its ``cells``) as ``out``'s compare.json (left as it is when unchanged), compare.md
-    and figure: one writer for a comparison folder and a collected table."""
+    and, with ``figures``, the figures: one writer for a comparison folder and a collected table.
+    The runner writes the table after every unit and the figures (whose cost grows with the cells)
+    at the end of each group of units and of the run."""
     from workbench.compare.differences import differences_markdown
     from workbench.compare.table import compare_table, compare_table_markdown
     from workbench.viz.compare import demo_sweep_cameras, plot_compare, plot_demo_sweep
@@ -342,7 +344,7 @@ def write_results(out: Path, doc: dict[str, Any]) -> None:
         atomic_write_text(path, text)
     md = [compare_table_markdown(cells), differences_markdown(out, cells)]
     atomic_write_text(out / "compare.md", "\n".join(x for x in md if x))
-    if cells:
+    if cells and figures:
         table = compare_table(cells)
         save_figure(plot_compare(table), "compare_figure", out)  # .html (+ plotly.js beside it) and .json
         if demo_sweep_cameras(table):  # a collected table with several numbers of demos: CLASS Fig. 11
@@ -352,8 +354,8 @@ def write_results(out: Path, doc: dict[str, Any]) -> None:
                 old.unlink(missing_ok=True)
 
 
-def _write_results(out: Path, cfg: CompareConfig, cells: list[dict[str, Any]]) -> None:
-    write_results(out, {"config": cfg.to_dict(), "cells": cells, "notes": NOTES})
+def _write_results(out: Path, cfg: CompareConfig, cells: list[dict[str, Any]], *, figures: bool = True) -> None:
+    write_results(out, {"config": cfg.to_dict(), "cells": cells, "notes": NOTES}, figures=figures)
 
 
 def run_compare(out: str | Path, cfg: CompareConfig, *, quiet: bool = False,
@@ -421,9 +423,12 @@ def run_compare(out: str | Path, cfg: CompareConfig, *, quiet: bool = False,
                             _evaluate(out, name, made[pol], cfg, pool, key, execute, step == final_step, training_seeds)
                             evaluated += 1
                             # the table so far, after every unit: a comparison cut short leaves its results
-                            _write_results(out, cfg, folder_cells(out, cfg))
+                            _write_results(out, cfg, folder_cells(out, cfg), figures=False)
                             if on_unit is not None:
                                 on_unit(name)
+                        # the figures once per (seed, method, checkpoint): redrawn after every unit, their
+                        # cost (growing with the cells) would make a run's writing quadratic
+                        _write_results(out, cfg, folder_cells(out, cfg))
     finally:
         pools.close()
     cells = folder_cells(out, cfg)
