@@ -31,7 +31,6 @@ writes the pairs issue 14's claims need into compare.md.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -40,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from workbench.compare.config import STATE_KNN
-from workbench.compare.runner import CompareError, unit_name
+from workbench.compare.runner import CompareError, read_unit, unit_name
 from workbench.compare.table import cell_value, varying
 from workbench.stats import Interval, bootstrap_interval
 
@@ -117,12 +116,9 @@ def episode_outcomes(results: str | Path, cell: dict[str, Any]) -> dict[int, boo
     in the comparison folder or collected table ``results``; a missing or inconsistent unit is a
     :class:`CompareError` naming the file."""
     path = _unit_path(Path(results), cell)
-    try:
-        unit = json.loads(path.read_text())
-    except FileNotFoundError as e:
-        raise CompareError(f"{path}: the evaluation of this cell is not here; its per-episode outcomes are needed") from e
-    except json.JSONDecodeError as e:
-        raise CompareError(f"{path}: not a readable evaluation ({e})") from e
+    if not path.is_file():
+        raise CompareError(f"{path}: the evaluation of this cell is not here; its per-episode outcomes are needed")
+    unit = read_unit(path)
     outcomes, seeds = unit.get("outcomes"), unit.get("eval_seeds")
     if outcomes is None or seeds is None:
         raise CompareError(f"{path}: records no per-episode outcomes / eval_seeds (written before they were kept)")

@@ -273,14 +273,17 @@ def _evaluate(out: Path, name: str, policy: Any, cfg: CompareConfig, pool: Any, 
     atomic_write_text(out / "evals" / f"{name}.json", json.dumps(unit, indent=1))
 
 
+def read_unit(path: Path) -> dict[str, Any]:
+    """One evaluation unit (``evals/<unit>.json``); unreadable JSON is a :class:`CompareError`
+    naming the file (atomic writes make it a foreign file, not a cut one)."""
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise CompareError(f"{path}: not a readable evaluation ({e}); remove it and run again") from e
+
+
 def _load_units(out: Path) -> list[dict[str, Any]]:
-    units = []
-    for p in sorted((out / "evals").glob("*.json")):
-        try:
-            units.append(json.loads(p.read_text()))
-        except json.JSONDecodeError as e:  # atomic writes make this a foreign file, not a cut one
-            raise CompareError(f"{p}: not a readable evaluation ({e}); remove it and run again") from e
-    return units
+    return [read_unit(p) for p in sorted((out / "evals").glob("*.json"))]
 
 
 def assemble_cells(units: Sequence[dict[str, Any]],
