@@ -14,7 +14,8 @@ import pytest
 
 from workbench.compare import CompareConfig, CompareError, assemble_cells, describe_cells
 from workbench.compare.differences import paired_difference
-from workbench.compare.runner import unit_name, write_results
+from workbench.compare.runner import write_results
+from workbench.compare.units import unit_name
 from workbench.stats import bootstrap_interval
 
 RESULTS = Path(__file__).resolve().parents[1] / "notebooks" / "paper" / "results"

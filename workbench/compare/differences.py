@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from workbench.compare.config import STATE_KNN
-from workbench.compare.runner import CompareError, read_unit, unit_name
+from workbench.compare.units import CompareError, read_unit, unit_name
 from workbench.compare.table import cell_value, varying
 from workbench.stats import Interval, bootstrap_interval
 

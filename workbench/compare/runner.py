@@ -42,16 +42,13 @@ import numpy as np
 from workbench.atomic import atomic_write_text
 from workbench.compare.checkpoints import saved_steps, settle_max_cells
 from workbench.compare.config import STATE_KNN, UNTRAINED, CompareConfig
+from workbench.compare.units import CompareError, read_unit, unit_name
 
 if TYPE_CHECKING:
     from workbench.sim.vector_env import DepthRig, RolloutWorkers
     from workbench.train.config import TrainConfig
 
 __all__ = ["CompareError", "CompareResult", "assemble_cells", "describe_cells", "run_compare", "unit_name"]
-
-
-class CompareError(Exception):
-    """A comparison cannot start or continue here; the message says why and what to do."""
 
 
 @dataclass(frozen=True)
@@ -61,10 +58,6 @@ class CompareResult:
     evaluated: int  # units evaluated by this call (0 when everything was already done)
     skipped: int  # units found finished on disk
     seconds: float
-
-
-def unit_name(method: str, policy: str, task: str, camera: str, seed: int, step: int) -> str:
-    return f"{method}__{policy}__{task}__{camera}__s{seed}__step{step}"
 
 
 def _log(msg: str, quiet: bool) -> None:
@@ -271,15 +264,6 @@ def _evaluate(out: Path, name: str, policy: Any, cfg: CompareConfig, pool: Any, 
             "execute": execute, "outcomes": [bool(o.success) for o in outcomes], "videos": videos,
             "seconds": round(time.perf_counter() - t0, 2)}  # fmt: skip
     atomic_write_text(out / "evals" / f"{name}.json", json.dumps(unit, indent=1))
-
-
-def read_unit(path: Path) -> dict[str, Any]:
-    """One evaluation unit (``evals/<unit>.json``); unreadable JSON is a :class:`CompareError`
-    naming the file (atomic writes make it a foreign file, not a cut one)."""
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise CompareError(f"{path}: not a readable evaluation ({e}); remove it and run again") from e
 
 
 def _load_units(out: Path) -> list[dict[str, Any]]:
