@@ -106,6 +106,8 @@ def test_refusals_name_the_problem(tmp_path):
     folder = _folder(tmp_path, out)
     with pytest.raises(CompareError, match="no final cells of caip"):
         paired_difference(folder, "class", "caip")
+    with pytest.raises(CompareError, match="no cells of dino or caip; the methods here are bc, class"):
+        paired_difference(folder, "dino", "caip")
     unit = folder / "evals" / f"{unit_name('bc', 'knn', 'reach', 'dynamic', 0, 12)}.json"
     u = json.loads(unit.read_text())
     unit.write_text(json.dumps(u | {"outcomes": _hits(10, 4)}))

@@ -129,10 +129,9 @@ def episode_outcomes(results: str | Path, cell: dict[str, Any]) -> dict[int, boo
 
 
 def _only(values: Sequence[Any], what: str, flag: str) -> Any:
-    if len(values) != 1:
-        shown = ", ".join("?" if v is None else str(v) for v in values) or "none"
-        raise CompareError(f"the cells hold several {what} ({shown}); choose one with {flag}" if values else
-                           f"no cells to compare for these {what}")  # fmt: skip
+    if len(values) > 1:
+        shown = ", ".join("?" if v is None else str(v) for v in values)
+        raise CompareError(f"the cells hold several {what} ({shown}); choose one with {flag}")
     return values[0]
 
 
@@ -161,6 +160,9 @@ def paired_difference(results: str | Path, a: str, b: str, *, policy: str = "knn
     cells = load_compare(results)["cells"] if cells is None else list(cells)
     policy_b = policy_b or (policy if b != STATE_KNN else "knn")
     both = [c for c in cells if c["method"] in (a, b)]
+    if not both:
+        raise CompareError(f"{results}: no cells of {a} or {b}; the methods here are "
+                           f"{', '.join(sorted({c['method'] for c in cells})) or 'none'}")  # fmt: skip
     camera = camera or _only(varying(both, "camera_setup"), "camera setups", "--camera")
     if demos is None:
         demos = _only(varying([c for c in both if c["camera_setup"] == camera], "demos"), "numbers of demos", "--demos")
