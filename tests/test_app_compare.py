@@ -44,12 +44,17 @@ def test_page_with_a_malformed_file_is_an_error_not_a_crash(tmp_path):
 
 
 def test_page_shows_table_figure_and_cell_picker(tmp_path):
-    cells = [_cell("class", "knn", "final", 6), _cell("class", "knn", "max", 8), _cell("bc", "mlp", "final", 2, seed=1)]
+    done = {"steps_saved": [6, 12], "steps_evaluated": [6, 12]}
+    cells = [_cell("class", "knn", "final", 6) | done, _cell("class", "knn", "max", 8) | done, _cell("bc", "mlp", "final", 2, seed=1),
+             # CAIP's checkpoint 6 not evaluated yet: its "max" (written by an older runner) is not one
+             *(_cell("caip", "knn", k, 3) | {"steps_saved": [6, 12], "steps_evaluated": [12]} for k in ("final", "max"))]  # fmt: skip
     (tmp_path / "compare.json").write_text(json.dumps({"cells": cells, "notes": "optimistic max"}))
     at = _run(tmp_path)
     assert not at.exception
     df = at.dataframe[0].value
-    assert len(df) == 3 and "6/10" in " ".join(df["reach"])
+    assert len(df) == 4 and "6/10" in " ".join(df["reach"])
+    assert sorted(zip(df["method"], df["checkpoint"])) == [("bc", "final"), ("caip", "final"), ("class", "final"), ("class", "max")]
+    assert any("caip · knn (dynamic): s0 1 of 2 checkpoints evaluated" in c.value for c in at.caption)
     assert at.selectbox(key="compare_cell") is not None
     assert any("not here" in c.value for c in at.caption)
 
@@ -94,3 +99,18 @@ def test_page_with_one_camera_setup_has_no_extra_selectors(tmp_path):
     at = _run(tmp_path)
     assert not at.exception and len(at.multiselect) == 1  # checkpoints only, as before
     assert list(at.dataframe[0].value.columns)[:4] == ["method", "policy", "camera_setup", "checkpoint"]
+
+
+def test_page_shows_the_demo_sweep_when_a_camera_holds_several_demos(tmp_path):
+    from test_compare_collect import COUNTS, _cfg, _folder
+
+    from workbench.compare import collect_compare
+
+    out = tmp_path / "results"
+    collect_compare(out, [_folder(tmp_path / "d32", _cfg(), COUNTS), _folder(tmp_path / "d8", _cfg(demos=8), COUNTS)])
+    at = _run(out)
+    assert not at.exception and len(at.get("plotly_chart")) == 2
+    sweep = json.loads(at.get("plotly_chart")[1].proto.spec)
+    assert sweep["layout"]["xaxis"]["type"] == "log" and {tr["name"] for tr in sweep["data"]} == {"bc · knn", "state_knn · knn"}
+    at = at.multiselect(key="compare_demos").set_value([32]).run()  # one number of demos left: no sweep
+    assert not at.exception and len(at.get("plotly_chart")) == 1

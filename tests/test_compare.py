@@ -12,6 +12,7 @@ from workbench.compare import (
     CompareError,
     assemble_cells,
     compare_table,
+    compare_table_markdown,
     load_compare,
     run_compare,
     smoke_config,
@@ -29,7 +30,7 @@ def test_assemble_final_and_max_cells_and_the_table():
     units = [_unit("class", "knn", "reach", 0, 6, 7), _unit("class", "knn", "reach", 0, 12, 4),
              _unit("class", "knn", "reach", 1, 6, 2), _unit("class", "knn", "reach", 1, 12, 5),
              _unit("class", "knn", "push", 0, 6, 1), _unit("class", "knn", "push", 0, 12, 1)]
-    cells = assemble_cells(units)
+    cells = assemble_cells(units, {("class", 0): [6, 12], ("class", 1): [6, 12]})
     by = {(c["task"], c["seed"], c["checkpoint"]): c for c in cells}
     assert by[("reach", 0, "final")]["successes"] == 4 and by[("reach", 0, "final")]["step"] == 12
     assert by[("reach", 0, "max")]["successes"] == 7 and by[("reach", 0, "max")]["step"] == 6
@@ -48,6 +49,37 @@ def test_assemble_final_and_max_cells_and_the_table():
     assert len(fig.data) == 2 and list(bars["x"].x) == ["push", "reach", "pooled"]
     assert bars["x"].error_y.array[1] == pytest.approx(ref.high - ref.estimate)
     assert bars["x"].error_y.arrayminus[1] == pytest.approx(ref.estimate - ref.low)
+
+
+def test_max_exists_only_once_every_saved_checkpoint_is_evaluated():
+    """A run that saved checkpoints 500, 1,000 and 1,500 with only the final evaluated (the first
+    pass) has no "max" cell: the best of one evaluation is not the max over training."""
+    saved = {("clamp", 0): [500, 1000, 1500], ("clamp", 1): [500, 1000, 1500]}
+    units = [_unit("clamp", "knn", "reach", s, 1500, 3) for s in (0, 1)]
+    cells = assemble_cells(units, saved)
+    assert [c["checkpoint"] for c in cells] == ["final", "final"]
+    assert all(c["steps_saved"] == [500, 1000, 1500] and c["steps_evaluated"] == [1500] for c in cells)
+    md = compare_table_markdown(cells)
+    assert "| max |" not in md and "clamp · knn (dynamic): s0, s1 1 of 3 checkpoints evaluated" in md
+    # seed 0's earlier checkpoints evaluated: its max cell exists, but the row would pool seed 0
+    # alone against "final"'s two seeds, so the table leaves it out until seed 1's are done too
+    units += [_unit("clamp", "knn", "reach", 0, 500, 6), _unit("clamp", "knn", "reach", 0, 1000, 4)]
+    cells = assemble_cells(units, saved)
+    assert [(c["seed"], c["step"], c["successes"]) for c in cells if c["checkpoint"] == "max"] == [(0, 500, 6)]
+    assert list(compare_table(cells)["checkpoint"]) == ["final"]
+    assert "s0" not in compare_table_markdown(cells).split("not shown")[1] and "s1 1 of 3" in compare_table_markdown(cells)
+    units += [_unit("clamp", "knn", "reach", 1, 500, 1), _unit("clamp", "knn", "reach", 1, 1000, 5)]
+    cells = assemble_cells(units, saved)
+    t = compare_table(cells)
+    best = t[t["checkpoint"] == "max"].iloc[0]["pooled"]
+    assert (best.low, best.high) == (wilson_interval(6 + 5, 20).low, wilson_interval(6 + 5, 20).high)
+    assert "not shown" not in compare_table_markdown(cells)
+    # a run whose saved checkpoints are unknown (not named) gets no "max" either
+    assert {c["checkpoint"] for c in assemble_cells(units)} == {"final"}
+    # the state k-NN (one evaluation) and an untrained encoder (same weights at every checkpoint) are complete
+    ref = assemble_cells([_unit("state_knn", "knn", "reach", 0, 0, 5), _unit("random_encoder", "knn", "reach", 0, 12, 2)])
+    assert sorted((c["method"], c["checkpoint"]) for c in ref) == [("random_encoder", "final"), ("random_encoder", "max"),
+                                                                   ("state_knn", "final"), ("state_knn", "max")]  # fmt: skip
 
 
 def test_config_refuses_bad_names_and_overlapping_seeds():
@@ -107,6 +139,15 @@ def test_killed_comparison_resumes_without_redoing_cells(tmp_path):
     assert len(first) == 2
     partial = load_compare(out)["cells"]
     assert {(c["method"], c["policy"], c["step"]) for c in partial} == {("state_knn", "knn", 0), ("bc", "knn", 12)}
+    # BC's checkpoint 6 is not evaluated yet: no "max" for it
+    assert sorted((c["method"], c["checkpoint"]) for c in partial) == [("bc", "final"), ("state_knn", "final"),
+                                                                       ("state_knn", "max")]  # fmt: skip
+    assert next(c for c in partial if c["method"] == "bc")["steps_saved"] == [6, 12]
+    # the table is rewritten after every unit, the figure at the end of each (seed, method, checkpoint)
+    # group: it was drawn once the state k-NN's group ended, and BC's group was cut before its end
+    assert "| bc | knn |" in (out / "compare.md").read_text()
+    fig = json.loads((out / "compare_figure.json").read_text())
+    assert {" · ".join(tr["name"].split(" · ")[:2]) for tr in fig["data"]} == {"state_knn · knn"}  # (· its variant)
     # BC saved two checkpoints (steps 6 and 12) x 2 policies, + the state k-NN
     r = run_compare(out, cfg, quiet=True)
     assert r.skipped == 2 and r.evaluated == 3
@@ -123,6 +164,8 @@ def test_killed_comparison_resumes_without_redoing_cells(tmp_path):
     final = [c for c in cells if c["checkpoint"] == "final" and c["method"] == "bc"]
     assert all(c["step"] == 12 and c["videos"] and (out / c["videos"][0]).exists() for c in final)
     assert "Wilson" in (out / "compare.md").read_text() and (out / "compare_figure.html").exists()
+    fig = json.loads((out / "compare_figure.json").read_text())
+    assert {" · ".join(tr["name"].split(" · ")[:2]) for tr in fig["data"]} == {"state_knn · knn", "bc · knn", "bc · mlp"}
     # a third call finds everything done
     again = run_compare(out, cfg, quiet=True)
     assert again.evaluated == 0 and again.skipped == 5

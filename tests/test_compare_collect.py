@@ -19,6 +19,7 @@ from workbench.compare import (
     CompareError,
     assemble_cells,
     collect_compare,
+    compare_table_markdown,
     compare_table,
     describe_cells,
     load_compare,
@@ -33,12 +34,33 @@ def _units(camera: str, counts: dict[tuple[str, str, int], tuple[int, int]], ste
             for (m, t, s), (k, n) in counts.items()]  # fmt: skip
 
 
+def _runs(path: Path, steps: dict[tuple[str, int], list[int]]) -> None:
+    """``runs/<method>-s<seed>/`` as a finished training run leaves them: config, status and the
+    checkpoint files (empty here: only their steps are read)."""
+    from workbench.train import RunDir
+    from workbench.train.rundir import RunState, RunStatus
+
+    for (m, s), saved in steps.items():
+        rd = RunDir(path / "runs" / f"{m}-s{s}")
+        rd.ckpt_dir.mkdir(parents=True)
+        rd.config_path.write_text("{}\n")
+        rd.write_status(RunStatus(state=RunState.FINISHED.value))
+        for step in saved:
+            rd.checkpoint_path(step).write_bytes(b"")
+
+
 def _folder(path: Path, cfg: CompareConfig, counts: dict, *, old: bool = False) -> Path:
-    """A comparison folder; ``old``: cells without demos / variant, as folders written before them."""
+    """A comparison folder whose runs saved one checkpoint (step 12); ``old``: cells without demos,
+    variant or steps_saved, as folders written before them (their runs on disk)."""
     from workbench.data.video import write_video
 
     units = _units(cfg.camera_setup, counts)
-    cells = assemble_cells(units) if old else describe_cells(assemble_cells(units), cfg)
+    saved = {(m, s): [12] for (m, _, s) in counts if m != "state_knn"}
+    if old:
+        cells = [{k: v for k, v in c.items() if k != "steps_saved"} for c in assemble_cells(units, saved)]
+        _runs(path, saved)
+    else:
+        cells = describe_cells(assemble_cells(units, saved), cfg)
     (path / "evals").mkdir(parents=True)
     for i, u in enumerate(units):
         name = Path(u["videos"][0]).stem.rsplit("__ep", 1)[0]
@@ -169,3 +191,66 @@ def test_collect_command(tmp_path, capsys):
     assert "same name 'dyn'" in capsys.readouterr().err
     assert main(["compare", "--tasks", "reach"]) == 2
     assert "needs --out" in capsys.readouterr().err
+
+
+def test_old_cells_keep_a_max_only_where_it_is_provably_complete(tmp_path):
+    """compare.json written before steps_saved: the state k-NN's and an untrained encoder's "max"
+    stand; a trained run's stands only when its checkpoints on disk were all evaluated (a run
+    SIGTERMed and resumed saved one off the ckpt_every grid); read alone (no runs/), it is dropped."""
+    units = [{"method": m, "policy": "knn", "task": "reach", "camera_setup": "dynamic", "seed": 0, "step": st,
+              "episodes": 10, "successes": k, "videos": []}
+             for m, st, k in (("state_knn", 0, 6), ("random_encoder", 12, 2), ("bc", 6, 5), ("bc", 12, 3),
+                              ("class", 6, 1), ("class", 12, 4))]  # fmt: skip
+    old = [{k: v for k, v in c.items() if k != "steps_saved"}
+           for c in assemble_cells(units, {("bc", 0): [6, 12], ("class", 0): [6, 12]})]  # fmt: skip
+    assert sum(c["checkpoint"] == "max" for c in old) == 4
+    folder = tmp_path / "cmp"
+    folder.mkdir()
+    (folder / "compare.json").write_text(json.dumps({"config": _cfg().to_dict(), "cells": old}, default=list))
+
+    def maxes() -> set[str]:
+        return {c["method"] for c in load_compare(folder)["cells"] if c["checkpoint"] == "max"}
+
+    assert maxes() == {"state_knn", "random_encoder"}  # nothing proves the trained runs' checkpoints
+    _runs(folder, {("bc", 0): [6, 12], ("class", 0): [6, 9, 12]})  # class: an off-grid checkpoint at 9
+    assert maxes() == {"state_knn", "random_encoder", "bc"}
+    md = compare_table_markdown(load_compare(folder)["cells"])
+    assert "class · knn (dynamic): s0 2 of 3 checkpoints evaluated" in md
+    # collected, the cells carry what the folder proved: the table alone decides the same
+    out = tmp_path / "results"
+    collect_compare(out, [folder])
+    cells = load_compare(out)["cells"]
+    assert {c["method"] for c in cells if c["checkpoint"] == "max"} == {"state_knn", "random_encoder", "bc"}
+    assert next(c for c in cells if c["method"] == "class")["steps_saved"] == [6, 9, 12]
+
+
+def test_demo_sweep_figure_where_a_camera_holds_several_demos(tmp_path):
+    """CLASS Fig. 11: success vs demos per task, written by collect beside compare_figure only when a
+    camera setup holds several numbers of demos; one line per method · policy, Wilson bars."""
+    from workbench.viz.compare import demo_sweep_cameras, plot_demo_sweep
+
+    d32 = {("bc", "reach", 0): (3, 10), ("bc", "reach", 1): (5, 10), ("state_knn", "reach", 0): (6, 10)}
+    d8 = {("bc", "reach", 0): (1, 10), ("bc", "reach", 1): (0, 10), ("state_knn", "reach", 0): (4, 10)}
+    folders = [_folder(tmp_path / "fixed-d32", _cfg(camera_setup="fixed"), d32),
+               _folder(tmp_path / "fixed-d8", _cfg(camera_setup="fixed", demos=8), d8),
+               _folder(tmp_path / "dynamic-d32", _cfg(), d32)]  # fmt: skip
+    out = tmp_path / "results"
+    collect_compare(out, folders)
+    t = compare_table(load_compare(out)["cells"])
+    assert demo_sweep_cameras(t) == ["fixed"]  # the dynamic camera has one number of demos: no sweep
+    spec = json.loads((out / "compare_demos.json").read_text())
+    assert [a["text"] for a in spec["layout"]["annotations"]] == ["fixed camera"]
+    assert spec["layout"]["xaxis"]["type"] == "log" and spec["layout"]["xaxis"]["tickvals"] == [8, 32]
+    lines = {tr["name"]: tr for tr in spec["data"]}
+    assert set(lines) == {"bc · knn", "state_knn · knn"}
+    bc = lines["bc · knn"]
+    assert [c[3] for c in bc["customdata"]] == [8, 32]  # the true demos (x is dodged a few % on the log axis)
+    assert bc["x"][0] == pytest.approx(8, rel=0.05) and bc["x"][1] == pytest.approx(32, rel=0.05)
+    for y, up, (k, n) in zip(bc["y"], bc["error_y"]["array"], [(1, 20), (8, 20)]):
+        ref = wilson_interval(k, n)  # both training seeds pooled
+        assert y == pytest.approx(ref.estimate) and up == pytest.approx(ref.high - ref.estimate)
+    fig = plot_demo_sweep(t)
+    assert len(fig.data) == 2 and all(tr.mode == "lines+markers" for tr in fig.data)
+    # collected again without the sweep: the figure goes, not left stale
+    collect_compare(out, folders[:1] + folders[2:])
+    assert not (out / "compare_demos.html").exists() and (out / "compare_figure.html").exists()

@@ -104,11 +104,14 @@ def bootstrap_interval(
     resamples: int = 2000,
     level: float = 0.95,
     seed: int = 0,
+    strata: npt.ArrayLike | None = None,
 ) -> Interval:
     """Percentile bootstrap of ``statistic`` over the first axis of ``values`` (episodes), seeded.
 
     The estimate is the statistic of the data itself; the ends are the (1−level)/2 and (1+level)/2
-    quantiles of the statistic over ``resamples`` resamples with replacement.
+    quantiles of the statistic over ``resamples`` resamples with replacement. ``strata`` (one label
+    per value, e.g. the task and training seed of an episode) resamples within each label, so every
+    resample keeps each stratum's count and a pooled statistic keeps its weighting.
     """
     x = np.asarray(values)
     if len(x) < 1:
@@ -116,7 +119,14 @@ def bootstrap_interval(
     if resamples < 1:
         raise ValueError(f"resamples must be >= 1, got {resamples}")
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(x), size=(resamples, len(x)))
+    if strata is None:
+        idx = rng.integers(0, len(x), size=(resamples, len(x)))
+    else:
+        _, labels = np.unique(np.asarray(strata), return_inverse=True)
+        if len(labels) != len(x):
+            raise ValueError(f"strata has {len(labels)} labels for {len(x)} values")
+        members = [np.flatnonzero(labels == k) for k in range(labels.max() + 1)]
+        idx = np.concatenate([m[rng.integers(0, len(m), size=(resamples, len(m)))] for m in members], axis=1)
     stats = np.array([float(statistic(x[i])) for i in idx])
     a = (1 - level) / 2
     low, high = np.quantile(stats, [a, 1 - a])

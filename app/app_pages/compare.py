@@ -6,8 +6,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from workbench.compare import cell_value, compare_table, compare_table_display, load_compare, varying
-from workbench.viz.compare import plot_compare
+from workbench.compare import cell_value, compare_table, compare_table_display, load_compare, pending_max, varying
+from workbench.viz.compare import demo_sweep_cameras, plot_compare, plot_demo_sweep
 
 st.title("Compare")
 default = next((p for p in ("notebooks/paper/results", "runs/compare") if (Path(p) / "compare.json").exists()), "runs/compare")
@@ -49,7 +49,12 @@ if not shown:
 st.dataframe(compare_table_display(shown), hide_index=True, width="stretch")
 st.caption("successes/episodes and rate with its 95 % Wilson interval; a task's column pools the training seeds. "
            + doc.get("notes", ""))  # fmt: skip
-st.plotly_chart(plot_compare(compare_table(shown)), width="stretch")
+if "max" in checkpoints and (pending := pending_max(shown)):
+    st.caption("'max' not shown for (checkpoints of its runs not all evaluated, or not recorded): " + " · ".join(pending))
+table = compare_table(shown)
+st.plotly_chart(plot_compare(table), width="stretch")
+if demo_sweep_cameras(table):  # several numbers of demos for a camera setup: CLASS Fig. 11
+    st.plotly_chart(plot_demo_sweep(table), width="stretch")
 
 with_videos = [c for c in shown if c.get("videos")]
 if with_videos:

@@ -62,6 +62,21 @@ def _collect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _diff(args: argparse.Namespace) -> int:
+    from workbench.compare import CompareError
+    from workbench.compare.differences import paired_difference
+
+    try:
+        d = paired_difference(args.results, args.a, args.b, policy=args.policy, policy_b=args.policy_b,
+                              checkpoint=args.checkpoint, camera=args.camera, demos=args.demos, variant_a=args.variant_a,
+                              variant_b=args.variant_b, target=args.target, resamples=args.resamples)  # fmt: skip
+    except (CompareError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_PROBLEM
+    print(d.describe())
+    return EXIT_OK
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     cmp_ = sub.add_parser("compare", help="closed-loop table of representations × policies with Wilson intervals (resumable)",
                           description="Generate demos, train each method, evaluate k-NN and MLP-head policies in closed "
@@ -86,7 +101,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                        "non-default preset and --set overrides)")  # fmt: skip
     cmp_.add_argument("--quiet", action="store_true")
     cmp_.set_defaults(func=_compare)
-    csub = cmp_.add_subparsers(dest="compare_command", required=False, metavar="collect")
+    csub = cmp_.add_subparsers(dest="compare_command", required=False, metavar="{collect,diff}")
     col = csub.add_parser("collect", help="one table from several comparison folders (the stages)",
                           description="Gather the cells of several `workbench compare` folders (camera setups, demos, "
                                       "variants) into one compare.json / compare.md / figure, copying the videos and "
@@ -96,3 +111,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     col.add_argument("folders", nargs="+", type=Path, metavar="RUNDIR", help="comparison folders (each holds compare.json)")
     col.add_argument("--quiet", action="store_true", help="print only the summary line")
     col.set_defaults(func=_collect)
+    dif = csub.add_parser("diff", help="paired difference A − B over the same episodes, with its bootstrap interval and verdict",
+                          description="A − B in success rate over the evaluation episodes both were run on (matched by "
+                                      "task, training seed and evaluation seed), its bootstrap interval (episodes resampled "
+                                      "within task and seed), the per-training-seed differences, the ratio A / B, and a "
+                                      "verdict: 'A > B' / 'A < B' only when the interval excludes 0 and every seed agrees.")  # fmt: skip
+    dif.add_argument("results", type=Path, metavar="RESULTS_DIR", help="a comparison folder or a collected table")
+    dif.add_argument("--a", required=True, help="method A (e.g. class)")
+    dif.add_argument("--b", required=True, help="method B (e.g. bc, state_knn)")
+    dif.add_argument("--policy", default="knn", help="policy of both sides (default knn; the state k-NN's is always knn)")
+    dif.add_argument("--policy-b", dest="policy_b", help="B's policy when it differs from A's")
+    dif.add_argument("--checkpoint", default="final", choices=("final", "max"))
+    dif.add_argument("--camera", help="camera setup (needed when the results hold several)")
+    dif.add_argument("--demos", type=int, help="demos per task (needed when the results hold several)")
+    dif.add_argument("--variant-a", dest="variant_a", default="", help="A's training variant (default: the default)")
+    dif.add_argument("--variant-b", dest="variant_b", default="", help="B's training variant")
+    dif.add_argument("--target", type=float, help="a target for A / B (e.g. 0.8: 'meets' when its interval lies above)")
+    dif.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    dif.set_defaults(func=_diff)

@@ -8,6 +8,8 @@ Collecting them writes, into ``OUT``::
                                ``demos``, ``variant`` and ``source`` (the folder's name)
     OUT/compare.md             the table, one section per camera setup
     OUT/compare_figure.html    the figure, one row of panels per camera setup (spec in .json)
+    OUT/compare_demos.html     success vs demos per task, final checkpoint (CLASS Fig. 11), where a
+                               camera setup holds several numbers of demos
     OUT/stages/<source>/       per folder, its layout kept: compare_config.json, compare.md,
                                evals/*.json (per-episode outcomes) and the videos its cells show
 
@@ -39,7 +41,8 @@ CELL_KEY = ("method", "policy", "task", "camera_setup", "seed", "checkpoint", "d
 #: cap, the evaluation seeds, the policies' k / τ / executed steps, the head's training, the images
 #: and demonstrations' noise), so cells that differ in them are not comparable. Demos, camera,
 #: tasks, methods, training seeds, preset and overrides may differ: the cells say which they hold
-#: (``demos``, ``camera_setup``, ``variant``), and ``ckpt_every`` shows in each cell's ``steps_evaluated``.
+#: (``demos``, ``camera_setup``, ``variant``), and ``ckpt_every`` shows in each cell's ``steps_saved``
+#: and ``steps_evaluated`` (read from each folder's runs/ where older cells lack ``steps_saved``).
 COMPARABLE = ("episodes", "max_steps", "seed_start", "knn_k", "knn_tau", "knn_execute", "mlp_execute", "head_steps",
               "per_task_corpus", "image_size", "data_seed", "action_noise", "demo_max_steps")  # fmt: skip
 NOTES = RUN_NOTES + (" Cells are collected from the comparison folders in 'sources'; 'variant' names a folder's "

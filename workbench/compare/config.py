@@ -12,11 +12,17 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-__all__ = ["CELL_METHODS", "CompareConfig", "METHOD_SETTINGS", "POLICIES", "smoke_config", "split_overrides"]
+__all__ = ["CELL_METHODS", "CompareConfig", "METHOD_SETTINGS", "POLICIES", "STATE_KNN", "UNTRAINED", "smoke_config",
+           "split_overrides"]
 
 #: Representations a comparison can hold: "state_knn" needs no training; the rest are trained
 #: methods (workbench.methods) whose image encoder the policies read.
 CELL_METHODS = ("state_knn", "random_encoder", "bc", "caip", "class", "clamp", "clap_actvae")
+#: The reference that trains nothing (evaluated once, under the first training seed).
+STATE_KNN = "state_knn"
+#: Trained methods whose weights never change: every checkpoint holds the initial weights, so one is
+#: evaluated and "max" over checkpoints is "final".
+UNTRAINED = ("random_encoder",)
 #: Policies per representation: CLASS §4.4's k-NN on ẑ = [proprio, image], its image-only
 #: ablation, and an MLP head on the frozen image feature (the parametric setting).
 POLICIES = ("knn", "knn_image", "mlp")

@@ -11,6 +11,8 @@ Layout of the output folder (everything a later session needs to continue)::
     OUT/compare.json           {"cells": [...]}: the final and the max-over-checkpoints cell per unit
     OUT/compare.md             the table with 95 % Wilson intervals per task and pooled
     OUT/compare_figure.html    the plotly figure (its spec in compare_figure.json)
+    OUT/compare_demos.html     success vs demos per task (CLASS Fig. 11), where the cells hold several
+                               numbers of demos for a camera (a collected table)
 
 Every unit is written atomically when its episodes are done; a killed comparison, run again with
 the same settings, skips finished units (and finished runs), resumes unfinished runs from their
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,20 +40,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.atomic import atomic_write_text
-from workbench.compare.config import CompareConfig
+from workbench.compare.checkpoints import saved_steps, settle_max_cells
+from workbench.compare.config import STATE_KNN, UNTRAINED, CompareConfig
+from workbench.compare.units import CompareError, read_unit, unit_name
 
 if TYPE_CHECKING:
     from workbench.sim.vector_env import DepthRig, RolloutWorkers
     from workbench.train.config import TrainConfig
 
 __all__ = ["CompareError", "CompareResult", "assemble_cells", "describe_cells", "run_compare", "unit_name"]
-
-STATE_KNN = "state_knn"
-UNTRAINED = ("random_encoder",)  # methods whose weights never change: "max" over checkpoints is "final"
-
-
-class CompareError(Exception):
-    """A comparison cannot start or continue here; the message says why and what to do."""
 
 
 @dataclass(frozen=True)
@@ -61,10 +58,6 @@ class CompareResult:
     evaluated: int  # units evaluated by this call (0 when everything was already done)
     skipped: int  # units found finished on disk
     seconds: float
-
-
-def unit_name(method: str, policy: str, task: str, camera: str, seed: int, step: int) -> str:
-    return f"{method}__{policy}__{task}__{camera}__s{seed}__step{step}"
 
 
 def _log(msg: str, quiet: bool) -> None:
@@ -274,30 +267,38 @@ def _evaluate(out: Path, name: str, policy: Any, cfg: CompareConfig, pool: Any, 
 
 
 def _load_units(out: Path) -> list[dict[str, Any]]:
-    units = []
-    for p in sorted((out / "evals").glob("*.json")):
-        try:
-            units.append(json.loads(p.read_text()))
-        except json.JSONDecodeError as e:  # atomic writes make this a foreign file, not a cut one
-            raise CompareError(f"{p}: not a readable evaluation ({e}); remove it and run again") from e
-    return units
+    return [read_unit(p) for p in sorted((out / "evals").glob("*.json"))]
 
 
-def assemble_cells(units: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One "final" (last step) and one "max" (most successes over steps; earliest on ties) cell per
-    (method, policy, task, camera, seed)."""
+def assemble_cells(units: Sequence[dict[str, Any]],
+                   steps_saved: Mapping[tuple[str, int], Sequence[int] | None] | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """One "final" (last step) cell per (method, policy, task, camera, seed), and one "max" (most
+    successes over steps; earliest on ties) where every checkpoint its run saved was evaluated:
+    ``steps_saved[(method, seed)]`` (:func:`workbench.compare.checkpoints.saved_steps`; a run it does
+    not name has no "max" cell). Each cell records ``steps_evaluated`` and ``steps_saved``."""
+    steps_saved = steps_saved or {}
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for u in units:
         groups.setdefault((u["method"], u["policy"], u["task"], u["camera_setup"], u["seed"]), []).append(u)
     cells = []
-    for _, us in sorted(groups.items()):
+    for (method, _, _, _, seed), us in sorted(groups.items()):
         us = sorted(us, key=lambda u: u["step"])
+        saved = steps_saved.get((method, int(seed)))
+        steps = {"steps_evaluated": [x["step"] for x in us]} | ({} if saved is None else {"steps_saved": sorted(int(s) for s in saved)})
         final = us[-1]
         best = max(us, key=lambda u: (u["successes"], -u["step"]))
         for kind, u in (("final", final), ("max", best)):
             cells.append({k: u[k] for k in ("method", "policy", "task", "camera_setup", "seed", "episodes", "successes", "step")}
-                         | {"checkpoint": kind, "steps_evaluated": [x["step"] for x in us], "videos": u.get("videos", [])})  # fmt: skip
-    return cells
+                         | {"checkpoint": kind, **steps, "videos": u.get("videos", [])})  # fmt: skip
+    return settle_max_cells(cells)  # the incomplete "max" cells out
+
+
+def folder_cells(out: Path, cfg: CompareConfig) -> list[dict[str, Any]]:
+    """The cells of the comparison folder ``out`` from its evaluations on disk, each run's saved
+    checkpoints read from ``out/runs`` (a "max" only where they were all evaluated)."""
+    units = _load_units(out)
+    runs = {(u["method"], int(u["seed"])) for u in units}
+    return describe_cells(assemble_cells(units, {r: saved_steps(out, *r) for r in runs}), cfg)
 
 
 def describe_cells(cells: Sequence[dict[str, Any]], cfg: CompareConfig) -> list[dict[str, Any]]:
@@ -308,14 +309,19 @@ def describe_cells(cells: Sequence[dict[str, Any]], cfg: CompareConfig) -> list[
 
 #: What every compare.json says about its cells (a collected table adds where they come from).
 NOTES = ("'max' is the best of the evaluations at every saved checkpoint, chosen on the same episodes it is scored on: "
-         "optimistic. No ImageNet weights exist here: every encoder starts from scratch.")  # fmt: skip
+         "optimistic; it is shown only once every checkpoint its run saved is evaluated (steps_saved within "
+         "steps_evaluated), for every training seed of its row. No ImageNet weights exist here: every encoder starts "
+         "from scratch.")  # fmt: skip
 
 
-def write_results(out: Path, doc: dict[str, Any]) -> None:
+def write_results(out: Path, doc: dict[str, Any], *, figures: bool = True) -> None:
     """``doc`` (its ``cells``) as ``out``'s compare.json (left as it is when unchanged), compare.md
-    and figure: one writer for a comparison folder and a collected table."""
+    and, with ``figures``, the figures: one writer for a comparison folder and a collected table.
+    The runner writes the table after every unit and the figures (whose cost grows with the cells)
+    at the end of each group of units and of the run."""
+    from workbench.compare.differences import differences_markdown
     from workbench.compare.table import compare_table, compare_table_markdown
-    from workbench.viz.compare import plot_compare
+    from workbench.viz.compare import demo_sweep_cameras, plot_compare, plot_demo_sweep
     from workbench.viz.save import save_figure
 
     cells = doc["cells"]
@@ -323,13 +329,20 @@ def write_results(out: Path, doc: dict[str, Any]) -> None:
     path = out / "compare.json"
     if not path.exists() or path.read_text() != text:
         atomic_write_text(path, text)
-    atomic_write_text(out / "compare.md", compare_table_markdown(cells))
-    if cells:
-        save_figure(plot_compare(compare_table(cells)), "compare_figure", out)  # .html (+ plotly.js beside it) and .json
+    md = [compare_table_markdown(cells), differences_markdown(out, cells)]
+    atomic_write_text(out / "compare.md", "\n".join(x for x in md if x))
+    if cells and figures:
+        table = compare_table(cells)
+        save_figure(plot_compare(table), "compare_figure", out)  # .html (+ plotly.js beside it) and .json
+        if demo_sweep_cameras(table):  # a collected table with several numbers of demos: CLASS Fig. 11
+            save_figure(plot_demo_sweep(table), "compare_demos", out)
+        else:  # one left by an earlier collection of other folders would show what is not here
+            for old in (out / "compare_demos.html", out / "compare_demos.json"):
+                old.unlink(missing_ok=True)
 
 
-def _write_results(out: Path, cfg: CompareConfig, cells: list[dict[str, Any]]) -> None:
-    write_results(out, {"config": cfg.to_dict(), "cells": cells, "notes": NOTES})
+def _write_results(out: Path, cfg: CompareConfig, cells: list[dict[str, Any]], *, figures: bool = True) -> None:
+    write_results(out, {"config": cfg.to_dict(), "cells": cells, "notes": NOTES}, figures=figures)
 
 
 def run_compare(out: str | Path, cfg: CompareConfig, *, quiet: bool = False,
@@ -397,11 +410,14 @@ def run_compare(out: str | Path, cfg: CompareConfig, *, quiet: bool = False,
                             _evaluate(out, name, made[pol], cfg, pool, key, execute, step == final_step, training_seeds)
                             evaluated += 1
                             # the table so far, after every unit: a comparison cut short leaves its results
-                            _write_results(out, cfg, describe_cells(assemble_cells(_load_units(out)), cfg))
+                            _write_results(out, cfg, folder_cells(out, cfg), figures=False)
                             if on_unit is not None:
                                 on_unit(name)
+                        # the figures once per (seed, method, checkpoint): redrawn after every unit, their
+                        # cost (growing with the cells) would make a run's writing quadratic
+                        _write_results(out, cfg, folder_cells(out, cfg))
     finally:
         pools.close()
-    cells = describe_cells(assemble_cells(_load_units(out)), cfg)
+    cells = folder_cells(out, cfg)
     _write_results(out, cfg, cells)
     return CompareResult(out, cells, evaluated, skipped, time.perf_counter() - t0)

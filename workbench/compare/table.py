@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.compare.checkpoints import pending_max, settle_max_cells
 from workbench.stats import pooled_rate
 from workbench.viz.compare import demos_text
 
@@ -21,7 +22,10 @@ __all__ = ["ROW_KEYS", "cell_value", "compare_table", "compare_table_display", "
 
 
 def load_compare(path: str | Path) -> dict[str, Any]:
-    """Read ``compare.json`` (a file, or the folder holding it), checking the cells' fields."""
+    """Read ``compare.json`` (a file, or the folder holding it), checking the cells' fields; a
+    "max" cell is kept only when every checkpoint of its run is known to be evaluated
+    (:func:`workbench.compare.checkpoints.settle_max_cells`: cells written before ``steps_saved``
+    was recorded get it from the folder's ``runs/`` when those are beside compare.json)."""
     p = Path(path)
     p = p / "compare.json" if p.is_dir() else p
     try:
@@ -35,6 +39,7 @@ def load_compare(path: str | Path) -> dict[str, Any]:
         missing = [k for k in need if k not in c]
         if missing:
             raise ValueError(f"{p}: cell {i} lacks {missing[0]!r}")
+    doc["cells"] = settle_max_cells(doc.get("cells", []), p.parent)
     return doc
 
 
@@ -49,9 +54,15 @@ def _row_key(c: dict[str, Any]) -> tuple:
             c["checkpoint"])  # fmt: skip
 
 
+def _episodes(cells: Sequence[dict[str, Any]]) -> set[tuple]:
+    return {(c["task"], int(c["seed"]), int(c["episodes"])) for c in cells}
+
+
 def compare_table(cells: Sequence[dict[str, Any]], level: float = 0.95) -> pd.DataFrame:
     """One row per (method, policy, camera, demos, variant, checkpoint): per-task and pooled success
-    with intervals (``demos`` None where the cells do not say)."""
+    with intervals (``demos`` None where the cells do not say). A "max" row stands only where its
+    cells cover the same tasks and training seeds as the "final" row (else it would pool other
+    episodes); :func:`~workbench.compare.checkpoints.pending_max` names the rows left out."""
     if not cells:
         return pd.DataFrame()
     tasks = sorted({c["task"] for c in cells})
@@ -60,6 +71,8 @@ def compare_table(cells: Sequence[dict[str, Any]], level: float = 0.95) -> pd.Da
         groups.setdefault(_row_key(c), []).append(c)
     rows = []
     for key, g in sorted(groups.items()):
+        if key[-1] == "max" and _episodes(g) != _episodes(groups.get((*key[:-1], "final"), [])):
+            continue  # a "max" covering fewer tasks or seeds than "final" pools other episodes: pending
         row: dict[str, Any] = dict(zip(ROW_KEYS, key))
         row["demos"] = None if row["demos"] < 0 else row["demos"]
         for task in tasks:
@@ -127,5 +140,11 @@ def compare_table_markdown(cells: Sequence[dict[str, Any]]) -> str:
                 t.insert(list(t.columns).index("pooled"), task, "-")
         demos = ", ".join(str(d) for d in varying(sel, "demos") if d is not None)
         lines += [f"## {camera} camera" + (f" ({demos} demos per task)" if demos else ""), "", *_markdown(t), ""]
-    return "\n".join(lines) + ("\n95 % Wilson intervals; a task's column pools the training seeds. 'max' is optimistic. "
-                               "'variant' names a folder's training settings that differ from the defaults.\n")
+    note = ("95 % Wilson intervals; a task's column pools the training seeds. 'max' is optimistic, and shown only once "
+            "every checkpoint of every training seed's run is evaluated. 'variant' names a folder's training settings that "
+            "differ from the defaults.\n")  # fmt: skip
+    pending = pending_max(cells)
+    if pending:
+        note += "\n'max' not shown for (checkpoints of its runs not all evaluated, or not recorded):\n\n"
+        note += "".join(f"- {x}\n" for x in pending)
+    return "\n".join(lines) + "\n" + note

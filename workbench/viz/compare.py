@@ -1,10 +1,12 @@
-"""The comparison figure: success per task and pooled, bars with 95 % Wilson intervals."""
+"""The comparison figures: success per task and pooled, bars with 95 % Wilson intervals; and, where a
+collected table holds several numbers of demos for a camera setup, success against demos (CLASS
+Fig. 11)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["demos_text", "plot_compare"]
+__all__ = ["demo_sweep_cameras", "demos_text", "plot_compare", "plot_demo_sweep"]
 
 _PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC", "#EECA3B"]
 
@@ -70,5 +72,68 @@ def plot_compare(table: Any, level: float = 0.95):
                       legend_title="method · policy" + (" · demos" if many_demos else "") + (" · variant" if many_variants else ""),
                       height=450 if len(cameras) == 1 else 120 + 330 * len(cameras))  # fmt: skip
     fig.update_yaxes(range=[0, 1.05])
+    fig.update_yaxes(title_text="success rate", col=1)
+    return fig
+
+
+def demo_sweep_cameras(table: Any) -> list[str]:
+    """The camera setups whose "final" rows hold two or more numbers of demos (a sweep to plot)."""
+    if table.empty or "demos" not in table:
+        return []
+    t = table[(table["checkpoint"] == "final") & table["demos"].notna()]
+    return sorted(cam for cam, g in t.groupby("camera_setup") if g["demos"].nunique() > 1)
+
+
+def plot_demo_sweep(table: Any, level: float = 0.95):
+    """CLASS Fig. 11: pooled success (the final checkpoint, over tasks and training seeds) against
+    demonstrations per task, log-scaled x; one line per method · policy (and variant where the
+    table holds several) that has two or more numbers of demos, Wilson intervals at ``level`` as
+    error bars, the lines dodged a few % apart on the x axis; one panel per camera setup
+    with two or more numbers of demos (:func:`demo_sweep_cameras`). ``table`` is
+    :func:`workbench.compare.compare_table`'s. A point pools whatever tasks its row holds: compare
+    lines whose tasks agree."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    cameras = demo_sweep_cameras(table)
+    fig = make_subplots(rows=1, cols=max(1, len(cameras)), shared_yaxes=True,
+                        subplot_titles=[f"{cam} camera" for cam in cameras] or [""])  # fmt: skip
+    if not cameras:
+        return fig
+    t = table[(table["checkpoint"] == "final") & table["demos"].notna() & table["camera_setup"].isin(cameras)]
+    many_variants = t["variant"].nunique() > 1
+    t = t.assign(_name=[_bar_name(r, False, many_variants) for r in t.itertuples()])
+    # a line needs two numbers of demos in a panel (a row at one number stays in the bar figure)
+    t = t[t.groupby(["camera_setup", "_name"])["demos"].transform("nunique") > 1]
+    names = sorted(set(t["_name"]))
+    shown: set[str] = set()
+    for j, cam in enumerate(cameras, start=1):
+        for i, name in enumerate(names):
+            sel = t[(t["camera_setup"] == cam) & (t["_name"] == name)].sort_values("demos")
+            if sel.empty:
+                continue
+            ivs = list(sel["pooled"])
+            xs = [int(d) for d in sel["demos"]]
+            # lines side by side around each number of demos (a few % on the log axis), so the bars do not hide each other
+            dodge = 1.0 + 0.03 * (i - (len(names) - 1) / 2)
+            fig.add_trace(go.Scatter(
+                x=[x * dodge for x in xs], y=[iv.estimate for iv in ivs], mode="lines+markers", name=name, legendgroup=name,
+                showlegend=name not in shown,
+                line=dict(color=_PALETTE[i % len(_PALETTE)]),
+                error_y=dict(type="data", symmetric=False, array=[iv.high - iv.estimate for iv in ivs],
+                             arrayminus=[iv.estimate - iv.low for iv in ivs]),
+                customdata=[[iv.n, iv.low, iv.high, x] for iv, x in zip(ivs, xs)],
+                hovertemplate="%{customdata[3]} demos: %{y:.2f} [%{customdata[1]:.2f}, %{customdata[2]:.2f}], n=%{customdata[0]}<extra>"
+                              + f"{name} ({cam})</extra>",
+            ), row=1, col=j)  # fmt: skip
+            shown.add(name)
+        ticks = sorted({int(d) for d in t[t["camera_setup"] == cam]["demos"]})
+        fig.update_xaxes(type="log", tickvals=ticks, ticktext=[str(d) for d in ticks], title_text="demonstrations per task",
+                         row=1, col=j)  # fmt: skip
+    fig.update_layout(title=f"success vs demonstrations per task (final checkpoint, pooled over tasks and training seeds; "
+                            f"{int(level * 100)} % Wilson)",
+                      legend_title="method · policy" + (" · variant" if many_variants else ""), height=450)  # fmt: skip
+    top = max(iv.high for iv in t["pooled"])
+    fig.update_yaxes(range=[0, min(1.05, 1.15 * top + 0.02)])
     fig.update_yaxes(title_text="success rate", col=1)
     return fig

@@ -1,0 +1,144 @@
+"""Paired differences and verdicts between two rows of a comparison (workbench.compare.differences).
+
+The folders are written by hand as `workbench compare` leaves them (evaluation units with their
+per-episode outcomes, compare.json), with outcomes chosen so that every answer is known.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workbench.compare import CompareConfig, CompareError, assemble_cells, describe_cells
+from workbench.compare.differences import paired_difference
+from workbench.compare.runner import write_results
+from workbench.compare.units import unit_name
+from workbench.stats import bootstrap_interval
+
+RESULTS = Path(__file__).resolve().parents[1] / "notebooks" / "paper" / "results"
+
+
+def _hits(n: int, k: int) -> list[bool]:
+    return [i < k for i in range(n)]
+
+
+def _folder(path: Path, outcomes: dict[tuple[str, str, str, int], list[bool]], camera: str = "dynamic") -> Path:
+    """A comparison folder from (method, policy, task, seed) -> per-episode outcomes (evaluation
+    seeds 2000…): units on disk, compare.json, compare.md."""
+    units = []
+    for (m, pol, task, seed), o in outcomes.items():
+        step = 0 if m == "state_knn" else 12
+        u = {"method": m, "policy": pol, "task": task, "camera_setup": camera, "seed": seed, "step": step,
+             "episodes": len(o), "successes": int(sum(o)), "eval_seeds": [2000, 2000 + len(o) - 1], "outcomes": o,
+             "videos": []}  # fmt: skip
+        (path / "evals").mkdir(parents=True, exist_ok=True)
+        (path / "evals" / f"{unit_name(m, pol, task, camera, seed, step)}.json").write_text(json.dumps(u))
+        units.append(u)
+    methods = tuple(sorted({k[0] for k in outcomes}))
+    cfg = CompareConfig(tasks=tuple(sorted({k[2] for k in outcomes})), methods=methods, camera_setup=camera, episodes=50)
+    cells = describe_cells(assemble_cells(units, {(m, s): [12] for (m, _, _, s) in outcomes}), cfg)
+    write_results(path, {"config": cfg.to_dict(), "cells": cells})
+    return path
+
+
+def test_a_clear_difference_is_called_with_its_interval(tmp_path):
+    # every (task, seed): class succeeds on the first 30 of 50 placements, BC on the first 10
+    out = {(m, "knn", t, s): _hits(50, k) for m, k in (("class", 30), ("bc", 10)) for t in ("reach", "push") for s in (0, 1)}
+    d = paired_difference(_folder(tmp_path, out), "class", "bc")
+    assert d.episodes == 200 and d.unpaired == 0 and d.successes_a == 120 and d.successes_b == 40
+    assert d.difference.estimate == pytest.approx(0.4) and d.per_seed == {0: pytest.approx(0.4), 1: pytest.approx(0.4)}
+    assert 0 < d.difference.low < 0.4 < d.difference.high
+    assert d.verdict == "class > bc" and d.ratio.estimate == pytest.approx(3.0)
+    # the same episodes from one training seed: whether it carries to another seed is not measured
+    one = paired_difference(_folder(tmp_path / "one", {k: v for k, v in out.items() if k[3] == 0}), "class", "bc")
+    assert one.difference.low > 0 and one.verdict == "inconclusive" and "one training seed" in one.why
+    # the other way round
+    r = paired_difference(tmp_path, "bc", "class")
+    assert r.verdict == "bc < class" and r.difference.estimate == pytest.approx(-0.4)
+    assert (r.difference.low, r.difference.high) == pytest.approx((-d.difference.high, -d.difference.low))
+
+
+def test_training_seeds_that_differ_in_sign_make_it_inconclusive(tmp_path):
+    """The README's CLASS-vs-BC case: the episode interval excludes 0, one seed does not agree."""
+    out = {}
+    for t in ("reach", "push"):
+        out |= {("class", "knn", t, 0): _hits(50, 30), ("bc", "knn", t, 0): _hits(50, 10),  # +40 points
+                ("class", "knn", t, 1): _hits(50, 10), ("bc", "knn", t, 1): _hits(50, 12)}  # -4 points  # fmt: skip
+    d = paired_difference(_folder(tmp_path, out), "class", "bc")
+    assert d.difference.estimate == pytest.approx(0.18) and d.difference.low > 0
+    assert d.per_seed == {0: pytest.approx(0.4), 1: pytest.approx(-0.04)}
+    assert d.verdict == "inconclusive" and "differ in sign" in d.why
+
+
+def test_no_difference_and_the_ratio_target(tmp_path):
+    rng = np.random.default_rng(0)
+    same = {t: list(rng.random(50) < 0.4) for t in ("reach", "push")}
+    out = {("class", "knn", t, s): [bool(x) for x in same[t]] for t in same for s in (0, 1)}
+    out |= {("bc", "knn", t, s): [bool(x) for x in same[t]] for t in same for s in (0, 1)}
+    out |= {("state_knn", "knn", t, 0): [bool(x) for x in same[t]] for t in same}
+    out |= {("caip", "knn", t, s): [False] * 50 for t in same for s in (0, 1)}
+    folder = _folder(tmp_path, out)
+    d = paired_difference(folder, "class", "bc")
+    assert (d.difference.estimate, d.difference.low, d.difference.high) == (0.0, 0.0, 0.0)
+    assert d.verdict == "inconclusive" and "holds 0" in d.why
+    # the state k-NN, evaluated once, pairs with each training seed of the other on the same placements
+    k = paired_difference(folder, "class", "state_knn", target=0.8)
+    assert k.episodes == 200 and set(k.per_seed) == {0, 1} and k.successes_b == 2 * sum(sum(v) for v in same.values())
+    assert (k.ratio.low, k.ratio.high) == (1.0, 1.0) and k.ratio_verdict == "meets"
+    z = paired_difference(folder, "caip", "state_knn", target=0.8)
+    assert z.ratio.high == 0.0 and z.ratio_verdict == "misses" and z.verdict == "caip < state_knn"
+    # near the target either way: inconclusive
+    out = {("class", "knn", "reach", 0): _hits(50, 16), ("state_knn", "knn", "reach", 0): _hits(50, 20)}
+    n = paired_difference(_folder(tmp_path / "near", out), "class", "state_knn", target=0.8)
+    assert n.ratio.low < 0.8 < n.ratio.high and n.ratio_verdict == "inconclusive"
+    # compare.md holds the pairs the claims need
+    md = (folder / "compare.md").read_text()
+    section = md[md.index("## Differences"):]
+    assert "| dynamic | 32 | class − bc | knn | 200 | +0.0 [+0.0, +0.0] | s0 +0.0, s1 +0.0 | **inconclusive** |" in section
+    assert "| class − state_knn | knn | 200 |" in section and "**meets** (≥ 0.8)" in section
+
+
+def test_refusals_name_the_problem(tmp_path):
+    out = {(m, "knn", "reach", 0): _hits(10, 3) for m in ("class", "bc")}
+    folder = _folder(tmp_path, out)
+    with pytest.raises(CompareError, match="no final cells of caip"):
+        paired_difference(folder, "class", "caip")
+    with pytest.raises(CompareError, match="no cells of dino or caip; the methods here are bc, class"):
+        paired_difference(folder, "dino", "caip")
+    unit = folder / "evals" / f"{unit_name('bc', 'knn', 'reach', 'dynamic', 0, 12)}.json"
+    u = json.loads(unit.read_text())
+    unit.write_text(json.dumps(u | {"outcomes": _hits(10, 4)}))
+    with pytest.raises(CompareError, match=r"bc__knn__reach__dynamic__s0__step12.json: 4/10 episodes .* do not match"):
+        paired_difference(folder, "class", "bc")
+    unit.unlink()
+    with pytest.raises(CompareError, match="the evaluation of this cell is not here"):
+        paired_difference(folder, "class", "bc")
+
+
+def test_stratified_bootstrap_keeps_each_stratum_count():
+    # resampled within its stratum, the share of stratum 1 never changes: a zero-width interval
+    labels = np.array([0] * 30 + [1] * 70)
+    iv = bootstrap_interval(labels.astype(float), strata=labels)
+    assert (iv.estimate, iv.low, iv.high) == (0.7, 0.7, 0.7)
+    assert bootstrap_interval(labels.astype(float)).high > 0.7  # unstratified, it varies
+
+
+def test_the_committed_stage2_numbers(capsys):
+    """CLASS vs BC, k-NN, fixed camera (notebooks/paper/results): +4.3 points over the same 600
+    episodes, its interval above 0, but the two training seeds differ in sign: inconclusive."""
+    d = paired_difference(RESULTS, "class", "bc", camera="fixed")
+    assert d.episodes == 600 and (d.successes_a, d.successes_b) == (126, 100)
+    assert d.difference.estimate == pytest.approx(26 / 600)
+    assert d.per_seed[0] == pytest.approx(0.103, abs=0.001) and d.per_seed[1] == pytest.approx(-0.017, abs=0.001)
+    assert 0 < d.difference.low < 0.02 and 0.07 < d.difference.high < 0.09
+    assert d.verdict == "inconclusive"
+    from workbench.cli import main
+
+    assert main(["compare", "diff", str(RESULTS), "--a", "class", "--b", "state_knn", "--camera", "dynamic", "--target", "0.8"]) == 0
+    printed = capsys.readouterr().out
+    assert "class / state_knn   0.30" in printed and "target ≥ 0.8: misses" in printed
+    assert main(["compare", "diff", str(RESULTS), "--a", "class", "--b", "bc"]) == 2
+    assert "several camera setups (dynamic, fixed); choose one with --camera" in capsys.readouterr().err
