@@ -101,6 +101,29 @@ def test_no_difference_and_the_ratio_target(tmp_path):
     assert "| class − state_knn | knn | 200 |" in section and "**meets** (≥ 0.8)" in section
 
 
+def test_compare_md_pairs_cross_policies_and_training_variants(tmp_path):
+    """The Differences section also holds CLASS's k-NN against BC's MLP head (CLASS Table 1 / Fig. 11:
+    non-parametric vs parametric rollouts) and each CLASS training variant (a stage-(3) folder,
+    collected beside the default) against the default, on the same episodes."""
+    default = {("class", "knn", "reach", s): _hits(40, 20) for s in (0, 1)}
+    default |= {("bc", p, "reach", s): _hits(40, k) for s in (0, 1) for p, k in (("knn", 18), ("mlp", 8))}
+    hard = {("class", "knn", "reach", s): _hits(40, 30) for s in (0, 1)}
+    res = tmp_path / "results"
+    cells = []
+    for source, outcomes, variant in (("stage2", default, ""), ("stage3-hard", hard, "hard")):
+        folder = _folder(res / "stages" / source, outcomes)
+        cells += [c | {"source": source, "variant": variant, "demos": 32}
+                  for c in json.loads((folder / "compare.json").read_text())["cells"]]  # fmt: skip
+    write_results(res, {"cells": cells})
+    md = (res / "compare.md").read_text()
+    section = md[md.index("## Differences"):]
+    assert "| dynamic | 32 | class − bc | knn − mlp | 80 | +30.0 [" in section  # 20 vs 8 of 40 a seed
+    assert "| dynamic | 32 | class − bc | knn | 80 | +5.0 [" in section
+    assert "| dynamic | 32 | class [hard] − class | knn | 80 | +25.0 [" in section and "**class [hard] > class**" in section
+    d = paired_difference(res, "class", "class", variant_a="hard", cells=cells)
+    assert d.episodes == 80 and (d.successes_a, d.successes_b) == (60, 40) and d.verdict == "class > class"
+
+
 def test_refusals_name_the_problem(tmp_path):
     out = {(m, "knn", "reach", 0): _hits(10, 3) for m in ("class", "bc")}
     folder = _folder(tmp_path, out)
@@ -129,7 +152,7 @@ def test_stratified_bootstrap_keeps_each_stratum_count():
 def test_the_committed_stage2_numbers(capsys):
     """CLASS vs BC, k-NN, fixed camera (notebooks/paper/results): +4.3 points over the same 600
     episodes, its interval above 0, but the two training seeds differ in sign: inconclusive."""
-    d = paired_difference(RESULTS, "class", "bc", camera="fixed")
+    d = paired_difference(RESULTS, "class", "bc", camera="fixed", demos=32)
     assert d.episodes == 600 and (d.successes_a, d.successes_b) == (126, 100)
     assert d.difference.estimate == pytest.approx(26 / 600)
     assert d.per_seed[0] == pytest.approx(0.103, abs=0.001) and d.per_seed[1] == pytest.approx(-0.017, abs=0.001)

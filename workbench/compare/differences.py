@@ -43,10 +43,31 @@ from workbench.compare.units import CompareError, read_unit, unit_name
 from workbench.compare.table import cell_value, varying
 from workbench.stats import Interval, bootstrap_interval
 
-__all__ = ["CLAIMS", "PairedDifference", "differences_markdown", "episode_outcomes", "paired_difference"]
+__all__ = ["CLAIMS", "Claim", "PairedDifference", "differences_markdown", "episode_outcomes", "paired_difference"]
 
-#: The pairs issue 14's claims rest on (CLASS Table 1): (A, B, ratio target or None).
-CLAIMS: tuple[tuple[str, str, float | None], ...] = (("class", "bc", None), ("class", STATE_KNN, 0.8))
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A pair compare.md's "Differences" section reports: A − B at every policy both have, or at
+    ``policy_a`` vs ``policy_b``; ``target`` for the ratio A / B; ``variants``: each training variant
+    of A (a stage-(3) folder) against A's default, instead of B."""
+
+    a: str
+    b: str
+    policy_a: str | None = None
+    policy_b: str | None = None
+    target: float | None = None
+    variants: bool = False
+
+
+#: The pairs issue 14's claims rest on. CLASS Table 1: CLASS vs BC per policy, and CLASS's
+#: non-parametric (k-NN) rollouts against BC's parametric ones — the pair Table 1's cells and Fig. 11
+#: compare (§4.4, App. F: "CLASS with non-parametric rollouts … outperforms BC with parametric
+#: rollouts"); the CLASS visual k-NN against ≥ 80 % of the state k-NN; CLASS Fig. 4 closed loop: each
+#: CLASS design variant against the default.
+CLAIMS: tuple[Claim, ...] = (Claim("class", "bc"), Claim("class", "bc", "knn", "mlp"),
+                             Claim("class", STATE_KNN, "knn", "knn", 0.8), Claim("class", "class", variants=True))
 
 
 @dataclass(frozen=True)
@@ -229,32 +250,48 @@ def _verdict(a: str, b: str, diff: Interval, per_seed: dict[int, float]) -> tupl
     return "inconclusive", "the episode interval holds 0"
 
 
+def _pairs(cells: Sequence[dict[str, Any]], claim: Claim) -> list[tuple[str, str, str, str]]:
+    """(variant A, variant B, policy A, policy B) of ``claim`` that ``cells`` hold."""
+
+    def policies(method: str, variant: str) -> set[str]:
+        return {c["policy"] for c in cells if c["method"] == method and cell_value(c, "variant") == variant}
+
+    if claim.variants:
+        variants = sorted({cell_value(c, "variant") for c in cells if c["method"] == claim.a} - {""})
+        return [(v, "", p, p) for v in variants for p in sorted(policies(claim.a, v) & policies(claim.b, ""))]
+    pa, pb = policies(claim.a, ""), policies(claim.b, "")
+    if claim.policy_a is not None:
+        return [("", "", claim.policy_a, claim.policy_b or claim.policy_a)] if claim.policy_a in pa and (
+            claim.policy_b or claim.policy_a) in pb else []  # fmt: skip
+    return [("", "", p, p) for p in sorted(pa & pb)]
+
+
 def differences_markdown(results: str | Path, cells: Sequence[dict[str, Any]], claims=CLAIMS) -> str:
-    """A "Differences" section for compare.md: each pair of :data:`CLAIMS` at the final checkpoint,
-    per camera setup and number of demos the cells hold and per policy both sides have; a pair whose
+    """A "Differences" section for compare.md: each :class:`Claim` of :data:`CLAIMS` at the final
+    checkpoint, per camera setup and number of demos the cells hold and per policy both sides have
+    (or the claim's policies; each training variant against the default); a pair whose
     per-episode outcomes are not at hand is left out. Empty when no pair is present."""
     rows = []
     for camera in varying(cells, "camera_setup"):
         at = [c for c in cells if c["camera_setup"] == camera and c["checkpoint"] == "final"]
         for demos in varying(at, "demos"):
             here = [c for c in at if cell_value(c, "demos") == demos]
-            for a, b, target in claims:
-                pa = {c["policy"] for c in here if c["method"] == a and not cell_value(c, "variant")}
-                pb = {c["policy"] for c in here if c["method"] == b and not cell_value(c, "variant")}
-                # the state k-NN claim is about the visual k-NN policy
-                pols = pa & pb if b != STATE_KNN else pa & pb & {"knn"}
-                for pol in sorted(pols):
+            for claim in claims:
+                for va, vb, pol_a, pol_b in _pairs(here, claim):
                     try:
-                        d = paired_difference(results, a, b, policy=pol, camera=camera, demos=demos, target=target,
-                                              cells=here)  # fmt: skip
+                        d = paired_difference(results, claim.a, claim.b, policy=pol_a, policy_b=pol_b, camera=camera,
+                                              demos=demos, variant_a=va, variant_b=vb, target=claim.target, cells=here)  # fmt: skip
                     except CompareError:
                         continue
-                    dd, r = d.difference, d.ratio
-                    rows.append(f"| {camera} | {'?' if demos is None else demos} | {a} − {b} | {pol} | {d.episodes} | "
+                    dd, r, t = d.difference, d.ratio, claim.target
+                    name_a, name_b = (f"{claim.a} [{va}]" if va else claim.a), (f"{claim.b} [{vb}]" if vb else claim.b)
+                    rows.append(f"| {camera} | {'?' if demos is None else demos} | {name_a} − {name_b} | "
+                                f"{pol_a if pol_a == pol_b else f'{pol_a} − {pol_b}'} | {d.episodes} | "
                                 f"{_points(dd.estimate)} [{_points(dd.low)}, {_points(dd.high)}] | "
                                 + ", ".join(f"s{s} {_points(v)}" for s, v in d.per_seed.items())
-                                + f" | **{d.verdict}** | {_ratio(r.estimate)} [{_ratio(r.low)}, {_ratio(r.high)}] | "
-                                + ("–" if target is None else f"**{d.ratio_verdict}** (≥ {target:g})") + " |")  # fmt: skip
+                                + f" | **{d.verdict.replace(claim.a, name_a, 1) if va else d.verdict}** | "
+                                f"{_ratio(r.estimate)} [{_ratio(r.low)}, {_ratio(r.high)}] | "
+                                + ("–" if t is None else f"**{d.ratio_verdict}** (≥ {t:g})") + " |")  # fmt: skip
     if not rows:
         return ""
     head = ["## Differences (final checkpoint, paired over the same episodes)", "",
