@@ -28,6 +28,7 @@ from enum import Enum
 from pathlib import Path
 
 from workbench.atomic import atomic_write_text
+from workbench.train.checkpoint import CheckpointError, read_checkpoint_record
 
 __all__ = ["RunState", "RunStatus", "RunDir", "JobError", "DEFAULT_RUNS_ROOT", "TrainedOn", "pid_alive", "read_checkpoint_meta", "trained_on"]
 
@@ -219,17 +220,11 @@ class RunDir:
 
 def read_checkpoint_meta(path: str | Path) -> dict:
     """The ``meta`` a workbench checkpoint records (method, sample_meta, data, split, …), read from
-    the safetensors header alone (an 8-byte length, then JSON): no tensor is loaded and torch is
-    not imported, so listing runs stays cheap. :class:`JobError` names the file when it is not one."""
-    path = Path(path)
+    its header alone (:func:`~workbench.train.checkpoint.read_checkpoint_record`: no tensor is
+    loaded, torch is not imported). :class:`JobError` names the file when it is not one."""
     try:
-        with open(path, "rb") as f:
-            n = int.from_bytes(f.read(8), "little")
-            if not 2 <= n <= 100 * 2**20:
-                raise ValueError(f"header length {n} is not that of a safetensors file")
-            header = json.loads(f.read(n))
-        return json.loads(header["__metadata__"]["workbench"]).get("meta", {})
-    except (OSError, ValueError, KeyError, TypeError) as e:
+        return read_checkpoint_record(path)["meta"]
+    except CheckpointError as e:
         raise JobError(f"{path}: not a readable workbench checkpoint ({e})") from e
 
 
