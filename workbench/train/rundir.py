@@ -23,9 +23,11 @@ import fcntl
 import json
 import os
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from workbench.atomic import atomic_write_text
 from workbench.train.checkpoint import CheckpointError, read_checkpoint_record
@@ -230,19 +232,30 @@ def read_checkpoint_meta(path: str | Path) -> dict:
 
 @dataclass(frozen=True)
 class TrainedOn:
-    """What a run trained on, from its latest checkpoint's header (and config.yaml): what the
-    app needs to list the runs that can read a dataset, without loading any of them."""
+    """What a run trained on: its camera and dataset. The one statement of the run-camera rule —
+    which camera a run's samples come from (:meth:`from_record`) and which datasets can give them
+    (:meth:`reads`); :class:`~workbench.train.run.TrainedRun` (``camera``, ``fits``) and the app's
+    run list (:func:`trained_on`, from the checkpoint's header, no model loaded) both use it."""
 
-    camera: str | None  # the camera its samples came from (None: each episode's first), as TrainedRun.camera
+    camera: str | None  # the camera its samples came from (None: each episode's first)
     data_path: str  # the dataset as the job names it ("" when unknown)
 
-    def reads(self, cameras: tuple[str, ...] | list[str]) -> bool:
-        """Whether a dataset with ``cameras`` can give this run's samples (TrainedRun.fits's rule)."""
-        return not self.camera or self.camera in cameras
+    @classmethod
+    def from_record(cls, sample_meta: Mapping[str, Any], data: Mapping[str, Any]) -> TrainedOn:
+        """From a run's sample meta and data config (as dicts): the camera training resolved (a
+        config's ``camera: null`` becomes the first camera's name in the sample meta), else the
+        config's; None when neither names one."""
+        return cls(camera=sample_meta.get("camera") or data.get("camera") or None, data_path=str(data.get("path") or ""))
+
+    def reads(self, cameras: Iterable[str]) -> bool:
+        """Whether a dataset with ``cameras`` can give this run's samples: it has the run's camera
+        (any dataset does when the run names none)."""
+        return not self.camera or self.camera in tuple(cameras)
 
 
 def trained_on(run: str | Path) -> TrainedOn:
-    """:class:`TrainedOn` of the run directory ``run`` (:class:`JobError` when it has no readable checkpoint)."""
+    """:class:`TrainedOn` of the run directory ``run`` from its latest checkpoint's header (and
+    config.yaml), torch-free (:class:`JobError` when it has no readable checkpoint)."""
     rd = RunDir(run)
     ckpt = rd.latest_checkpoint()
     if ckpt is None:
@@ -256,5 +269,4 @@ def trained_on(run: str | Path) -> TrainedOn:
             data = (yaml.safe_load(rd.config_path.read_text()) or {}).get("data") or {}
         except yaml.YAMLError:
             data = {}
-    camera = (meta.get("sample_meta") or {}).get("camera") or data.get("camera") or None
-    return TrainedOn(camera=camera, data_path=str(data.get("path") or ""))
+    return TrainedOn.from_record(meta.get("sample_meta") or {}, data)
