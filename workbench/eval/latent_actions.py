@@ -327,7 +327,7 @@ def rollout_token_policy(restored: Any, episodes: int, *, tasks: Sequence[str] =
     import time
 
     from workbench.eval.parallel import (ParallelRolloutConfig, check_disjoint_seeds, check_rollout_camera, make_specs,
-                                         run_parallel_rollouts)
+                                         outcomes_by_task, run_parallel_rollouts)
     from workbench.eval.policies import ChunkPredictor
     from workbench.stats import wilson_interval
 
@@ -346,8 +346,7 @@ def rollout_token_policy(restored: Any, episodes: int, *, tasks: Sequence[str] =
                                      desc=str(restored.id))
     seconds = time.perf_counter() - t0
     scores = []
-    for task in dict.fromkeys(s.task for s in specs):
-        mine = [o for o in outcomes if o.spec.task == task]
+    for task, mine in outcomes_by_task(outcomes).items():
         wins = int(sum(o.success for o in mine))
         scores.append(TokenRolloutScore(
             run=str(restored.id), task=task, camera_setup=camera_setup, episodes=len(mine), successes=wins,
