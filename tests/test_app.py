@@ -562,3 +562,9 @@ def test_jobs_defaults_to_a_smoke_job_and_refuses_a_bad_dataset_where_launched(a
     assert not app.exception
     assert any("Cannot launch" in e.value and "typo" in e.value and "does not exist" in e.value for e in app.error)
     assert sorted(p.name for p in (roots / "runs").iterdir()) == before  # no dead run left behind
+    yaml_box = [t for t in app.text_area if t.label.startswith("Config")][0]
+    yaml_box.set_value("method: [caip\n").run()
+    app.button(key="jobs_launch").click().run()
+    assert not app.exception
+    assert any("Cannot launch" in e.value and "the edited config: not valid YAML" in e.value for e in app.error)
+    assert sorted(p.name for p in (roots / "runs").iterdir()) == before

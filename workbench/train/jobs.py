@@ -15,8 +15,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from workbench.train.config import TrainConfig, config_diff
 from workbench.train.rundir import DEFAULT_RUNS_ROOT, JobError, RunDir, RunState, RunStatus
 
@@ -76,9 +74,9 @@ def launch(rd: RunDir, *, resume: bool = False, nproc: int = 1) -> subprocess.Po
 def resolve_run(run: str | Path, *, runs_root: str | Path = DEFAULT_RUNS_ROOT) -> RunDir:
     """A run directory from a path or an id under ``runs_root``."""
     p = Path(run)
-    for cand in (p, Path(runs_root) / str(run)):
-        if (cand / "config.yaml").is_file():
-            return RunDir(cand)
+    for cand in (RunDir(p), RunDir(Path(runs_root) / str(run))):
+        if cand.exists():
+            return cand
     raise JobError(f"no run {str(run)!r} (looked for {p}/config.yaml and {Path(runs_root) / str(run)}/config.yaml)")
 
 
@@ -92,11 +90,8 @@ def list_runs(runs_root: str | Path = DEFAULT_RUNS_ROOT, *, trained_only: bool =
         rd = RunDir(d)
         if not rd.exists() or (trained_only and rd.latest_checkpoint() is None):
             continue
-        try:  # the YAML as written, not validated: validating imports every method (and torch) to list runs
-            raw = yaml.safe_load(rd.config_path.read_text()) or {}
-            method, preset = str(raw.get("method") or "?"), raw.get("preset")
-        except Exception:  # a run of an older version still lists
-            method, preset = "?", None
+        raw = rd.read_raw_config()  # not validated: validating imports every method (and torch) to list runs
+        method, preset = str(raw.get("method") or "?"), raw.get("preset")
         try:
             status = rd.read_status()
         except JobError as e:

@@ -108,6 +108,19 @@ class RunDir:
     def exists(self) -> bool:
         return self.config_path.is_file()
 
+    def read_raw_config(self) -> dict[str, Any]:
+        """``config.yaml`` as written, not validated ({} when it is missing, not YAML or not a
+        mapping): the method, preset and data a listing shows without importing every method (and
+        torch), which :meth:`TrainConfig.from_yaml <workbench.train.config.TrainConfig.from_yaml>`
+        validates against. Anything that trains or evaluates reads the typed config instead."""
+        import yaml
+
+        try:
+            raw = yaml.safe_load(self.config_path.read_text())
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            return {}
+        return raw if isinstance(raw, dict) else {}
+
     # -- status ---------------------------------------------------------------------------------
     def read_status(self) -> RunStatus:
         try:
@@ -262,11 +275,6 @@ def trained_on(run: str | Path) -> TrainedOn:
         raise JobError(f"{rd.path}: the run has no checkpoint yet")
     meta = read_checkpoint_meta(ckpt)
     data = dict(meta.get("data") or {})
-    if not data and rd.config_path.is_file():  # as load_run: the checkpoint's record, else the job's config
-        import yaml
-
-        try:
-            data = (yaml.safe_load(rd.config_path.read_text()) or {}).get("data") or {}
-        except yaml.YAMLError:
-            data = {}
+    if not data:  # as load_run: the checkpoint's record, else the job's config
+        data = dict(rd.read_raw_config().get("data") or {})
     return TrainedOn.from_record(meta.get("sample_meta") or {}, data)
