@@ -31,7 +31,7 @@ figures_out = None
 # %%
 from workbench.eval.latent_actions import (compare_arms_closed_loop, probe_token_features, score_pseudo_tokens, score_token_policy,
                                            sweep_arms)
-from workbench.figures import notebook_config, notebook_dataset, train_cached, train_clap_vdvae
+from workbench.figures import notebook_dataset, train_arms, train_clap_vdvae
 from workbench.stats import separated
 from workbench.viz.curves import plot_interval_panels
 from workbench.viz.save import save_figure
@@ -52,16 +52,12 @@ print(f"  linear probe on the frozen features (fit on the labelled training epis
 
 # %%
 arms = {"robot demos only": False, "robot + pseudo-labelled video": True}
-scores: dict[str, list] = {a: [] for a in arms}
-runs: dict[str, list] = {a: [] for a in arms}
-for arm, use_video in arms.items():
-    for s in seeds:
-        cfg = notebook_config("clap_ntp", smoke=smoke, seed=s, dataset=data, steps=steps,
-                              method_config={"vdvae_run": str(vd.run_dir), "use_video": use_video}, overrides=[f"data.split_seed={seed}"])
-        run = train_cached(cfg, name=f"clap-ntp-video{int(use_video)}")
-        runs[arm].append(run)
-        scores[arm].append(score_token_policy(run.load(), stride=4 if smoke else 1))
-        sc = scores[arm][-1]
+runs = train_arms("clap_ntp", {arm: {"vdvae_run": str(vd.run_dir), "use_video": v} for arm, v in arms.items()}, seeds,
+                  names={arm: f"clap-ntp-video{int(v)}" for arm, v in arms.items()}, smoke=smoke, split_seed=seed, dataset=data,
+                  steps=steps)  # fmt: skip
+scores = {arm: [score_token_policy(r.load(), stride=4 if smoke else 1) for r in runs[arm]] for arm in arms}
+for arm in arms:
+    for s, sc in zip(seeds, scores[arm]):
         print(f"{arm}, seed {s}: token accuracy {sc.token_accuracy}, chunk MSE {sc.chunk_mse}, NLL {sc.nll}")
 
 # mean over seeds with a Student-t interval; the arms differ when the intervals do not overlap

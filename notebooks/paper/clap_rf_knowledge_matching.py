@@ -31,7 +31,7 @@ figures_out = None
 
 # %%
 from workbench.eval.latent_actions import compare_arms_closed_loop, score_token_policy, sweep_arms
-from workbench.figures import notebook_config, notebook_dataset, train_cached, train_clap_vdvae
+from workbench.figures import notebook_config, notebook_dataset, train_arms, train_cached, train_clap_vdvae
 from workbench.stats import separated
 from workbench.viz.curves import plot_interval_panels
 from workbench.viz.save import save_figure
@@ -48,16 +48,12 @@ print(f"reference NTP: token accuracy {reference.token_accuracy}, chunk MSE (dec
 
 # %%
 arms = {"RF, α = 0 (no KM)": 0.0, f"RF + KM, α = {alpha:g}": float(alpha)}
-scores: dict[str, list] = {a: [] for a in arms}
-runs: dict[str, list] = {a: [] for a in arms}
-for arm, a in arms.items():
-    for s in seeds:
-        cfg = notebook_config("clap_rf", smoke=smoke, seed=s, dataset=data, steps=steps,
-                              method_config={"ntp_run": str(ntp.run_dir), "alpha": a}, overrides=[f"data.split_seed={seed}"])
-        run = train_cached(cfg, name=f"clap-rf-alpha{a:g}")
-        runs[arm].append(run)
-        scores[arm].append(score_token_policy(run.load(), stride=stride))
-        sc = scores[arm][-1]
+runs = train_arms("clap_rf", {arm: {"ntp_run": str(ntp.run_dir), "alpha": a} for arm, a in arms.items()}, seeds,
+                  names={arm: f"clap-rf-alpha{a:g}" for arm, a in arms.items()}, smoke=smoke, split_seed=seed, dataset=data,
+                  steps=steps)  # fmt: skip
+scores = {arm: [score_token_policy(r.load(), stride=stride) for r in runs[arm]] for arm in arms}
+for arm in arms:
+    for s, sc in zip(seeds, scores[arm]):
         print(f"{arm}, seed {s}: token accuracy {sc.token_accuracy}, KL to reference {sc.kl_to_reference}, "
               f"RF chunk MSE {sc.chunk_mse}")
 
