@@ -114,12 +114,9 @@ def stop_run(rd: RunDir, *, timeout: float = 60.0, kill: bool = False) -> RunSta
     rd.update_status(state=RunState.STOPPING)
     # the job leads its own session: signal the group so torchrun's workers hear it too
     os.killpg(pgid, signal.SIGTERM)
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        st = rd.read_status()
-        if not st.active:
-            return st
-        time.sleep(0.2)
+    done = _inactive_within(rd, timeout)
+    if done is not None:
+        return done
     if kill:
         os.killpg(pgid, signal.SIGKILL)
         time.sleep(0.5)
@@ -136,14 +133,22 @@ def resume_run(rd: RunDir, *, nproc: int = 1) -> subprocess.Popen:
     return launch(rd, resume=True, nproc=nproc)
 
 
-def wait_for(rd: RunDir, *, timeout: float = 600.0, poll: float = 0.2) -> RunStatus:
-    """Block until the job is no longer active (for tests and scripts)."""
+def _inactive_within(rd: RunDir, timeout: float, poll: float = 0.2) -> RunStatus | None:
+    """The job's status once it is no longer active, polled every ``poll`` s; None after ``timeout``."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         st = rd.read_status()
         if not st.active:
             return st
         time.sleep(poll)
+    return None
+
+
+def wait_for(rd: RunDir, *, timeout: float = 600.0, poll: float = 0.2) -> RunStatus:
+    """Block until the job is no longer active (for tests and scripts)."""
+    st = _inactive_within(rd, timeout, poll)
+    if st is not None:
+        return st
     raise JobError(f"{rd.path}: still {rd.read_status().state} after {timeout:.0f}s")
 
 
