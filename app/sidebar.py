@@ -228,3 +228,14 @@ def analysis_inputs(page: str):
         st.error(f"Cannot load run `{run.id}`: {e}")
         st.stop()
     return run, run_path, stamp, data_path, mtime
+
+
+def embeddings_or_stop(run, run_path: str, stamp: float, data_path: str, mtime: float, stride: int):
+    """The run's embeddings of every ``stride``-th frame (:func:`cache.embeddings`), behind a
+    spinner, or stops the page saying why the dataset cannot be embedded."""
+    with st.spinner("Embedding the frames (once per run and dataset; cached on disk)…"):
+        try:
+            return cache.embeddings(run_path, stamp, data_path, mtime, stride)
+        except Exception as e:
+            st.error(f"Cannot embed this dataset with run `{run.id}`: {e}")
+            st.stop()

@@ -28,9 +28,8 @@ sys.path.insert(0, str(REPO))
 
 
 def main(argv: list[str] | None = None) -> int:
-    from workbench.analysis import compute_embeddings, make_projector, project_cached
-    from workbench.analysis.neighbour_table import compute_neighbour_table, neighbour_table_key, save_neighbour_table
-    from workbench.analysis.rechunk import rechunk
+    from workbench.analysis.neighbour_table import compute_neighbour_table, save_neighbour_table
+    from workbench.analysis.run_analysis import RunAnalysis
     from workbench.data import load_dataset
     from workbench.data.catalog import DEFAULT_ROOT, find_datasets
     from workbench.train.run import load_run
@@ -62,16 +61,18 @@ def main(argv: list[str] | None = None) -> int:
             ds = load_dataset(entry.path, strict=False)  # as the app opens it
             if not run.fits(ds).ok:
                 continue  # the run cannot read this dataset: the app does not offer the pair
+            analysis = RunAnalysis(run, ds, stride=args.stride)  # as the app's pages look: same caches, same keys
             t0 = time.time()
-            emb = compute_embeddings(run, ds, stride=args.stride)
+            emb = analysis.embeddings
             line = f"{run_dir.name} × {entry.name}: {len(emb)} frames embedded in {time.time() - t0:.0f} s"
             for name in args.projectors:
                 t0 = time.time()
-                project_cached(make_projector(name, random_state=0), emb.vectors, cache_dir=out / "projections")
+                analysis.projection(name)
                 line += f"; {name} {time.time() - t0:.0f} s"
             if not args.no_tables:
-                chunks = rechunk(emb, ds, emb.chunk_kind, int(emb.chunks.shape[1]))  # what the page rechunks to
-                key = neighbour_table_key(chunks.chunks, chunks.episode, window=None, cost="sqeuclidean")
+                page = {"kind": emb.chunk_kind, "horizon": int(emb.chunks.shape[1])}  # what the page rechunks to
+                key = analysis.neighbour_table_key(**page, window=None, cost="sqeuclidean")
+                chunks = analysis.rechunked(**page)
                 if key not in written:
                     t0 = time.time()
                     table = compute_neighbour_table(chunks.chunks, chunks.episode)

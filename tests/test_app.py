@@ -331,6 +331,23 @@ def test_latent_page_projects_selects_and_plays_back(trained, app, monkeypatch):
     assert app.slider(key="playback_frame").value == 0 and app.selectbox(key="playback_episode").value == 0
 
 
+def test_analysis_pages_say_when_the_run_cannot_embed_the_dataset(trained, app, monkeypatch):
+    from workbench.analysis import run_analysis
+
+    def broken(*a, **kw):
+        raise ValueError("the frames are unreadable")
+
+    for page, stride in (("latent", 7), ("neighbours", 9)):  # strides no other test embeds at: nothing cached
+        app.switch_page(f"app_pages/{page}.py").run()
+        _robot(app)
+        _pick_run(app, "caip-tiny")  # embeds at the default stride
+        monkeypatch.setattr(run_analysis, "compute_embeddings", broken)
+        key = "latent_stride" if page == "latent" else "neighbours_stride"
+        app.number_input(key=key).set_value(stride).run()
+        assert not app.exception
+        assert any("Cannot embed this dataset with run `caip-tiny`: the frames are unreadable" in e.value for e in app.error), page
+
+
 def test_neighbours_page_controls_change_the_output(trained, app):
     app.switch_page("app_pages/neighbours.py").run()
     _robot(app)
@@ -562,3 +579,9 @@ def test_jobs_defaults_to_a_smoke_job_and_refuses_a_bad_dataset_where_launched(a
     assert not app.exception
     assert any("Cannot launch" in e.value and "typo" in e.value and "does not exist" in e.value for e in app.error)
     assert sorted(p.name for p in (roots / "runs").iterdir()) == before  # no dead run left behind
+    yaml_box = [t for t in app.text_area if t.label.startswith("Config")][0]
+    yaml_box.set_value("method: [caip\n").run()
+    app.button(key="jobs_launch").click().run()
+    assert not app.exception
+    assert any("Cannot launch" in e.value and "the edited config: not valid YAML" in e.value for e in app.error)
+    assert sorted(p.name for p in (roots / "runs").iterdir()) == before

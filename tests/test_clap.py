@@ -391,3 +391,24 @@ def test_rf_smoke_preset_trains_its_whole_chain_from_nothing(tmp_path, disk_data
     restored = load_run(run)
     assert restored.method_name == "clap_rf" and restored.step == 12
     assert restored.method.reference.vdvae.actvae.act_vae.config.horizon == restored.sample_meta.horizon
+
+
+def test_sweep_arms_and_closed_loop_lines():
+    from workbench.eval.latent_actions import ArmSuccess, TokenRolloutScore, sweep_arms
+    from workbench.stats import Interval, pooled_rate, seed_sweep, wilson_interval
+
+    class Score:
+        def __init__(self, acc: float) -> None:
+            self.token_accuracy = Interval(acc, acc - 0.1, acc + 0.1)
+
+    sweep = sweep_arms({"a": [Score(0.2), Score(0.4)], "b": [Score(0.1), Score(0.1), Score(0.3)]}, ["token_accuracy"])
+    assert sweep.values == {"a": {"token_accuracy": [0.2, 0.4]}, "b": {"token_accuracy": [0.1, 0.1, 0.3]}}
+    assert sweep.over_seeds["a"]["token_accuracy"] == seed_sweep([0.2, 0.4])
+    assert sweep.to_dict()["over_seeds"]["b"]["token_accuracy"] == seed_sweep([0.1, 0.1, 0.3]).to_dict()
+
+    runs = tuple(TokenRolloutScore("r", "reach", "fixed", 10, k, wilson_interval(k, 10), 150.0, (2000, 2009), 3.0) for k in (1, 4))
+    arm = ArmSuccess("robot", runs, pooled_rate([(1, 10), (4, 10)]), seed_sweep([0.1, 0.4]))
+    lines = arm.describe([0, 1]).splitlines()
+    assert lines[0] == f"robot, seed 0: reach success 1/10 = {wilson_interval(1, 10).format(2)} (3 s)"
+    assert lines[1].startswith("robot, seed 1: reach success 4/10")
+    assert lines[2] == f"robot: pooled {pooled_rate([(1, 10), (4, 10)]).format(3)}, over seeds {seed_sweep([0.1, 0.4]).format(3)}"

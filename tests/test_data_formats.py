@@ -169,7 +169,7 @@ def test_listing_does_not_decode_frames(tmp_path, robot_episodes):
     assert len(ds) == 4 and ds.num_frames == sum(len(e) for e in robot_episodes)
 
 
-@pytest.mark.parametrize("layout", ["lerobot", "hand_pose"])
+@pytest.mark.parametrize("layout", ["lerobot", "lerobot-v2.1", "hand_pose"])
 def test_one_frame_is_decoded_alone_and_equals_the_segments_frame(tmp_path, layout):
     """Indexing one frame of a fresh episode (a thumbnail) decodes that frame only, and it is the
     very frame the whole segment holds (the seek lands on it, not on its key frame)."""
@@ -177,6 +177,8 @@ def test_one_frame_is_decoded_alone_and_equals_the_segments_frame(tmp_path, layo
 
     if layout == "lerobot":  # two episodes in one video file: the second starts mid-file
         path = write_lerobot([make_robot_episode(i, T=12) for i in range(2)], tmp_path / "ds", lossless=True)
+    elif layout == "lerobot-v2.1":  # one video file per episode
+        path = write_lerobot([make_robot_episode(i, T=12) for i in range(2)], tmp_path / "ds", lossless=True, version="v2.1")
     else:
         path = write_hand_pose([make_hand_episode(i, T=10) for i in range(2)], tmp_path / "hands", lossless=True)
     ds = load_dataset(path)

@@ -201,3 +201,18 @@ def test_variant_bars_table_and_latent_panels_are_built_in_viz():
     panels = plot_latent_panels({"one": np.zeros((4, 2)), "two": np.ones((4, 2))}, labels)
     assert len(panels.data) == 4 and [t.showlegend for t in panels.data] == [True, True, False, False]
     assert list(panels.data[0].x) == [0.0, 0.0] and panels.data[2].xaxis == "x2"
+
+
+def test_interval_panels_keep_an_arm_colour_and_draw_asymmetric_bars():
+    from workbench.stats import Interval, wilson_interval
+    from workbench.viz.curves import plot_interval_panels
+
+    a, b = Interval(0.5, 0.2, 0.6), Interval(0.1, 0.05, 0.4)
+    panels = {"offline": {"arm A": (["s0", "s1"], [a, b]), "arm B": (["s0"], [b])},
+              "closed loop": {"arm A": (["pooled"], [wilson_interval(3, 10)])}}
+    fig = plot_interval_panels(panels, colors=["#111111", "#222222"], references={"closed loop": 0.25}, title="t")
+    assert [t.name for t in fig.data] == ["arm A", "arm B", "arm A"] and [t.showlegend for t in fig.data] == [True, True, False]
+    assert [t.marker.color for t in fig.data] == ["#111111", "#222222", "#111111"]
+    np.testing.assert_allclose(fig.data[0].error_y.array, [0.1, 0.3])
+    np.testing.assert_allclose(fig.data[0].error_y.arrayminus, [0.3, 0.05])
+    assert fig.data[2].xaxis == "x2" and [s.y0 for s in fig.layout.shapes] == [0.25]

@@ -65,7 +65,14 @@ def test_config_round_trip_and_refusals(tmp_path, tiny_dataset):
     (tmp_path / "c.yaml").write_text(cfg.to_yaml())
     from workbench.train import TrainConfig
 
-    assert TrainConfig.from_yaml(tmp_path / "c.yaml") == cfg
+    assert TrainConfig.from_yaml(tmp_path / "c.yaml") == cfg == TrainConfig.from_yaml_text(cfg.to_yaml())
+    with pytest.raises(ConfigError, match="the edited config: not valid YAML"):
+        TrainConfig.from_yaml_text("method: [caip", where="the edited config")
+    with pytest.raises(ConfigError, match="c2.yaml: expected a mapping"):
+        (tmp_path / "c2.yaml").write_text("- caip\n")
+        TrainConfig.from_yaml(tmp_path / "c2.yaml")
+    with pytest.raises(ConfigError, match="c3.yaml: config file not found"):
+        TrainConfig.from_yaml(tmp_path / "c3.yaml")
     with pytest.raises(ConfigError, match="unknown key optim.lrr"):
         make_config("caip", "smoke", ["optim.lrr=1"])
     with pytest.raises(ConfigError, match="method must be one of"):
@@ -200,3 +207,21 @@ def test_torchrun_two_processes_match_single_process_on_the_global_batch(tmp_pat
     got, want = _losses(ddp), _losses(single)
     assert [s for s, _ in got] == [s for s, _ in want]
     np.testing.assert_allclose([l for _, l in got], [l for _, l in want], rtol=1e-4, atol=1e-5)
+
+
+def test_listing_reads_the_config_as_written_and_survives_a_broken_one(tmp_path, tiny_dataset):
+    from workbench.train import list_runs, resolve_run
+
+    good = create_run(_cfg(tiny_dataset), runs_root=tmp_path)
+    assert good.read_raw_config()["method"] == "caip" and resolve_run(good.id, runs_root=tmp_path).path == good.path
+    broken = RunDir(tmp_path / "broken")
+    broken.path.mkdir()
+    broken.config_path.write_text("method: [caip\n")
+    listed = RunDir(tmp_path / "listed")
+    listed.path.mkdir()
+    listed.config_path.write_text("- not a mapping\n")
+    assert broken.read_raw_config() == {} == listed.read_raw_config() == RunDir(tmp_path / "absent").read_raw_config()
+    rows = {r.id: r.method for r in list_runs(tmp_path)}
+    assert rows == {good.id: "caip", "broken": "?", "listed": "?"}
+    with pytest.raises(JobError, match="no run 'absent'"):
+        resolve_run("absent", runs_root=tmp_path)

@@ -380,3 +380,30 @@ def test_flow_head_round_trip_and_factory_errors():
         ViTConfig(width=30, heads=4)
     with pytest.raises(ValueError, match="dropout"):
         ActionEncoderConfig(dropout=1.5)
+
+
+@pytest.mark.parametrize("cls,field,width_field", [
+    ("workbench.models.vision:ViTConfig", "heads", "width"),
+    ("workbench.models.action:ActionEncoderConfig", "heads", "width"),
+    ("workbench.models.text:TextEncoderConfig", "heads", "width"),
+    ("workbench.models.pooling:MAPHeadConfig", "heads", "width"),
+    ("workbench.models.pooling:TextPoolingConfig", "heads", "width"),
+    ("workbench.models.act_vae:ActVAEConfig", "heads", "width"),
+    ("workbench.models.token_policy:TokenPolicyConfig", "heads", "width"),
+    ("workbench.models.chunk_decoder:PatchChunkDecoderConfig", "heads", "width"),
+    ("workbench.models.multiview:MultiViewViTConfig", "heads", "width"),
+    ("workbench.methods.caip:CAIPConfig", "action_heads", "action_width"),
+    ("workbench.methods.clamp:CLAMPConfig", "text_heads", "text_width"),
+    ("workbench.methods.clap:ActVAEMethodConfig", "vision_heads", "vision_width"),
+    ("workbench.methods.baselines:RandomEncoderConfig", "vit_heads", "vit_width"),
+])  # fmt: skip
+def test_every_attention_config_refuses_heads_that_do_not_divide_the_width(cls, field, width_field):
+    import dataclasses
+    import importlib
+
+    module, name = cls.split(":")
+    config_cls = getattr(importlib.import_module(module), name)
+    width = {f.name: f.default for f in dataclasses.fields(config_cls)}[width_field]
+    heads = next(h for h in range(3, width) if width % h)  # a head count that leaves a remainder
+    with pytest.raises(ValueError, match=rf"{name}\.{field} \({heads}\) must divide {width_field} \({width}\)"):
+        config_cls(**{field: heads})

@@ -114,3 +114,22 @@ def test_train_cached_reuses_a_finished_run_of_the_same_config(tmp_path: Path):
     assert not first.reused and again.reused and again.run_dir == first.run_dir
     assert not other.reused and other.run_dir != first.run_dir
     assert first.load().step == cfg.steps
+
+
+def test_train_arms_trains_every_arm_at_every_seed_on_one_split(tmp_path: Path):
+    from workbench.figures import notebook_config, smoke_dataset, train_arms, train_cached
+
+    data = smoke_dataset(tasks=("reach",), per_task=3, root=tmp_path / "data")
+    arms = {"narrow": {"embed_dim": 16}, "wide": {"embed_dim": 24}}
+    runs = train_arms("random_encoder", arms, [0, 1], names={"narrow": "n", "wide": "w"}, smoke=True, split_seed=5, dataset=data,
+                      runs_root=tmp_path / "runs")  # fmt: skip
+    assert list(runs) == ["narrow", "wide"] and [len(r) for r in runs.values()] == [2, 2]
+    for arm, arm_runs in runs.items():
+        for seed, run in zip([0, 1], arm_runs):
+            assert run.run_dir.name.startswith("n-" if arm == "narrow" else "w-")
+            assert run.config.seed == seed and run.config.data.split_seed == 5
+            assert run.config.method_config["embed_dim"] == arms[arm]["embed_dim"]
+            same = notebook_config("random_encoder", smoke=True, seed=seed, dataset=data, method_config=arms[arm],
+                                   overrides=["data.split_seed=5"])  # fmt: skip
+            assert train_cached(same, runs_root=tmp_path / "runs", name=run.run_dir.name[:1]).reused  # the notebook's config, cached
+    assert len({r.run_dir for rs in runs.values() for r in rs}) == 4

@@ -8,7 +8,14 @@ import torch
 
 from workbench.eval.batch_policies import EncoderKNN, ProprioNorm, StateKNN, class_query
 from workbench.eval.knn import KNNConfig, KNNPolicy, offline_error
-from workbench.eval.parallel import ParallelRolloutConfig, check_disjoint_seeds, make_specs, run_parallel_rollouts
+from workbench.eval.parallel import (
+    EpisodeOutcome,
+    ParallelRolloutConfig,
+    check_disjoint_seeds,
+    make_specs,
+    outcomes_by_task,
+    run_parallel_rollouts,
+)
 from workbench.eval.results import EvalError
 
 
@@ -68,6 +75,16 @@ def test_specs_refuse_unknown_names_and_training_seeds():
     with pytest.raises(EvalError, match="training placements"):
         check_disjoint_seeds(specs, [0, 1, 2001])
     check_disjoint_seeds(specs, range(1000))
+
+
+def test_outcomes_group_by_task_in_spec_order():
+    specs = make_specs(["push-v3", "reach", "push"], 2, "fixed", seed_start=10)
+    outcomes = [EpisodeOutcome(s, success=bool(i % 3 == 0), steps=i) for i, s in enumerate(specs)]
+    groups = outcomes_by_task(outcomes)
+    assert list(groups) == ["push", "reach"]  # "-v3" dropped by make_specs; first-seen order
+    assert [o.steps for o in groups["push"]] == [0, 1, 4, 5] and [o.steps for o in groups["reach"]] == [2, 3]
+    assert [o.success for o in groups["push"]] == [True, False, False, False]
+    assert outcomes_by_task([]) == {}
 
 
 class _TinyEncoder(torch.nn.Module):

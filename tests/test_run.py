@@ -104,6 +104,21 @@ def test_fits_names_the_missing_camera(clamp_run, tmp_path):
     assert not run.fits([ep])
 
 
+def test_the_run_list_and_the_front_door_state_one_camera_rule(clamp_run, tmp_path):
+    from workbench.data import load_dataset
+    from workbench.train.rundir import trained_on
+
+    run = load_run(clamp_run[0], map_location="cpu")
+    listed = trained_on(clamp_run[0])  # from the checkpoint's header alone, as the app's run list reads it
+    assert listed == run.trained_on and listed.camera == run.camera == "wrist"
+    ep = make_robot_episode(0, T=6)
+    del ep.cameras["wrist"]
+    other = load_dataset(write_lerobot([ep], tmp_path / "scene_only", lossless=True))
+    for ds in (load_dataset(run.data.path), other):
+        assert listed.reads(ds.info().cameras) == bool(run.fits(ds))
+    assert bool(run.fits(other)) is False
+
+
 def test_capabilities_are_types_not_names(robot_data):
     from workbench.data.training_samples import FrameChunkDataset
 

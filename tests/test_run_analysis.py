@@ -54,3 +54,26 @@ def test_each_view_is_the_library_steps_and_embeds_once(run_and_data, tmp_path, 
     np.testing.assert_allclose(row, pairwise_dtw(chunks.chunks[3:4], chunks.chunks)[0])
     shown, texts, panel = view.saliency([(0, 2), (1, 5)], ["pca"], text="push it")
     assert shown.shape[0] == 2 and texts == ("push it", "push it") and panel.overlays["pca"].shape[:1] == (2,)
+
+
+def test_precompute_writes_what_the_pages_look_up(run_and_data, tmp_path):
+    """scripts/precompute_samples.py goes through RunAnalysis: the projection and the DTW table it
+    writes are found under the keys the app's views look up."""
+    import importlib.util
+    import shutil
+
+    run_path, data = run_and_data
+    root = tmp_path / "samples"
+    shutil.copytree(data, root / "d")
+    shutil.copytree(run_path, root / "runs" / "r", ignore=shutil.ignore_patterns("embeddings", "lock"))
+    spec = importlib.util.spec_from_file_location("precompute_samples", Path(__file__).resolve().parents[1] / "scripts" / "precompute_samples.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.main(["--root", str(root), "--projectors", "pca"]) == 0
+
+    view = RunAnalysis(load_run(root / "runs" / "r", map_location="cpu"), load_dataset(root / "d"), stride=2)
+    assert view.stored_projection("pca") is not None and view.stored_projection("tsne") is None
+    kind, horizon = view.embeddings.chunk_kind, int(view.embeddings.chunks.shape[1])
+    table = view.neighbour_table(kind=kind, horizon=horizon, window=None, cost="sqeuclidean", folder=root / "neighbours")
+    assert table is not None
+    assert view.neighbour_table(kind=kind, horizon=horizon, window=2, cost="sqeuclidean", folder=root / "neighbours") is None

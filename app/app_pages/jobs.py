@@ -9,7 +9,6 @@ import numpy as np
 import sidebar
 import state
 import streamlit as st
-import yaml
 
 from workbench.data.catalog import check_dataset_path
 from workbench.methods import method_names
@@ -57,11 +56,11 @@ def launch_section() -> None:
                             key=f"jobs_yaml_{method}_{preset}_{abs(hash(data_path))}")  # fmt: skip
         if st.button("Launch", type="primary", key="jobs_launch"):
             try:
-                cfg = TrainConfig.from_dict(yaml.safe_load(text))
+                cfg = TrainConfig.from_yaml_text(text, where="the edited config")
                 check_dataset_path(cfg.data.path)  # refuse a bad dataset here, not in the background
                 rd = create_run(cfg, runs_root=runs_root)
                 launch(rd)
-            except (ConfigError, JobError, DataError, yaml.YAMLError) as e:
+            except (ConfigError, JobError, DataError) as e:
                 st.error(f"Cannot launch: {e}")
                 return
             launched = st.session_state.setdefault(state.JOBS_LAUNCHED, [])

@@ -25,12 +25,7 @@ color_by = c2.radio("Colour by", COLOR_BY, horizontal=True, key="latent_color",
                     format_func=lambda c: c.replace("_", " "))  # fmt: skip
 stride = int(c3.number_input("Every n-th frame", 1, 16, 2, key="latent_stride"))
 
-with st.spinner("Embedding the frames (once per run and dataset; cached on disk)…"):
-    try:
-        emb = cache.embeddings(run_path, stamp, data_path, mtime, stride)
-    except Exception as e:
-        st.error(f"Cannot embed this dataset with run `{run.id}`: {e}")
-        st.stop()
+emb = sidebar.embeddings_or_stop(run, run_path, stamp, data_path, mtime, stride)
 
 points = cache.stored_projection(run_path, stamp, data_path, mtime, stride, projector) if projector != "pca" else None
 if points is None and projector == "umap" and not cache.umap_ready():  # compiled once per server, in the background

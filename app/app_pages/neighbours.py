@@ -18,12 +18,7 @@ from workbench.viz.neighbours import plot_neighbour_grid
 st.title("Neighbours")
 run, run_path, stamp, data_path, mtime = sidebar.analysis_inputs("neighbours")
 stride = int(st.sidebar.number_input("Every n-th frame", 1, 16, 2, key="neighbours_stride"))
-with st.spinner("Embedding the frames (once per run and dataset; cached on disk)…"):
-    try:
-        base = cache.embeddings(run_path, stamp, data_path, mtime, stride)
-    except Exception as e:
-        st.error(f"Cannot embed this dataset with run `{run.id}`: {e}")
-        st.stop()
+base = sidebar.embeddings_or_stop(run, run_path, stamp, data_path, mtime, stride)
 
 c1, c2, c3, c4 = st.columns(4)
 kinds = available_chunk_kinds(cache.episode(data_path, mtime, int(base.episode[0])))  # only kinds this dataset can make

@@ -34,7 +34,7 @@ from sklearn.metrics import silhouette_score
 from workbench.analysis import make_projector
 from workbench.eval.features import embed_split, load_split
 from workbench.eval.latent_actions import embed_transitions
-from workbench.figures import notebook_config, notebook_dataset, train_cached, train_clap_vdvae
+from workbench.figures import notebook_dataset, train_arms, train_clap_vdvae
 from workbench.stats import seed_sweep, separated
 from workbench.viz.save import save_figure
 
@@ -60,11 +60,12 @@ for label, lam in vd_arms.items():
 
 # 2. Act-VAE latents with a jointly trained image tower, λ_con = 1 vs 0
 act_arms = {"Act-VAE latents, λ_con = 0": 0.0, "Act-VAE latents, λ_con = 1": 1.0}
-for label, w in act_arms.items():
+act_runs = train_arms("clap_actvae", {label: {"contrastive_weight": w} for label, w in act_arms.items()}, seeds,
+                      names={label: f"clap-con{w:g}" for label, w in act_arms.items()}, smoke=smoke, split_seed=seed, dataset=data,
+                      steps=steps)  # fmt: skip
+for label, label_runs in act_runs.items():
     feats[label] = {}
-    for s in seeds:
-        run = train_cached(notebook_config("clap_actvae", smoke=smoke, seed=s, dataset=data, steps=steps,
-                                           method_config={"contrastive_weight": w}, overrides=[f"data.split_seed={seed}"]), name=f"clap-con{w:g}")
+    for s, run in zip(seeds, label_runs):
         restored = run.load()
         val = load_split(restored, "val", stride=stride)
         feats[label][s] = (embed_split(restored.method, val).action, list(val.task))

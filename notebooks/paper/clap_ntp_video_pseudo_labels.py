@@ -29,13 +29,11 @@ rollout_workers = 2  # environment processes of the closed-loop evaluation
 figures_out = None
 
 # %%
-import numpy as np
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
-
-from workbench.eval.latent_actions import compare_arms_closed_loop, probe_token_features, score_pseudo_tokens, score_token_policy
-from workbench.figures import notebook_config, notebook_dataset, train_cached, train_clap_vdvae
-from workbench.stats import seed_sweep, separated
+from workbench.eval.latent_actions import (compare_arms_closed_loop, probe_token_features, score_pseudo_tokens, score_token_policy,
+                                           sweep_arms)
+from workbench.figures import notebook_dataset, train_arms, train_clap_vdvae
+from workbench.stats import separated
+from workbench.viz.curves import plot_interval_panels
 from workbench.viz.save import save_figure
 
 if smoke:
@@ -54,21 +52,17 @@ print(f"  linear probe on the frozen features (fit on the labelled training epis
 
 # %%
 arms = {"robot demos only": False, "robot + pseudo-labelled video": True}
-scores: dict[str, list] = {a: [] for a in arms}
-runs: dict[str, list] = {a: [] for a in arms}
-for arm, use_video in arms.items():
-    for s in seeds:
-        cfg = notebook_config("clap_ntp", smoke=smoke, seed=s, dataset=data, steps=steps,
-                              method_config={"vdvae_run": str(vd.run_dir), "use_video": use_video}, overrides=[f"data.split_seed={seed}"])
-        run = train_cached(cfg, name=f"clap-ntp-video{int(use_video)}")
-        runs[arm].append(run)
-        scores[arm].append(score_token_policy(run.load(), stride=4 if smoke else 1))
-        sc = scores[arm][-1]
+runs = train_arms("clap_ntp", {arm: {"vdvae_run": str(vd.run_dir), "use_video": v} for arm, v in arms.items()}, seeds,
+                  names={arm: f"clap-ntp-video{int(v)}" for arm, v in arms.items()}, smoke=smoke, split_seed=seed, dataset=data,
+                  steps=steps)  # fmt: skip
+scores = {arm: [score_token_policy(r.load(), stride=4 if smoke else 1) for r in runs[arm]] for arm in arms}
+for arm in arms:
+    for s, sc in zip(seeds, scores[arm]):
         print(f"{arm}, seed {s}: token accuracy {sc.token_accuracy}, chunk MSE {sc.chunk_mse}, NLL {sc.nll}")
 
 # mean over seeds with a Student-t interval; the arms differ when the intervals do not overlap
-summary = {a: {k: [float(getattr(x, k).estimate) for x in v] for k in ("token_accuracy", "chunk_mse")} for a, v in scores.items()}
-sweeps = {a: {k: seed_sweep(vals) for k, vals in v.items()} for a, v in summary.items()}
+sweep = sweep_arms(scores, ("token_accuracy", "chunk_mse"))
+sweeps = sweep.over_seeds
 for a, v in sweeps.items():
     print(f"{a}: token accuracy {v['token_accuracy'].format(3)}, chunk MSE {v['chunk_mse'].format(3)} over seeds {seeds}")
 robot, video = (sweeps[a] for a in arms)
@@ -78,35 +72,23 @@ print("separated (token accuracy, chunk MSE):", separated(robot["token_accuracy"
 # %%
 # closed loop: both arms' runs on the same reach episodes; pooled = Wilson over all seeds' episodes
 closed = compare_arms_closed_loop({a: [r.load() for r in runs[a]] for a in arms}, rollouts, workers=rollout_workers) if rollouts else {}
-for arm, c in closed.items():
-    for s, sc in zip(seeds, c.per_seed):
-        print(f"{arm}, seed {s}: reach success {sc.successes}/{sc.episodes} = {sc.success_rate.format(2)} ({sc.seconds:.0f} s)")
-    print(f"{arm}: pooled {c.pooled.format(3)}" + (f", over seeds {c.over_seeds.format(3)}" if c.over_seeds else ""))
+for c in closed.values():
+    print(c.describe(seeds))
 if closed:
     print("separated (pooled reach success):", separated(*(c.pooled for c in closed.values())))
 else:
     print("closed loop: not run (rollouts = 0)")
 
 # %%
-panels = ["held-out token accuracy (↑)", "executed-chunk MSE, raw actions (↓)"] + (["closed-loop reach success (↑, Wilson)"] if closed else [])
-fig = make_subplots(rows=1, cols=len(panels), subplot_titles=panels)
-colors = ["#636efa", "#ef553b"]
-for c, key in enumerate(("token_accuracy", "chunk_mse"), start=1):
-    for i, arm in enumerate(arms):
-        vals = [getattr(x, key) for x in scores[arm]]
-        fig.add_trace(go.Scatter(x=[f"{arm}<br>seed {s}" for s in seeds], y=[v.estimate for v in vals], mode="markers", name=arm,
-                                 legendgroup=arm, showlegend=c == 1, marker=dict(size=9, color=colors[i]),
-                                 error_y=dict(type="data", symmetric=False, array=[v.high - v.estimate for v in vals],
-                                              arrayminus=[v.estimate - v.low for v in vals])), row=1, col=c)
-for i, (arm, cl) in enumerate(closed.items()):
-    vals = [x.success_rate for x in cl.per_seed] + [cl.pooled]
-    fig.add_trace(go.Scatter(x=[f"{arm}<br>seed {s}" for s in seeds] + [f"{arm}<br>pooled"], y=[v.estimate for v in vals],
-                             mode="markers", name=arm, legendgroup=arm, showlegend=False, marker=dict(size=9, color=colors[i]),
-                             error_y=dict(type="data", symmetric=False, array=[v.high - v.estimate for v in vals],
-                                          arrayminus=[v.estimate - v.low for v in vals])), row=1, col=3)
-fig.update_layout(title="CLAP-NTP: robot tokens only vs robot + VD-VAE pseudo tokens (95 % intervals)", height=420)
+panels = {title: {arm: ([f"{arm}<br>seed {s}" for s in seeds], [getattr(x, key) for x in scores[arm]]) for arm in arms}
+          for key, title in (("token_accuracy", "held-out token accuracy (↑)"), ("chunk_mse", "executed-chunk MSE, raw actions (↓)"))}
+if closed:
+    panels["closed-loop reach success (↑, Wilson)"] = {
+        arm: ([f"{arm}<br>seed {s}" for s in seeds] + [f"{arm}<br>pooled"], [x.success_rate for x in c.per_seed] + [c.pooled])
+        for arm, c in closed.items()}  # fmt: skip
+fig = plot_interval_panels(panels, colors=["#636efa", "#ef553b"],
+                           title="CLAP-NTP: robot tokens only vs robot + VD-VAE pseudo tokens (95 % intervals)")
 save_figure(fig, "clap_ntp_video_pseudo_labels", figures_out,
-            meta={"pseudo_tokens": pseudo.to_dict(), "feature_probe": probe.to_dict(), "arms": summary,
-                  "over_seeds": {a: {k: i.to_dict() for k, i in v.items()} for a, v in sweeps.items()}, "seeds": seeds, "steps": steps,
+            meta={"pseudo_tokens": pseudo.to_dict(), "feature_probe": probe.to_dict(), **sweep.to_dict(), "seeds": seeds, "steps": steps,
                   "labelled_fraction": labelled_fraction, "rollouts": rollouts, "closed_loop": {a: c.to_dict() for a, c in closed.items()}})
 fig

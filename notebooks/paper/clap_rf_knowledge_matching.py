@@ -30,13 +30,10 @@ rollout_workers = 2  # environment processes of the closed-loop evaluation
 figures_out = None
 
 # %%
-import numpy as np
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
-
-from workbench.eval.latent_actions import compare_arms_closed_loop, score_token_policy
-from workbench.figures import notebook_config, notebook_dataset, train_cached, train_clap_vdvae
-from workbench.stats import seed_sweep, separated
+from workbench.eval.latent_actions import compare_arms_closed_loop, score_token_policy, sweep_arms
+from workbench.figures import notebook_config, notebook_dataset, train_arms, train_cached, train_clap_vdvae
+from workbench.stats import separated
+from workbench.viz.curves import plot_interval_panels
 from workbench.viz.save import save_figure
 
 if smoke:
@@ -51,23 +48,18 @@ print(f"reference NTP: token accuracy {reference.token_accuracy}, chunk MSE (dec
 
 # %%
 arms = {"RF, α = 0 (no KM)": 0.0, f"RF + KM, α = {alpha:g}": float(alpha)}
-scores: dict[str, list] = {a: [] for a in arms}
-runs: dict[str, list] = {a: [] for a in arms}
-for arm, a in arms.items():
-    for s in seeds:
-        cfg = notebook_config("clap_rf", smoke=smoke, seed=s, dataset=data, steps=steps,
-                              method_config={"ntp_run": str(ntp.run_dir), "alpha": a}, overrides=[f"data.split_seed={seed}"])
-        run = train_cached(cfg, name=f"clap-rf-alpha{a:g}")
-        runs[arm].append(run)
-        scores[arm].append(score_token_policy(run.load(), stride=stride))
-        sc = scores[arm][-1]
+runs = train_arms("clap_rf", {arm: {"ntp_run": str(ntp.run_dir), "alpha": a} for arm, a in arms.items()}, seeds,
+                  names={arm: f"clap-rf-alpha{a:g}" for arm, a in arms.items()}, smoke=smoke, split_seed=seed, dataset=data,
+                  steps=steps)  # fmt: skip
+scores = {arm: [score_token_policy(r.load(), stride=stride) for r in runs[arm]] for arm in arms}
+for arm in arms:
+    for s, sc in zip(seeds, scores[arm]):
         print(f"{arm}, seed {s}: token accuracy {sc.token_accuracy}, KL to reference {sc.kl_to_reference}, "
               f"RF chunk MSE {sc.chunk_mse}")
 
 # mean over seeds with a Student-t interval; the arms differ when the intervals do not overlap
-summary = {arm: {k: [float(getattr(x, k).estimate) for x in v] for k in ("token_accuracy", "kl_to_reference", "chunk_mse")}
-           for arm, v in scores.items()}
-sweeps = {a: {k: seed_sweep(vals) for k, vals in v.items()} for a, v in summary.items()}
+sweep = sweep_arms(scores, ("token_accuracy", "kl_to_reference", "chunk_mse"))
+sweeps = sweep.over_seeds
 for arm, v in sweeps.items():
     print(f"{arm}: token accuracy {v['token_accuracy'].format(3)} (reference {reference.token_accuracy.estimate:.3f}), "
           f"KL {v['kl_to_reference'].format(4)}, RF chunk MSE {v['chunk_mse'].format(3)} over seeds {seeds}")
@@ -80,41 +72,29 @@ ref_arm = "reference NTP"
 closed = compare_arms_closed_loop({ref_arm: [ntp.load()], **{a: [r.load() for r in runs[a]] for a in arms}}, rollouts,
                                   workers=rollout_workers) if rollouts else {}
 for arm, c in closed.items():
-    for s, sc in zip([seed] if arm == ref_arm else seeds, c.per_seed):
-        print(f"{arm}, seed {s}: reach success {sc.successes}/{sc.episodes} = {sc.success_rate.format(2)} ({sc.seconds:.0f} s)")
-    print(f"{arm}: pooled {c.pooled.format(3)}" + (f", over seeds {c.over_seeds.format(3)}" if c.over_seeds else ""))
+    print(c.describe([seed] if arm == ref_arm else seeds))
 if closed:
     print("separated (pooled reach success, α = 0 vs α > 0):", separated(*(closed[a].pooled for a in arms)))
 else:
     print("closed loop: not run (rollouts = 0)")
 
 # %%
-panels = [("token_accuracy", "branch token accuracy (↑; dashed: reference)"), ("kl_to_reference", "KL to the reference (↓)"),
-          ("chunk_mse", "RF executed-chunk MSE (↓)")]
-titles = [t for _, t in panels] + (["closed-loop reach success (↑, Wilson; dashed: reference)"] if closed else [])
-fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles)
-colors = ["#ef553b", "#00cc96"]
-for c, (key, _) in enumerate(panels, start=1):
-    for i, arm in enumerate(arms):
-        vals = [getattr(x, key) for x in scores[arm]]
-        fig.add_trace(go.Scatter(x=[f"α={arms[arm]:g}<br>seed {s}" for s in seeds], y=[v.estimate for v in vals], mode="markers",
-                                 name=arm, legendgroup=arm, showlegend=c == 1, marker=dict(size=9, color=colors[i]),
-                                 error_y=dict(type="data", symmetric=False, array=[v.high - v.estimate for v in vals],
-                                              arrayminus=[v.estimate - v.low for v in vals])), row=1, col=c)
-fig.add_hline(y=reference.token_accuracy.estimate, line_dash="dash", row=1, col=1)
-for i, arm in enumerate(arms if closed else []):
-    cl = closed[arm]
-    vals = [x.success_rate for x in cl.per_seed] + [cl.pooled]
-    fig.add_trace(go.Scatter(x=[f"α={arms[arm]:g}<br>seed {s}" for s in seeds] + [f"α={arms[arm]:g}<br>pooled"],
-                             y=[v.estimate for v in vals], mode="markers", name=arm, legendgroup=arm, showlegend=False,
-                             marker=dict(size=9, color=colors[i]),
-                             error_y=dict(type="data", symmetric=False, array=[v.high - v.estimate for v in vals],
-                                          arrayminus=[v.estimate - v.low for v in vals])), row=1, col=4)
+def xs(arm: str, pooled: bool = False) -> list[str]:
+    return [f"α={arms[arm]:g}<br>seed {s}" for s in seeds] + ([f"α={arms[arm]:g}<br>pooled"] if pooled else [])
+
+
+titles = {"token_accuracy": "branch token accuracy (↑; dashed: reference)", "kl_to_reference": "KL to the reference (↓)",
+          "chunk_mse": "RF executed-chunk MSE (↓)"}
+panels = {title: {arm: (xs(arm), [getattr(x, key) for x in scores[arm]]) for arm in arms} for key, title in titles.items()}
+references = {titles["token_accuracy"]: reference.token_accuracy.estimate}
 if closed:
-    fig.add_hline(y=closed[ref_arm].pooled.estimate, line_dash="dash", row=1, col=4)
-fig.update_layout(title="CLAP-RF post-training with and without Knowledge Matching (95 % intervals)", height=420)
+    closed_title = "closed-loop reach success (↑, Wilson; dashed: reference)"
+    panels[closed_title] = {arm: (xs(arm, pooled=True), [x.success_rate for x in closed[arm].per_seed] + [closed[arm].pooled])
+                            for arm in arms}  # fmt: skip
+    references[closed_title] = closed[ref_arm].pooled.estimate
+fig = plot_interval_panels(panels, colors=["#ef553b", "#00cc96"], references=references,
+                           title="CLAP-RF post-training with and without Knowledge Matching (95 % intervals)")
 save_figure(fig, "clap_rf_knowledge_matching", figures_out,
-            meta={"reference": reference.to_dict(), "arms": summary,
-                  "over_seeds": {a: {k: i.to_dict() for k, i in v.items()} for a, v in sweeps.items()}, "seeds": seeds, "steps": steps, "alpha": alpha,
+            meta={"reference": reference.to_dict(), **sweep.to_dict(), "seeds": seeds, "steps": steps, "alpha": alpha,
                   "rollouts": rollouts, "closed_loop": {a: c.to_dict() for a, c in closed.items()}})
 fig

@@ -100,9 +100,14 @@ class RunAnalysis:
         """The precomputed DTW table of these chunks (:mod:`~workbench.analysis.neighbour_table`)
         when ``folder`` (default: the shipped samples' tables) holds one for their content, else
         None (compute live)."""
-        emb = self.rechunked(kind, horizon)
-        key = neighbour_table_key(emb.chunks, emb.episode, window=window, cost=cost)
+        key = self.neighbour_table_key(kind=kind, horizon=horizon, window=window, cost=cost)
         return load_neighbour_table(SHIPPED_TABLES if folder is None else folder, key)
+
+    def neighbour_table_key(self, *, kind: str, horizon: int, window: int | None, cost: str) -> str:
+        """The content key of the DTW table of these chunks (what :meth:`neighbour_table` looks up
+        and scripts/precompute_samples.py writes under)."""
+        emb = self.rechunked(kind, horizon)
+        return neighbour_table_key(emb.chunks, emb.episode, window=window, cost=cost)
 
     def table_neighbours(self, row: int, k: int, table: NeighbourTable, *, kind: str, horizon: int) -> NeighbourComparison:
         """:meth:`neighbours` among other episodes from ``table`` (no DTW computed; no relative DTW)."""

@@ -33,8 +33,8 @@ import numpy as np
 from workbench.atomic import atomic_path
 from workbench.data.dataset import Dataset
 from workbench.data.validate import raise_if_invalid
-from workbench.data.video import read_video_segment, write_video
-from workbench.types import CameraSetup, CameraStream, DataError, Episode, EpisodeInfo, LazyFrames, mano_skeleton
+from workbench.data.video import video_frames, write_video
+from workbench.types import CameraSetup, CameraStream, DataError, Episode, EpisodeInfo, mano_skeleton
 
 __all__ = ["HandPoseDataset", "write_hand_pose", "is_hand_pose", "egodex_joint_names"]
 
@@ -157,8 +157,7 @@ class HandPoseDataset(Dataset):
                 raise DataError(f, "has a video but no camera/intrinsic or transforms/camera", episode=info.index)
             cameras["ego"] = CameraStream(
                 name="ego",
-                rgb=LazyFrames(T, lambda: read_video_segment(video, 0.0, T, episode=info.index),
-                               lambda i: read_video_segment(video, i / fps, 1, episode=info.index)[0]),
+                rgb=video_frames(video, 0.0, T, fps, episode=info.index),
                 intrinsics=np.broadcast_to(K, (T, 3, 3)).copy(),
                 extrinsics=cam_T @ _ARKIT_TO_OPENCV,
                 setup=info.camera_setup,

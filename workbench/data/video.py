@@ -14,9 +14,9 @@ from pathlib import Path
 import av
 import numpy as np
 
-from workbench.types import DataError
+from workbench.types import DataError, LazyFrames
 
-__all__ = ["VideoWriter", "write_video", "read_video_segment", "probe_video", "video_info"]
+__all__ = ["VideoWriter", "write_video", "read_video_segment", "read_video_frame", "video_frames", "probe_video", "video_info"]
 
 
 class VideoWriter:
@@ -151,3 +151,15 @@ def read_video_segment(path: str | Path, from_timestamp: float, n_frames: int, *
             episode=episode,
         )
     return np.stack(out)
+
+
+def read_video_frame(path: str | Path, from_timestamp: float, index: int, fps: float, *, episode: int | None = None) -> np.ndarray:
+    """Decode frame ``index`` of the segment starting at ``from_timestamp`` seconds alone → ``(H, W, 3) uint8``."""
+    return read_video_segment(path, from_timestamp + index / fps, 1, episode=episode)[0]
+
+
+def video_frames(path: str | Path, from_timestamp: float, n_frames: int, fps: float, *, episode: int | None = None) -> LazyFrames:
+    """The ``n_frames`` frames of the segment starting at ``from_timestamp`` seconds, decoded on
+    first access; indexing one frame first decodes that frame alone (:func:`read_video_frame`)."""
+    return LazyFrames(n_frames, lambda: read_video_segment(path, from_timestamp, n_frames, episode=episode),
+                      lambda i: read_video_frame(path, from_timestamp, i, fps, episode=episode))  # fmt: skip

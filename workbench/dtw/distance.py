@@ -107,6 +107,17 @@ def _as_sequence(x: npt.ArrayLike, name: str) -> FloatArray:
     return np.ascontiguousarray(a)
 
 
+def _as_pair(x: npt.ArrayLike, y: npt.ArrayLike, window: int | None, cost: str | DTWCost) -> tuple[FloatArray, FloatArray, int, bool]:
+    """Two sequences checked for one DTW: ``(x, y, effective radius, euclidean cost?)``."""
+    euclid = _cost_flag(cost)
+    _check_window(window)
+    a = _as_sequence(x, "x")
+    b = _as_sequence(y, "y")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"x and y must have the same D, got x D={a.shape[1]} and y D={b.shape[1]}")
+    return a, b, _radius(window, a.shape[0], b.shape[0]), euclid
+
+
 def _as_batch(x: npt.ArrayLike, name: str) -> FloatArray:
     """A batch of equal-length sequences as a C-contiguous float64 ``(N, T, D)`` array."""
     a = np.asarray(x, dtype=np.float64)
@@ -159,13 +170,7 @@ def dtw_distance(
     Sakoe–Chiba radius in steps, widened to ``|n − m|`` when the lengths differ (see the module
     docstring).  1-D inputs are read as one channel.
     """
-    euclid = _cost_flag(cost)
-    _check_window(window)
-    a = _as_sequence(x, "x")
-    b = _as_sequence(y, "y")
-    if a.shape[1] != b.shape[1]:
-        raise ValueError(f"x and y must have the same D, got x D={a.shape[1]} and y D={b.shape[1]}")
-    r = _radius(window, a.shape[0], b.shape[0])
+    a, b, r, euclid = _as_pair(x, y, window, cost)
     return float(_dtw_scalar(a, b, r, euclid, np.inf))
 
 
@@ -182,13 +187,7 @@ def dtw_path(
     unit steps (i+1, j), (i, j+1) or (i+1, j+1); among equally good predecessors the diagonal
     is preferred, then the step in x.
     """
-    euclid = _cost_flag(cost)
-    _check_window(window)
-    a = _as_sequence(x, "x")
-    b = _as_sequence(y, "y")
-    if a.shape[1] != b.shape[1]:
-        raise ValueError(f"x and y must have the same D, got x D={a.shape[1]} and y D={b.shape[1]}")
-    r = _radius(window, a.shape[0], b.shape[0])
+    a, b, r, euclid = _as_pair(x, y, window, cost)
     acc = _dtw_matrix(a, b, r, euclid)
     return float(acc[-1, -1]), _backtrack(acc)
 

@@ -275,11 +275,13 @@ def _rollouts(ev: _Evaluation, knn_policy: KNNPolicy, trained: TrainedHead | Non
 
 def _rollout_result(run_dir: Path, policy: str, camera: str, rcfg: Any, tasks: Sequence[str], outcomes: Sequence[Any]) -> RolloutResult:
     from workbench.data.video import write_video
+    from workbench.eval.parallel import outcomes_by_task
 
     per_task = []
     safe = policy.replace(":", "-").replace("/", "-")
+    groups = outcomes_by_task(outcomes)
     for task in tasks:
-        mine = [o for o in outcomes if o.spec.task == task.removesuffix("-v3")]
+        mine = groups.get(task.removesuffix("-v3"), [])
         saved = []
         for o in mine:
             if o.frames is not None:

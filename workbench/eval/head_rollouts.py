@@ -25,6 +25,7 @@ from workbench.eval.parallel import (
     check_rollout_camera,
     make_depth_rig,
     make_specs,
+    outcomes_by_task,
     placement_seeds,
     run_parallel_rollouts,
 )
@@ -99,7 +100,8 @@ def rollout_frozen_head(
     outcomes = run_parallel_rollouts(policy, specs, rcfg, rig=rig, progress=progress, desc=f"rollouts {trained.id}")
     t2 = time.perf_counter()
     names = tuple(s.task for s in specs[::episodes])
-    per = [[o.success for o in outcomes if o.spec.task == t] for t in names]
+    groups = outcomes_by_task(outcomes)
+    per = [[o.success for o in groups.get(t, [])] for t in names]
     tail = th.losses[-50:]
     return HeadRolloutResult(run=trained.id, reads="views" if rig is not None else "rgb", tasks=names,
                              successes=tuple(int(sum(p)) for p in per), episodes=tuple(len(p) for p in per),

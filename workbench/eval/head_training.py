@@ -40,6 +40,7 @@ from workbench.data.training_samples import collate
 from workbench.eval.features import SplitData, raw_stats
 from workbench.methods.base import masked_regression_loss
 from workbench.models.heads import FlowMatchingHead, FlowMatchingHeadConfig, MLPChunkHead, MLPChunkHeadConfig, sample_flow_time
+from workbench.tensorfile import read_metadata
 
 __all__ = ["HEAD_FORMAT", "HeadConfig", "HeadKind", "TrainedHead", "load_head", "train_head"]
 
@@ -251,12 +252,10 @@ def train_head(
 def load_head(path: str | Path, method: Any) -> TrainedHead:
     """A head saved by :meth:`TrainedHead.save`, on ``method`` (a copy with the fine-tuned encoder
     weights when the head was trained unfrozen)."""
-    from safetensors import safe_open
     from safetensors.torch import load_file
 
     path = Path(path)
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata() or {}
+    meta = read_metadata(path)
     if meta.get("format") != HEAD_FORMAT:
         raise ValueError(f"{path}: not an {HEAD_FORMAT} file (format {meta.get('format')!r})")
     cfg = HeadConfig(**json.loads(meta["config"]))

@@ -24,7 +24,7 @@ from typing import Any
 from workbench.atomic import atomic_write_text
 from workbench.eval.evaluate import EvalConfig, evaluate_run
 from workbench.eval.results import EvalError
-from workbench.train.rundir import pid_alive
+from workbench.train.rundir import RunDir, pid_alive
 
 __all__ = ["EvalJob", "EvalJobState", "launch_eval", "read_eval_job"]
 
@@ -99,7 +99,7 @@ def launch_eval(run_dir: str | Path, config: EvalConfig | None = None) -> EvalJo
     """Start evaluating ``run_dir`` with ``config`` in a detached process; returns the job at once.
     Refuses while an earlier evaluation of the run is still running."""
     run_dir = Path(run_dir)
-    if not (run_dir / "config.yaml").is_file():
+    if not RunDir(run_dir).exists():
         raise EvalError(f"{run_dir}: not a run directory (no config.yaml)")
     current = read_eval_job(run_dir)
     if current is not None and current.active:

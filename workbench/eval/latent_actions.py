@@ -34,9 +34,9 @@ from workbench.atomic import atomic_path
 from workbench.eval.results import EvalError
 from workbench.stats import Interval, bootstrap_interval
 
-__all__ = ["ArmSuccess", "PseudoTokenScore", "TokenChunkPolicy", "TokenPolicyScore", "TokenRolloutScore", "compare_arms_closed_loop",
+__all__ = ["ArmSuccess", "ArmSweep", "PseudoTokenScore", "TokenChunkPolicy", "TokenPolicyScore", "TokenRolloutScore", "compare_arms_closed_loop",
            "embed_transitions", "label_video", "load_labels", "probe_token_features", "rollout_token_policies", "rollout_token_policy", "score_pseudo_tokens",
-           "score_token_policy", "training_instructions"]
+           "score_token_policy", "sweep_arms", "training_instructions"]
 
 
 def _episode_bootstrap(values: np.ndarray, episodes: np.ndarray) -> Interval:
@@ -327,7 +327,7 @@ def rollout_token_policy(restored: Any, episodes: int, *, tasks: Sequence[str] =
     import time
 
     from workbench.eval.parallel import (ParallelRolloutConfig, check_disjoint_seeds, check_rollout_camera, make_specs,
-                                         run_parallel_rollouts)
+                                         outcomes_by_task, run_parallel_rollouts)
     from workbench.eval.policies import ChunkPredictor
     from workbench.stats import wilson_interval
 
@@ -346,8 +346,7 @@ def rollout_token_policy(restored: Any, episodes: int, *, tasks: Sequence[str] =
                                      desc=str(restored.id))
     seconds = time.perf_counter() - t0
     scores = []
-    for task in dict.fromkeys(s.task for s in specs):
-        mine = [o for o in outcomes if o.spec.task == task]
+    for task, mine in outcomes_by_task(outcomes).items():
         wins = int(sum(o.success for o in mine))
         scores.append(TokenRolloutScore(
             run=str(restored.id), task=task, camera_setup=camera_setup, episodes=len(mine), successes=wins,
@@ -380,6 +379,36 @@ class ArmSuccess:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def describe(self, seeds: Sequence[int]) -> str:
+        """One line per run (its training seed from ``seeds``, in order) and the pooled line."""
+        lines = [f"{self.arm}, seed {s}: {sc.task} success {sc.successes}/{sc.episodes} = {sc.success_rate.format(2)} ({sc.seconds:.0f} s)"
+                 for s, sc in zip(seeds, self.per_seed)]  # fmt: skip
+        lines.append(f"{self.arm}: pooled {self.pooled.format(3)}" + (f", over seeds {self.over_seeds.format(3)}" if self.over_seeds else ""))
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class ArmSweep:
+    """Arms of an offline comparison, each trained at several seeds: every metric's per-seed
+    estimates and their mean over seeds with a Student-t interval (:func:`~workbench.stats.seed_sweep`)."""
+
+    values: dict[str, dict[str, list[float]]]  # arm -> metric -> one estimate per seed
+    over_seeds: dict[str, dict[str, Interval]]  # arm -> metric -> mean over seeds [95 % t]
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"arms": values, "over_seeds": …}``, as the CLAP notebooks' figure metadata holds them."""
+        return {"arms": self.values, "over_seeds": {a: {k: i.to_dict() for k, i in v.items()} for a, v in self.over_seeds.items()}}
+
+
+def sweep_arms(scores: Mapping[str, Sequence[Any]], metrics: Sequence[str]) -> ArmSweep:
+    """:class:`ArmSweep` of ``scores`` (arm -> one score per seed, each metric an :class:`Interval`
+    attribute, e.g. :class:`TokenPolicyScore`): the arms differ on a metric when their
+    ``over_seeds`` intervals do not overlap (:func:`~workbench.stats.separated`)."""
+    from workbench.stats import seed_sweep
+
+    values = {a: {k: [float(getattr(x, k).estimate) for x in v] for k in metrics} for a, v in scores.items()}
+    return ArmSweep(values, {a: {k: seed_sweep(vals) for k, vals in v.items()} for a, v in values.items()})
 
 
 def compare_arms_closed_loop(arms: Mapping[str, Sequence[Any]], episodes: int, *, workers: int = 2,

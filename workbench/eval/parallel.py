@@ -57,6 +57,7 @@ __all__ = [
     "episode_cameras",
     "make_depth_rig",
     "make_specs",
+    "outcomes_by_task",
     "placement_seeds",
     "run_parallel_rollouts",
     "ViewPolicy",
@@ -140,6 +141,16 @@ def make_specs(tasks: Sequence[str], episodes: int, camera_setup: str, *, seed_s
     if episodes < 1:
         raise EvalError(f"episodes must be >= 1, got {episodes}")
     return [EpisodeSpec(t.removesuffix("-v3"), seed_start + i, camera_setup, i < save_episodes) for t in tasks for i in range(episodes)]
+
+
+def outcomes_by_task(outcomes: Iterable[EpisodeOutcome]) -> dict[str, list[EpisodeOutcome]]:
+    """The outcomes of each task (``spec.task``, the name without ``-v3``), tasks in the order they
+    first come and each task's episodes in their order (:func:`run_parallel_rollouts` keeps the
+    order of its specs: :func:`make_specs`' tasks, seeds ascending)."""
+    groups: dict[str, list[EpisodeOutcome]] = {}
+    for o in outcomes:
+        groups.setdefault(o.spec.task, []).append(o)
+    return groups
 
 
 def placement_seeds(episodes: Iterable[Any]) -> list[int]:

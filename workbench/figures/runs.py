@@ -15,7 +15,7 @@ folder for the whole session.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from workbench.train.run import TrainedRun
 
 __all__ = ["SAMPLE_RESNET", "SMOKE_OVERRIDES", "CachedRun", "notebook_config", "recipe_config", "train_recipe", "notebook_runs_root", "notebook_dataset", "resolve_dataset", "smoke_dataset", "generated_dataset", "train_clap_vdvae",
-           "train_cached"]
+           "train_arms", "train_cached"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -180,6 +180,19 @@ def train_clap_vdvae(*, smoke: bool, seed: int = 0, dataset: str | Path | None =
                                       steps=steps, method_config=mc, overrides=split),
                       name="clap-vdvae")
     return act, vd
+
+
+def train_arms(method: str, arms: Mapping[str, dict[str, Any]], seeds: Sequence[int], *, names: Mapping[str, str], smoke: bool,
+               split_seed: int = 0, dataset: str | Path | None = None, steps: int | None = None,
+               runs_root: str | Path | None = None) -> dict[str, list[CachedRun]]:  # fmt: skip
+    """The arms of a comparison (``arm -> method_config``), each trained at every seed of ``seeds``
+    on one train/val split (``data.split_seed = split_seed``), so the arms compare on the same
+    held-out episodes: ``arm -> [run per seed]``, each cached by config (:func:`train_cached`,
+    directory named ``names[arm]``)."""
+    return {arm: [train_cached(notebook_config(method, smoke=smoke, seed=s, dataset=dataset, steps=steps, method_config=mc,
+                                               overrides=[f"data.split_seed={split_seed}"]),
+                               runs_root=runs_root, name=names[arm]) for s in seeds]
+            for arm, mc in arms.items()}  # fmt: skip
 
 
 def recipe_config(method: str, *, smoke: bool, seed: int = 0, dataset: str | Path | None = None, steps: int | None = None,

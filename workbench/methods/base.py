@@ -23,11 +23,11 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 import torch
 import torch.nn.functional as F
-from safetensors import safe_open
 from safetensors.torch import save_model
 from torch import nn
 
 from workbench.atomic import atomic_path
+from workbench.tensorfile import read_metadata
 from workbench.data.training_samples import SampleMeta
 from workbench.models.config import ModelConfig
 from workbench.models.text import WordTokenizer
@@ -234,13 +234,7 @@ class Method(nn.Module):
 def read_checkpoint_header(path: str | Path) -> dict[str, Any]:
     """``{"method", "config", "meta"}`` of a checkpoint, parsed, without loading the weights."""
     path = Path(path)
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            raw = f.metadata() or {}
-    except FileNotFoundError:
-        raise
-    except Exception as e:  # safetensors raises its own error types for a bad header
-        raise ValueError(f"{path}: not a safetensors checkpoint ({e})") from e
+    raw = read_metadata(path)  # FileNotFoundError passes through; a bad header is a ValueError
     if raw.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: not an {CHECKPOINT_FORMAT} checkpoint (format {raw.get('format')!r})")
     return {"method": raw["method"], "config": json.loads(raw["config"]), "meta": json.loads(raw["meta"])}

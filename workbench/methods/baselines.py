@@ -32,7 +32,7 @@ from workbench.models import (
     ViTConfig,
     ViTEncoder,
 )
-from workbench.models.config import check_positive
+from workbench.models.config import check_heads, check_positive
 from workbench.models.chunk_decoder import PatchChunkDecoder, PatchChunkDecoderConfig
 
 __all__ = [
@@ -91,8 +91,7 @@ class _EncoderFields:
         check_positive(self, embed_dim=self.embed_dim, width_multiplier=self.width_multiplier,
                        num_keypoints=self.num_keypoints, patch_size=self.patch_size, vit_width=self.vit_width,
                        vit_depth=self.vit_depth, vit_heads=self.vit_heads)
-        if self.vit_width % self.vit_heads:
-            raise ValueError(f"{type(self).__name__}.vit_heads ({self.vit_heads}) must divide vit_width ({self.vit_width})")
+        check_heads(self, "vit_heads", "vit_width")
 
     def make_encoder(self, image_size: int, in_channels: int) -> ImageEncoder:
         return ImageEncoder(self.encoder, image_size, in_channels, self.embed_dim,

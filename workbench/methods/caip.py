@@ -31,7 +31,7 @@ from workbench.models import (
     ViTConfig,
     ViTEncoder,
 )
-from workbench.models.config import check_positive, check_probability
+from workbench.models.config import check_heads, check_positive, check_probability
 
 __all__ = ["CAIP", "CAIPConfig", "ImageTextTowers"]
 
@@ -78,11 +78,9 @@ class CAIPConfig(MethodConfig):
             raise ValueError(f"CAIPConfig.text_max_len must be >= 2, got {self.text_max_len}")
         if self.max_temperature < self.init_temperature:
             raise ValueError(f"CAIPConfig.max_temperature ({self.max_temperature}) must be >= init_temperature ({self.init_temperature})")
-        for name, heads, width in (("vision_heads", self.vision_heads, self.width), ("text_heads", self.text_heads, self.width),
-                                   ("pool_heads", self.pool_heads, self.width),
-                                   ("action_heads", self.action_heads, self.action_width)):
-            if width % heads:
-                raise ValueError(f"CAIPConfig.{name} ({heads}) must divide its width ({width})")
+        for heads, width in (("vision_heads", "width"), ("text_heads", "width"), ("pool_heads", "width"),
+                             ("action_heads", "action_width")):
+            check_heads(self, heads, width)
 
 
 class ImageTextTowers(torch.nn.Module):

@@ -44,7 +44,7 @@ from workbench.models import (
     ViTConfig,
     ViTEncoder,
 )
-from workbench.models.config import check_positive, check_probability
+from workbench.models.config import check_heads, check_positive, check_probability
 from workbench.models.multiview import MultiViewViT, MultiViewViTConfig, PositionKind
 from workbench.types import Episode
 
@@ -181,11 +181,8 @@ class CLAMPConfig(MethodConfig):
             if len(dims) != 2 or not 0 <= dims[0] < dims[1]:
                 raise ValueError(f"CLAMPConfig.object_dims must be (start, stop) with 0 <= start < stop, got {self.object_dims!r}")
             object.__setattr__(self, "object_dims", (int(dims[0]), int(dims[1])))
-        for name, heads, width in (("vision_heads", self.vision_heads, self.vision_width),
-                                   ("text_heads", self.text_heads, self.text_width),
-                                   ("action_heads", self.action_heads, self.action_width)):
-            if width % heads:
-                raise ValueError(f"CLAMPConfig.{name} ({heads}) must divide its width ({width})")
+        for modality in ("vision", "text", "action"):
+            check_heads(self, f"{modality}_heads", f"{modality}_width")
 
 
 class CLAMP(Method):

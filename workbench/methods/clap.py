@@ -33,7 +33,7 @@ from torch import nn
 from workbench.losses import SigLIPLoss
 from workbench.methods.base import Method, MethodConfig, split_param_groups
 from workbench.models import ActVAE, ActVAEConfig, MAPHead, MAPHeadConfig, ViTConfig, ViTEncoder
-from workbench.models.config import check_positive, check_probability
+from workbench.models.config import check_heads, check_positive, check_probability
 
 __all__ = [
     "ActVAEMethod",
@@ -137,10 +137,8 @@ class ActVAEMethodConfig(MethodConfig):
             raise ValueError(f"ActVAEMethodConfig.contrastive_weight must be >= 0, got {self.contrastive_weight!r}")
         if not self.codebook_lr_scale > 0:
             raise ValueError(f"ActVAEMethodConfig.codebook_lr_scale must be > 0, got {self.codebook_lr_scale!r}")
-        if self.width % self.heads:
-            raise ValueError(f"ActVAEMethodConfig.heads ({self.heads}) must divide width ({self.width})")
-        if self.vision_width % self.vision_heads:
-            raise ValueError(f"ActVAEMethodConfig.vision_heads ({self.vision_heads}) must divide vision_width ({self.vision_width})")
+        check_heads(self)
+        check_heads(self, "vision_heads", "vision_width")
 
     def act_vae_config(self, action_dim: int, horizon: int) -> ActVAEConfig:
         return ActVAEConfig(action_dim=action_dim, horizon=horizon, width=self.width, encoder_depth=self.encoder_depth,

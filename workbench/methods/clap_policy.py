@@ -32,7 +32,7 @@ from torch import nn
 
 from workbench.methods.base import Method, MethodConfig, RunDependency
 from workbench.methods.clap_vdvae import VDVAEMethod
-from workbench.models.config import check_positive
+from workbench.models.config import check_heads, check_positive
 from workbench.models.heads import FlowMatchingHead, FlowMatchingHeadConfig, TimeSampling
 from workbench.models.token_policy import TokenPolicy, TokenPolicyConfig, reverse_kl, token_nll
 
@@ -91,8 +91,7 @@ class ClapNTPConfig(MethodConfig):
     def __post_init__(self) -> None:
         check_positive(self, width=self.width, depth=self.depth, vision_depth=self.vision_depth, heads=self.heads,
                        patch_size=self.patch_size, max_text=self.max_text, frame_gap=self.frame_gap)
-        if self.width % self.heads:
-            raise ValueError(f"ClapNTPConfig.heads ({self.heads}) must divide width ({self.width})")
+        check_heads(self)
         if not self.vdvae_run:
             raise ValueError("ClapNTPConfig.vdvae_run must name a clap_vdvae run (a directory, an id, or 'auto')")
 

@@ -46,7 +46,7 @@ from torch import nn
 from workbench.losses import SigLIPLoss, siglip_loss, straight_through, vq_loss
 from workbench.methods.base import Method, MethodConfig, RunDependency, split_param_groups
 from workbench.methods.class_method import augment_images
-from workbench.models.config import check_positive
+from workbench.models.config import check_heads, check_positive
 from workbench.models.latent_action import ForwardDynamicsDecoder, InverseDynamicsEncoder
 from workbench.models.vq import VectorQuantizer
 
@@ -140,8 +140,7 @@ class VDVAEConfig(MethodConfig):
         check_positive(self, width=self.width, encoder_depth=self.encoder_depth, decoder_depth=self.decoder_depth,
                        heads=self.heads, num_env_codes=self.num_env_codes, env_code_dim=self.env_code_dim,
                        frame_gap=self.frame_gap, codebook_lr_scale=self.codebook_lr_scale)
-        if self.width % self.heads:
-            raise ValueError(f"VDVAEConfig.heads ({self.heads}) must divide width ({self.width})")
+        check_heads(self)
         if self.env_codebook_size < 2:
             raise ValueError(f"VDVAEConfig.env_codebook_size must be >= 2, got {self.env_codebook_size!r}")
         for name in ("beta", "lambda_vq", "lambda_con", "lambda_reg", "augment_noise"):

@@ -29,7 +29,7 @@ from workbench.losses import CAIP_INIT_TEMPERATURE, MAX_TEMPERATURE, SIGLIP_INIT
 from workbench.methods.base import Method, MethodConfig
 from workbench.methods.class_method import augment_images
 from workbench.models import MAPHead, MAPHeadConfig, TextEncoder, TextEncoderConfig, ViTConfig, ViTEncoder
-from workbench.models.config import check_positive
+from workbench.models.config import check_heads, check_positive
 
 __all__ = ["SigLIP", "SigLIPConfig", "SimCLR", "SimCLRConfig"]
 
@@ -45,8 +45,7 @@ class _ViTFields:
     def _check_vit(self) -> None:
         check_positive(self, patch_size=self.patch_size, width=self.width, depth=self.depth, heads=self.heads,
                        embed_dim=self.embed_dim)
-        if self.width % self.heads:
-            raise ValueError(f"{type(self).__name__}.heads ({self.heads}) must divide width ({self.width})")
+        check_heads(self)
 
 
 class _MAPViT(nn.Module):

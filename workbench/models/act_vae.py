@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from workbench.losses import VQLossTerms
-from workbench.models.config import ModelConfig, check_positive, check_probability
+from workbench.models.config import ModelConfig, check_heads, check_positive, check_probability
 from workbench.models.transformer import Transformer
 from workbench.models.vq import VectorQuantizer
 
@@ -50,8 +50,7 @@ class ActVAEConfig(ModelConfig):
             raise ValueError(f"ActVAEConfig.beta must be >= 0, got {self.beta}")
         if self.dead_code_window < 0:
             raise ValueError(f"ActVAEConfig.dead_code_window must be >= 0, got {self.dead_code_window}")
-        if self.width % self.heads != 0:
-            raise ValueError(f"ActVAEConfig.width ({self.width}) must be divisible by heads ({self.heads})")
+        check_heads(self)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from enum import Enum
 import torch
 from torch import nn
 
-from workbench.models.config import ModelConfig, check_positive, check_probability
+from workbench.models.config import ModelConfig, check_heads, check_positive, check_probability
 from workbench.models.pooling import MAPHead, MAPHeadConfig
 from workbench.models.transformer import Transformer
 
@@ -48,8 +48,7 @@ class ActionEncoderConfig(ModelConfig):
         check_probability(self, dropout=self.dropout)
         if self.out_dim is not None:
             check_positive(self, out_dim=self.out_dim)
-        if self.width % self.heads != 0:
-            raise ValueError(f"ActionEncoderConfig.width ({self.width}) must be divisible by heads ({self.heads})")
+        check_heads(self)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from workbench.models.config import ModelConfig, check_positive
+from workbench.models.config import ModelConfig, check_heads, check_positive
 from workbench.models.transformer import MLP, MultiheadAttention
 
 __all__ = ["PatchChunkDecoder", "PatchChunkDecoderConfig"]
@@ -32,8 +32,7 @@ class PatchChunkDecoderConfig(ModelConfig):
     def __post_init__(self) -> None:
         check_positive(self, width=self.width, heads=self.heads, depth=self.depth, horizon=self.horizon,
                        action_dim=self.action_dim, mlp_ratio=self.mlp_ratio)
-        if self.width % self.heads:
-            raise ValueError(f"PatchChunkDecoderConfig.heads ({self.heads}) must divide width ({self.width})")
+        check_heads(self)
 
 
 class _DecoderLayer(nn.Module):

@@ -10,7 +10,7 @@ import dataclasses
 from enum import Enum
 from typing import Any, TypeVar
 
-__all__ = ["ModelConfig", "check_positive", "check_probability"]
+__all__ = ["ModelConfig", "check_heads", "check_positive", "check_probability"]
 
 C = TypeVar("C", bound="ModelConfig")
 
@@ -51,3 +51,11 @@ def check_probability(owner: object, **values: float) -> None:
     for name, value in values.items():
         if not 0.0 <= value < 1.0:
             raise ValueError(f"{type(owner).__name__}.{name} must be in [0, 1), got {value!r}")
+
+
+def check_heads(owner: object, heads: str = "heads", width: str = "width") -> None:
+    """Raise ValueError unless ``owner``'s field ``heads`` divides its field ``width`` (multi-head
+    attention splits the width evenly between the heads)."""
+    h, w = getattr(owner, heads), getattr(owner, width)
+    if w % h:
+        raise ValueError(f"{type(owner).__name__}.{heads} ({h}) must divide {width} ({w})")

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from workbench.models.config import ModelConfig, check_positive, check_probability
+from workbench.models.config import ModelConfig, check_heads, check_positive, check_probability
 from workbench.models.string import CayleySTRING
 from workbench.models.transformer import MLP, MultiheadAttention
 from workbench.models.vision import ViTOutput
@@ -58,8 +58,7 @@ class MultiViewViTConfig(ModelConfig):
         check_probability(self, dropout=self.dropout)
         if self.view_size % self.patch_size:
             raise ValueError(f"MultiViewViTConfig.patch_size ({self.patch_size}) must divide view_size ({self.view_size})")
-        if self.width % self.heads:
-            raise ValueError(f"MultiViewViTConfig.heads ({self.heads}) must divide width ({self.width})")
+        check_heads(self)
         PositionKind(self.positions)
         if self.positions == PositionKind.STRING.value and (self.width // self.heads) % 2:
             raise ValueError(f"STRING needs an even head size, got width {self.width} / heads {self.heads}")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from workbench.models.config import ModelConfig, check_positive, check_probability
+from workbench.models.config import ModelConfig, check_heads, check_positive, check_probability
 from workbench.models.transformer import MLP, MultiheadAttention
 
 __all__ = [
@@ -36,8 +36,7 @@ class MAPHeadConfig(ModelConfig):
     def __post_init__(self) -> None:
         check_positive(self, width=self.width, heads=self.heads, mlp_ratio=self.mlp_ratio)
         check_probability(self, dropout=self.dropout)
-        if self.width % self.heads != 0:
-            raise ValueError(f"MAPHeadConfig.width ({self.width}) must be divisible by heads ({self.heads})")
+        check_heads(self)
 
 
 @dataclass(frozen=True)
@@ -80,8 +79,7 @@ class TextPoolingConfig(ModelConfig):
         check_probability(self, dropout=self.dropout)
         if self.out_dim is not None:
             check_positive(self, out_dim=self.out_dim)
-        if self.width % self.heads != 0:
-            raise ValueError(f"TextPoolingConfig.width ({self.width}) must be divisible by heads ({self.heads})")
+        check_heads(self)
 
 
 @dataclass(frozen=True)

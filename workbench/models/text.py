@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from workbench.data.text import CLS_TOKEN, PAD_TOKEN, SPECIAL_TOKENS, UNK_TOKEN, build_vocab, normalize_instruction
-from workbench.models.config import ModelConfig, check_positive, check_probability
+from workbench.models.config import ModelConfig, check_heads, check_positive, check_probability
 from workbench.models.transformer import Transformer
 
 __all__ = [
@@ -111,8 +111,7 @@ class TextEncoderConfig(ModelConfig):
         check_probability(self, dropout=self.dropout)
         if self.out_dim is not None:
             check_positive(self, out_dim=self.out_dim)
-        if self.width % self.heads != 0:
-            raise ValueError(f"TextEncoderConfig.width ({self.width}) must be divisible by heads ({self.heads})")
+        check_heads(self)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from workbench.models.config import ModelConfig, check_positive
+from workbench.models.config import ModelConfig, check_heads, check_positive
 from workbench.models.transformer import Transformer
 from workbench.models.vision import ViTConfig, ViTEncoder
 
@@ -41,8 +41,7 @@ class TokenPolicyConfig(ModelConfig):
         check_positive(self, image_size=self.image_size, in_channels=self.in_channels, patch_size=self.patch_size,
                        vision_depth=self.vision_depth, vocab_size=self.vocab_size, max_text=self.max_text,
                        num_codes=self.num_codes, seq_len=self.seq_len, width=self.width, depth=self.depth, heads=self.heads)
-        if self.width % self.heads:
-            raise ValueError(f"TokenPolicyConfig.heads ({self.heads}) must divide width ({self.width})")
+        check_heads(self)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from workbench.models.config import ModelConfig, check_positive, check_probability
+from workbench.models.config import ModelConfig, check_heads, check_positive, check_probability
 from workbench.models.transformer import Transformer
 
 __all__ = [
@@ -73,8 +73,7 @@ class ViTConfig(ModelConfig):
                 f"ViTConfig.image_size ({self.image_size}) must be a multiple of patch_size "
                 f"({self.patch_size})"
             )
-        if self.width % self.heads != 0:
-            raise ValueError(f"ViTConfig.width ({self.width}) must be divisible by heads ({self.heads})")
+        check_heads(self)
 
     @property
     def grid_size(self) -> int:

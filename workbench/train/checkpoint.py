@@ -3,6 +3,9 @@
 Loading never unpickles: tensors come from safetensors and everything else (the optimiser's
 param-group settings, the step, RNG seeds) from JSON in the file's metadata. A checkpoint that
 cannot be read raises :class:`CheckpointError` naming the file; other checkpoints are untouched.
+
+Importing this module does not import torch: :func:`read_checkpoint_record` (the one reader of a
+checkpoint's record, which listing runs uses) needs only the file's header.
 """
 
 from __future__ import annotations
@@ -10,14 +13,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from typing import TYPE_CHECKING, Any
 
 from workbench.atomic import atomic_path
+from workbench.tensorfile import read_metadata
 
-__all__ = ["CheckpointError", "Checkpoint", "save_checkpoint", "load_checkpoint", "strip_optimizer"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["CheckpointError", "Checkpoint", "save_checkpoint", "load_checkpoint", "read_checkpoint_record", "strip_optimizer"]
 
 _MODEL = "model."
 _OPTIM = "optim."
@@ -37,6 +41,8 @@ class Checkpoint:
 
 
 def _flatten_optimizer(state: dict) -> tuple[dict[str, torch.Tensor], dict]:
+    import torch
+
     tensors: dict[str, torch.Tensor] = {}
     scalars: dict[str, dict] = {}
     for pid, st in state["state"].items():
@@ -62,6 +68,9 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module | dict, optimizer: 
                     extra: dict[str, torch.Tensor] | None = None) -> Path:  # fmt: skip
     """Save model (and optimiser) state to ``path`` atomically; ``meta`` must be JSON-serialisable.
     ``extra`` is a second state dict stored beside the model (the live weights when ``model`` is an EMA)."""
+    import torch
+    from safetensors.torch import save_file
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     sd = model.state_dict() if isinstance(model, torch.nn.Module) else model
@@ -78,18 +87,16 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module | dict, optimizer: 
     return path
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:
-    """Read a checkpoint written by :func:`save_checkpoint` (no pickle involved)."""
+def read_checkpoint_record(path: str | Path) -> dict[str, Any]:
+    """The record a checkpoint keeps beside its tensors, ``{"meta": …, "optimizer": …}`` (``meta``:
+    method, sample_meta, data, split, step, …), from the file's header alone: no tensor is loaded
+    and torch is not imported. :class:`CheckpointError` names the file when it is not one."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file is missing")
     try:
-        tensors = load_file(str(path), device=str(map_location))
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as f:
-            raw = (f.metadata() or {}).get("workbench")
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raw = read_metadata(path).get("workbench")
+    except (OSError, ValueError) as e:
         raise CheckpointError(f"{path}: checkpoint is corrupt or truncated ({e})") from e
     if raw is None:
         raise CheckpointError(f"{path}: not a workbench checkpoint (no 'workbench' metadata)")
@@ -97,12 +104,28 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         info = json.loads(raw)
     except json.JSONDecodeError as e:
         raise CheckpointError(f"{path}: checkpoint metadata is not valid JSON ({e})") from e
+    if not isinstance(info, dict):
+        raise CheckpointError(f"{path}: checkpoint metadata is not a JSON object")
+    return {"meta": info.get("meta") or {}, "optimizer": info.get("optimizer")}
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:
+    """Read a checkpoint written by :func:`save_checkpoint` (no pickle involved)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    info = read_checkpoint_record(path)
+    try:
+        tensors = load_file(str(path), device=str(map_location))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path}: checkpoint is corrupt or truncated ({e})") from e
     model = {k[len(_MODEL):]: v for k, v in tensors.items() if k.startswith(_MODEL)}
     optim = None
-    if info.get("optimizer") is not None:
+    if info["optimizer"] is not None:
         optim = _unflatten_optimizer({k: v for k, v in tensors.items() if k.startswith(_OPTIM)}, info["optimizer"])
     extra = {k[len(_EXTRA):]: v for k, v in tensors.items() if k.startswith(_EXTRA)} or None
-    return Checkpoint(model=model, optimizer=optim, meta=info.get("meta", {}), extra=extra)
+    return Checkpoint(model=model, optimizer=optim, meta=info["meta"], extra=extra)
 
 
 def strip_optimizer(path: str | Path) -> Path:

@@ -140,13 +140,21 @@ class TrainConfig:
     def from_yaml(cls, path: str | Path) -> TrainConfig:
         path = Path(path)
         try:
-            raw = yaml.safe_load(path.read_text())
+            text = path.read_text()
         except FileNotFoundError as e:
             raise ConfigError(f"{path}: config file not found") from e
+        return cls.from_yaml_text(text, where=str(path))
+
+    @classmethod
+    def from_yaml_text(cls, text: str, *, where: str = "config") -> TrainConfig:
+        """The config in YAML ``text`` (an edited config, a file's contents); :class:`ConfigError`
+        names ``where`` when it is not YAML or not a mapping."""
+        try:
+            raw = yaml.safe_load(text)
         except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML ({e})") from e
+            raise ConfigError(f"{where}: not valid YAML ({e})") from e
         if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: expected a mapping at the top level")
+            raise ConfigError(f"{where}: expected a mapping at the top level")
         return cls.from_dict(raw)
 
 

@@ -75,7 +75,7 @@ def dependency_config(method: str, method_config: dict[str, Any], dependant: Tra
 def resolve_run_ref(ref: str, runs_root: str | Path | None = None) -> Path:
     """A run directory from a path or an id (under ``runs_root``, then ``runs/``)."""
     for cand in (Path(ref), *([Path(runs_root) / ref] if runs_root is not None else []), DEFAULT_RUNS_ROOT / ref):
-        if (cand / "config.yaml").is_file() or cand.is_file():
+        if RunDir(cand).exists() or cand.is_file():
             return cand
     raise JobError(f"no run {ref!r} (looked for it as a directory, and under {runs_root or DEFAULT_RUNS_ROOT})")
 

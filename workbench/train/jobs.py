@@ -15,8 +15,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from workbench.train.config import TrainConfig, config_diff
 from workbench.train.rundir import DEFAULT_RUNS_ROOT, JobError, RunDir, RunState, RunStatus
 
@@ -76,9 +74,9 @@ def launch(rd: RunDir, *, resume: bool = False, nproc: int = 1) -> subprocess.Po
 def resolve_run(run: str | Path, *, runs_root: str | Path = DEFAULT_RUNS_ROOT) -> RunDir:
     """A run directory from a path or an id under ``runs_root``."""
     p = Path(run)
-    for cand in (p, Path(runs_root) / str(run)):
-        if (cand / "config.yaml").is_file():
-            return RunDir(cand)
+    for cand in (RunDir(p), RunDir(Path(runs_root) / str(run))):
+        if cand.exists():
+            return cand
     raise JobError(f"no run {str(run)!r} (looked for {p}/config.yaml and {Path(runs_root) / str(run)}/config.yaml)")
 
 
@@ -92,11 +90,8 @@ def list_runs(runs_root: str | Path = DEFAULT_RUNS_ROOT, *, trained_only: bool =
         rd = RunDir(d)
         if not rd.exists() or (trained_only and rd.latest_checkpoint() is None):
             continue
-        try:  # the YAML as written, not validated: validating imports every method (and torch) to list runs
-            raw = yaml.safe_load(rd.config_path.read_text()) or {}
-            method, preset = str(raw.get("method") or "?"), raw.get("preset")
-        except Exception:  # a run of an older version still lists
-            method, preset = "?", None
+        raw = rd.read_raw_config()  # not validated: validating imports every method (and torch) to list runs
+        method, preset = str(raw.get("method") or "?"), raw.get("preset")
         try:
             status = rd.read_status()
         except JobError as e:
@@ -119,12 +114,9 @@ def stop_run(rd: RunDir, *, timeout: float = 60.0, kill: bool = False) -> RunSta
     rd.update_status(state=RunState.STOPPING)
     # the job leads its own session: signal the group so torchrun's workers hear it too
     os.killpg(pgid, signal.SIGTERM)
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        st = rd.read_status()
-        if not st.active:
-            return st
-        time.sleep(0.2)
+    done = _inactive_within(rd, timeout)
+    if done is not None:
+        return done
     if kill:
         os.killpg(pgid, signal.SIGKILL)
         time.sleep(0.5)
@@ -141,14 +133,22 @@ def resume_run(rd: RunDir, *, nproc: int = 1) -> subprocess.Popen:
     return launch(rd, resume=True, nproc=nproc)
 
 
-def wait_for(rd: RunDir, *, timeout: float = 600.0, poll: float = 0.2) -> RunStatus:
-    """Block until the job is no longer active (for tests and scripts)."""
+def _inactive_within(rd: RunDir, timeout: float, poll: float = 0.2) -> RunStatus | None:
+    """The job's status once it is no longer active, polled every ``poll`` s; None after ``timeout``."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         st = rd.read_status()
         if not st.active:
             return st
         time.sleep(poll)
+    return None
+
+
+def wait_for(rd: RunDir, *, timeout: float = 600.0, poll: float = 0.2) -> RunStatus:
+    """Block until the job is no longer active (for tests and scripts)."""
+    st = _inactive_within(rd, timeout, poll)
+    if st is not None:
+        return st
     raise JobError(f"{rd.path}: still {rd.read_status().state} after {timeout:.0f}s")
 
 

@@ -45,7 +45,7 @@ from workbench.methods.capabilities import (
 )
 from workbench.train.checkpoint import CheckpointError, load_checkpoint
 from workbench.train.config import ConfigError, DataConfig, TrainConfig
-from workbench.train.rundir import JobError, RunDir
+from workbench.train.rundir import JobError, RunDir, TrainedOn
 from workbench.types import Episode
 
 __all__ = ["Fit", "TrainedRun", "checkpoint_hash", "load_run", "model_hash"]
@@ -164,14 +164,20 @@ class TrainedRun:
         return [int(e) for e in eps]
 
     @property
+    def trained_on(self) -> TrainedOn:
+        """Its camera and dataset, by the one run-camera rule (:class:`~workbench.train.rundir.TrainedOn`)."""
+        return TrainedOn.from_record({"camera": self.sample_meta.camera}, {"camera": self.data.camera, "path": self.data.path})
+
+    @property
     def camera(self) -> str | None:
         """The camera the samples come from (what training resolved; None = each episode's first)."""
-        return self.sample_meta.camera or self.data.camera or None
+        return self.trained_on.camera
 
     def fits(self, dataset: Dataset | Sequence[Episode]) -> Fit:
-        """Whether ``dataset`` can give this run's samples: it must have the run's camera."""
-        cam = self.camera
-        if not cam:
+        """Whether ``dataset`` can give this run's samples: it must have the run's camera
+        (:meth:`TrainedOn.reads <workbench.train.rundir.TrainedOn.reads>`)."""
+        on = self.trained_on
+        if on.camera is None:  # any dataset can (without opening it)
             return Fit(True)
         if isinstance(dataset, Dataset):
             cams = tuple(dataset.info().cameras)
@@ -179,9 +185,9 @@ class TrainedRun:
         else:
             cams = tuple(sorted({c for ep in dataset for c in ep.cameras}))
             where = "the given episodes"
-        if cam in cams:
+        if on.reads(cams):
             return Fit(True)
-        return Fit(False, f"run {self.id} was trained on camera {cam!r}, which {where} cannot provide (it has {list(cams)})")
+        return Fit(False, f"run {self.id} was trained on camera {on.camera!r}, which {where} cannot provide (it has {list(cams)})")
 
     def samples(
         self,

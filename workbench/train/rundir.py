@@ -23,11 +23,14 @@ import fcntl
 import json
 import os
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from workbench.atomic import atomic_write_text
+from workbench.train.checkpoint import CheckpointError, read_checkpoint_record
 
 __all__ = ["RunState", "RunStatus", "RunDir", "JobError", "DEFAULT_RUNS_ROOT", "TrainedOn", "pid_alive", "read_checkpoint_meta", "trained_on"]
 
@@ -104,6 +107,19 @@ class RunDir:
 
     def exists(self) -> bool:
         return self.config_path.is_file()
+
+    def read_raw_config(self) -> dict[str, Any]:
+        """``config.yaml`` as written, not validated ({} when it is missing, not YAML or not a
+        mapping): the method, preset and data a listing shows without importing every method (and
+        torch), which :meth:`TrainConfig.from_yaml <workbench.train.config.TrainConfig.from_yaml>`
+        validates against. Anything that trains or evaluates reads the typed config instead."""
+        import yaml
+
+        try:
+            raw = yaml.safe_load(self.config_path.read_text())
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            return {}
+        return raw if isinstance(raw, dict) else {}
 
     # -- status ---------------------------------------------------------------------------------
     def read_status(self) -> RunStatus:
@@ -219,47 +235,46 @@ class RunDir:
 
 def read_checkpoint_meta(path: str | Path) -> dict:
     """The ``meta`` a workbench checkpoint records (method, sample_meta, data, split, …), read from
-    the safetensors header alone (an 8-byte length, then JSON): no tensor is loaded and torch is
-    not imported, so listing runs stays cheap. :class:`JobError` names the file when it is not one."""
-    path = Path(path)
+    its header alone (:func:`~workbench.train.checkpoint.read_checkpoint_record`: no tensor is
+    loaded, torch is not imported). :class:`JobError` names the file when it is not one."""
     try:
-        with open(path, "rb") as f:
-            n = int.from_bytes(f.read(8), "little")
-            if not 2 <= n <= 100 * 2**20:
-                raise ValueError(f"header length {n} is not that of a safetensors file")
-            header = json.loads(f.read(n))
-        return json.loads(header["__metadata__"]["workbench"]).get("meta", {})
-    except (OSError, ValueError, KeyError, TypeError) as e:
+        return read_checkpoint_record(path)["meta"]
+    except CheckpointError as e:
         raise JobError(f"{path}: not a readable workbench checkpoint ({e})") from e
 
 
 @dataclass(frozen=True)
 class TrainedOn:
-    """What a run trained on, from its latest checkpoint's header (and config.yaml): what the
-    app needs to list the runs that can read a dataset, without loading any of them."""
+    """What a run trained on: its camera and dataset. The one statement of the run-camera rule —
+    which camera a run's samples come from (:meth:`from_record`) and which datasets can give them
+    (:meth:`reads`); :class:`~workbench.train.run.TrainedRun` (``camera``, ``fits``) and the app's
+    run list (:func:`trained_on`, from the checkpoint's header, no model loaded) both use it."""
 
-    camera: str | None  # the camera its samples came from (None: each episode's first), as TrainedRun.camera
+    camera: str | None  # the camera its samples came from (None: each episode's first)
     data_path: str  # the dataset as the job names it ("" when unknown)
 
-    def reads(self, cameras: tuple[str, ...] | list[str]) -> bool:
-        """Whether a dataset with ``cameras`` can give this run's samples (TrainedRun.fits's rule)."""
-        return not self.camera or self.camera in cameras
+    @classmethod
+    def from_record(cls, sample_meta: Mapping[str, Any], data: Mapping[str, Any]) -> TrainedOn:
+        """From a run's sample meta and data config (as dicts): the camera training resolved (a
+        config's ``camera: null`` becomes the first camera's name in the sample meta), else the
+        config's; None when neither names one."""
+        return cls(camera=sample_meta.get("camera") or data.get("camera") or None, data_path=str(data.get("path") or ""))
+
+    def reads(self, cameras: Iterable[str]) -> bool:
+        """Whether a dataset with ``cameras`` can give this run's samples: it has the run's camera
+        (any dataset does when the run names none)."""
+        return not self.camera or self.camera in tuple(cameras)
 
 
 def trained_on(run: str | Path) -> TrainedOn:
-    """:class:`TrainedOn` of the run directory ``run`` (:class:`JobError` when it has no readable checkpoint)."""
+    """:class:`TrainedOn` of the run directory ``run`` from its latest checkpoint's header (and
+    config.yaml), torch-free (:class:`JobError` when it has no readable checkpoint)."""
     rd = RunDir(run)
     ckpt = rd.latest_checkpoint()
     if ckpt is None:
         raise JobError(f"{rd.path}: the run has no checkpoint yet")
     meta = read_checkpoint_meta(ckpt)
     data = dict(meta.get("data") or {})
-    if not data and rd.config_path.is_file():  # as load_run: the checkpoint's record, else the job's config
-        import yaml
-
-        try:
-            data = (yaml.safe_load(rd.config_path.read_text()) or {}).get("data") or {}
-        except yaml.YAMLError:
-            data = {}
-    camera = (meta.get("sample_meta") or {}).get("camera") or data.get("camera") or None
-    return TrainedOn(camera=camera, data_path=str(data.get("path") or ""))
+    if not data:  # as load_run: the checkpoint's record, else the job's config
+        data = dict(rd.read_raw_config().get("data") or {})
+    return TrainedOn.from_record(meta.get("sample_meta") or {}, data)

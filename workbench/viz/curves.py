@@ -1,19 +1,24 @@
 """Curves, bars and tables from the evaluations: linear-probe accuracy vs samples per class with the
 zero-shot line (CAIP §3.2, Fig. 3), the rate–distortion curve and table (CLAP §IV-B, Fig. 5,
-Table V), cross-modal Recall@k (CLAMP App. B, Fig. 7) and one bar per design variant with
-baseline lines (CLASS Fig. 4)."""
+Table V), cross-modal Recall@k (CLAMP App. B, Fig. 7), one bar per design variant with
+baseline lines (CLASS Fig. 4), and estimates with their intervals, one panel per metric and one
+colour per arm (CLAP §III-D / §III-E)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-__all__ = ["plot_probe_curves", "plot_rate_distortion", "plot_recall_at_k", "plot_variant_bars", "rate_distortion_table"]
+if TYPE_CHECKING:
+    from workbench.stats import Interval
+
+__all__ = ["plot_interval_panels", "plot_probe_curves", "plot_rate_distortion", "plot_recall_at_k", "plot_variant_bars",
+           "rate_distortion_table"]
 
 _PALETTE = qualitative.Plotly
 
@@ -130,4 +135,36 @@ def rate_distortion_table(points: Sequence[Any], *, title: str = "") -> go.Figur
     fig = go.Figure(go.Table(header=dict(values=["N_q", "K", "MSE", "PSNR (dB)", "rate", "codebook usage"]),
                              cells=dict(values=cols)))  # fmt: skip
     fig.update_layout(title=title)
+    return fig
+
+
+def plot_interval_panels(
+    panels: Mapping[str, Mapping[str, tuple[Sequence[str], Sequence[Interval]]]],
+    *,
+    colors: Sequence[str] | None = None,
+    references: Mapping[str, float] | None = None,
+    title: str = "",
+    height: int = 420,
+) -> go.Figure:
+    """Estimates with their intervals as markers with asymmetric error bars: one panel per entry
+    of ``panels`` (``panel title -> arm -> (x labels, intervals)``, e.g. each training seed and the
+    pooled rate), an arm keeps its colour (``colors`` in the order arms first appear) and one
+    legend entry across panels; ``references`` draws a dashed line at a level in a panel
+    (``panel title -> y``: the reference model's score)."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=list(panels))
+    palette = list(colors) if colors else _PALETTE
+    colour: dict[str, str] = {}
+    for c, (panel, arms) in enumerate(panels.items(), start=1):
+        for arm, (xs, ivs) in arms.items():
+            first = arm not in colour
+            colour.setdefault(arm, palette[len(colour) % len(palette)])
+            fig.add_trace(go.Scatter(x=list(xs), y=[v.estimate for v in ivs], mode="markers", name=arm, legendgroup=arm,
+                                     showlegend=first, marker=dict(size=9, color=colour[arm]),
+                                     error_y=dict(type="data", symmetric=False, array=[v.high - v.estimate for v in ivs],
+                                                  arrayminus=[v.estimate - v.low for v in ivs])), row=1, col=c)  # fmt: skip
+        if references and panel in references:
+            fig.add_hline(y=references[panel], line_dash="dash", row=1, col=c)
+    fig.update_layout(title=title, height=height)
     return fig

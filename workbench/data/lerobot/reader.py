@@ -46,7 +46,7 @@ from workbench.data.lerobot.schema import (
     stored_shape,
 )
 from workbench.data.validate import raise_if_invalid
-from workbench.data.video import read_video_segment
+from workbench.data.video import video_frames
 from workbench.types import CameraSetup, CameraStream, DataError, Episode, EpisodeInfo, LazyFrames, Skeleton
 
 __all__ = ["LeRobotDataset", "is_lerobot"]
@@ -454,14 +454,12 @@ class LeRobotDataset(Dataset):
         elif self.version == V3:
             video = self._video_file(row, key)
             t0 = float(row[f"videos/{key}/from_timestamp"])
-            rgb = LazyFrames(n, lambda: read_video_segment(video, t0, n, episode=info.index),
-                             lambda i: read_video_segment(video, t0 + i / self.fps, 1, episode=info.index)[0])  # fmt: skip
+            rgb = video_frames(video, t0, n, self.fps, episode=info.index)
         else:
             video = self.path / self._v21_path(self.meta.get("video_path", V21_VIDEO_PATH), info.index, video_key=key)
             if not video.is_file():
                 raise DataError(video, "video file is missing", episode=info.index)
-            rgb = LazyFrames(n, lambda: read_video_segment(video, 0.0, n, episode=info.index),
-                             lambda i: read_video_segment(video, i / self.fps, 1, episode=info.index)[0])  # fmt: skip
+            rgb = video_frames(video, 0.0, n, self.fps, episode=info.index)
 
         def pngs(col: str, dtype) -> LazyFrames | None:
             if col not in image_cols:
