@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.atomic import atomic_write_text
-from workbench.compare.checkpoints import saved_steps, settle_max_cells
+from workbench.compare.checkpoints import run_path, saved_steps, settle_max_cells
 from workbench.compare.config import STATE_KNN, UNTRAINED, CompareConfig
 from workbench.compare.units import CompareError, read_unit, unit_name
 
@@ -115,7 +115,7 @@ def _ensure_run(out: Path, data: Path, cfg: CompareConfig, method: str, seed: in
     from workbench.train.loop import train
     from workbench.train.rundir import RunState
 
-    path = out / "runs" / f"{method}-s{seed}"
+    path = run_path(out, method, seed)
     rd = RunDir(path)
     sets = [f"data.path={data.resolve()}", "data.camera=scene", f"data.image_size={cfg.image_size}", "data.val_fraction=0.0",
             f"seed={seed}", f"ckpt_every={cfg.ckpt_every}", "keep_checkpoints=1000", *cfg.overrides(method)]  # fmt: skip
