@@ -409,13 +409,12 @@ def run_compare(out: str | Path, cfg: CompareConfig, *, quiet: bool = False,
                             _log(f"evaluating {name} ({cfg.episodes} episodes)", quiet)
                             _evaluate(out, name, made[pol], cfg, pool, key, execute, step == final_step, training_seeds)
                             evaluated += 1
-                            # the table so far, after every unit: a comparison cut short leaves its results
-                            _write_results(out, cfg, folder_cells(out, cfg), figures=False)
+                            # the table so far, after every unit: a comparison cut short leaves its results;
+                            # the figures only after a (seed, method, checkpoint) group's last unit: redrawn
+                            # after every unit, their cost (growing with the cells) would make a run's writing quadratic
+                            _write_results(out, cfg, folder_cells(out, cfg), figures=(pol, task) == todo[-1])
                             if on_unit is not None:
                                 on_unit(name)
-                        # the figures once per (seed, method, checkpoint): redrawn after every unit, their
-                        # cost (growing with the cells) would make a run's writing quadratic
-                        _write_results(out, cfg, folder_cells(out, cfg))
     finally:
         pools.close()
     cells = folder_cells(out, cfg)
