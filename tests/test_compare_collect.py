@@ -254,3 +254,21 @@ def test_demo_sweep_figure_where_a_camera_holds_several_demos(tmp_path):
     # collected again without the sweep: the figure goes, not left stale
     collect_compare(out, folders[:1] + folders[2:])
     assert not (out / "compare_demos.html").exists() and (out / "compare_figure.html").exists()
+
+
+def test_no_demo_sweep_where_no_line_holds_two_numbers_of_demos():
+    """A camera with two numbers of demos, each held by another method (bc at 8, class at 32), has
+    no line to draw: no sweep there (plot_demo_sweep used to fail on it with an empty max)."""
+    from workbench.viz.compare import demo_sweep_cameras, plot_demo_sweep
+
+    def cell(method: str, camera: str, demos: int, successes: int) -> dict:
+        return {"method": method, "policy": "knn", "task": "reach", "camera_setup": camera, "seed": 0, "episodes": 10,
+                "successes": successes, "step": 12, "checkpoint": "final", "demos": demos, "variant": ""}  # fmt: skip
+
+    apart = [cell("bc", "fixed", 8, 2), cell("class", "fixed", 32, 5)]
+    assert demo_sweep_cameras(compare_table(apart)) == []
+    swept = [cell("bc", "dynamic", 8, 1), cell("bc", "dynamic", 32, 4)]
+    t = compare_table(apart + swept)
+    assert demo_sweep_cameras(t) == ["dynamic"]
+    fig = plot_demo_sweep(t)
+    assert [tr.name for tr in fig.data] == ["bc · knn"] and [c[3] for c in fig.data[0].customdata] == [8, 32]

@@ -165,3 +165,16 @@ def test_the_committed_stage2_numbers(capsys):
     assert "class / state_knn   0.30" in printed and "target ≥ 0.8: misses" in printed
     assert main(["compare", "diff", str(RESULTS), "--a", "class", "--b", "bc"]) == 2
     assert "several camera setups (dynamic, fixed); choose one with --camera" in capsys.readouterr().err
+
+
+def test_a_seed_short_of_placements_pairs_what_it_has(tmp_path):
+    """A training seed evaluated on fewer placements (class s1: the first 25 of 50) pairs only those:
+    its per-seed difference is over its 25 paired episodes, BC's other 25 are left out as unpaired,
+    and the pooled difference weighs the 75 paired episodes."""
+    out = {("class", "knn", "reach", 0): _hits(50, 30), ("class", "knn", "reach", 1): _hits(25, 20),
+           ("bc", "knn", "reach", 0): _hits(50, 10), ("bc", "knn", "reach", 1): _hits(50, 10)}  # fmt: skip
+    d = paired_difference(_folder(tmp_path, out), "class", "bc")
+    assert d.episodes == 75 and d.unpaired == 25 and (d.successes_a, d.successes_b) == (50, 20)
+    assert d.per_seed == {0: pytest.approx(0.4), 1: pytest.approx(10 / 25)}
+    assert d.difference.estimate == pytest.approx(30 / 75) and 0 < d.difference.low < 0.4 < d.difference.high
+    assert d.verdict == "class > bc"

@@ -51,6 +51,38 @@ def test_read_metadata_refuses_what_safetensors_refuses(tmp_path):
         read_metadata(tmp_path / "absent.safetensors")
 
 
+def _handmade(path: Path, header: dict, body: bytes) -> Path:
+    raw = json.dumps(header).encode()
+    path.write_bytes(len(raw).to_bytes(8, "little") + raw + body)
+    return path
+
+
+def test_read_metadata_refuses_the_headers_safetensors_refuses(tmp_path):
+    """Headers whose size adds up but whose content safetensors refuses: a metadata value that is
+    not a string (a checkpoint record written as an object), tensor bytes with a gap, offsets
+    reversed. read_checkpoint_meta says JobError naming the file (a TypeError escaped it before)."""
+    f32 = {"dtype": "F32", "shape": [2]}
+    cases = {"object.safetensors": ({"__metadata__": {"workbench": {"meta": {}}}, "a": {**f32, "data_offsets": [0, 8]}}, 8),
+             "gap.safetensors": ({"a": {**f32, "data_offsets": [0, 8]}, "b": {**f32, "data_offsets": [16, 24]}}, 24),
+             "reversed.safetensors": ({"a": {**f32, "data_offsets": [8, 0]}}, 0)}  # fmt: skip
+    for name, (header, size) in cases.items():
+        q = _handmade(tmp_path / name, header, b"\0" * size)
+        with pytest.raises(Exception):  # safetensors' own error types
+            with safe_open(str(q), framework="pt") as f:
+                f.metadata()
+        with pytest.raises(ValueError, match=name):
+            read_metadata(q)
+        with pytest.raises(JobError, match=f"{name}.*not a readable workbench checkpoint"):
+            read_checkpoint_meta(q)
+    # empty tensors share an offset with the next one: both readers accept that
+    empty = {"dtype": "F32", "shape": [0]}
+    ok = _handmade(tmp_path / "empty.safetensors", {"__metadata__": {"k": "v"}, "e": {**empty, "data_offsets": [0, 0]},
+                                                    "f": {**empty, "data_offsets": [0, 0]}, "a": {**f32, "data_offsets": [0, 8]}},
+                   b"\0" * 8)  # fmt: skip
+    with safe_open(str(ok), framework="pt") as f:
+        assert f.metadata() == read_metadata(ok) == {"k": "v"}
+
+
 def test_one_checkpoint_record_for_listing_and_loading(tmp_path):
     model = torch.nn.Linear(3, 2)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)

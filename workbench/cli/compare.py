@@ -113,9 +113,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     col.set_defaults(func=_collect)
     dif = csub.add_parser("diff", help="paired difference A − B over the same episodes, with its bootstrap interval and verdict",
                           description="A − B in success rate over the evaluation episodes both were run on (matched by "
-                                      "task, training seed and evaluation seed), its bootstrap interval (episodes resampled "
-                                      "within task and seed), the per-training-seed differences, the ratio A / B, and a "
-                                      "verdict: 'A > B' / 'A < B' only when the interval excludes 0 and every seed agrees.")  # fmt: skip
+                                      "task, training seed and evaluation seed), its bootstrap interval (placements, each "
+                                      "with its episodes under every training seed, resampled within task), the "
+                                      "per-training-seed differences, the ratio A / B, and a verdict: 'A > B' / 'A < B' "
+                                      "only when the interval excludes 0 and every seed agrees.")  # fmt: skip
     dif.add_argument("results", type=Path, metavar="RESULTS_DIR", help="a comparison folder or a collected table")
     dif.add_argument("--a", required=True, help="method A (e.g. class)")
     dif.add_argument("--b", required=True, help="method B (e.g. bc, state_knn)")

@@ -86,7 +86,7 @@ class PairedDifference:
     tasks: tuple[str, ...]
     successes_a: int
     successes_b: int
-    difference: Interval  # A − B, bootstrap over episodes within (task, training seed)
+    difference: Interval  # A − B, bootstrap over placements (task, evaluation seed) within task
     per_seed: dict[int, float]  # A − B per training seed
     verdict: str  # "A > B", "A < B" or "inconclusive"
     ratio: Interval  # A / B (inf where a resample of B has no success)

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.atomic import atomic_write_text
-from workbench.compare.checkpoints import saved_steps, settle_max_cells
+from workbench.compare.checkpoints import run_path, saved_steps, settle_max_cells
 from workbench.compare.config import STATE_KNN, UNTRAINED, CompareConfig
 from workbench.compare.units import CompareError, read_unit, unit_name
 
@@ -115,7 +115,7 @@ def _ensure_run(out: Path, data: Path, cfg: CompareConfig, method: str, seed: in
     from workbench.train.loop import train
     from workbench.train.rundir import RunState
 
-    path = out / "runs" / f"{method}-s{seed}"
+    path = run_path(out, method, seed)
     rd = RunDir(path)
     sets = [f"data.path={data.resolve()}", "data.camera=scene", f"data.image_size={cfg.image_size}", "data.val_fraction=0.0",
             f"seed={seed}", f"ckpt_every={cfg.ckpt_every}", "keep_checkpoints=1000", *cfg.overrides(method)]  # fmt: skip
@@ -409,13 +409,12 @@ def run_compare(out: str | Path, cfg: CompareConfig, *, quiet: bool = False,
                             _log(f"evaluating {name} ({cfg.episodes} episodes)", quiet)
                             _evaluate(out, name, made[pol], cfg, pool, key, execute, step == final_step, training_seeds)
                             evaluated += 1
-                            # the table so far, after every unit: a comparison cut short leaves its results
-                            _write_results(out, cfg, folder_cells(out, cfg), figures=False)
+                            # the table so far, after every unit: a comparison cut short leaves its results;
+                            # the figures only after a (seed, method, checkpoint) group's last unit: redrawn
+                            # after every unit, their cost (growing with the cells) would make a run's writing quadratic
+                            _write_results(out, cfg, folder_cells(out, cfg), figures=(pol, task) == todo[-1])
                             if on_unit is not None:
                                 on_unit(name)
-                        # the figures once per (seed, method, checkpoint): redrawn after every unit, their
-                        # cost (growing with the cells) would make a run's writing quadratic
-                        _write_results(out, cfg, folder_cells(out, cfg))
     finally:
         pools.close()
     cells = folder_cells(out, cfg)

@@ -76,12 +76,24 @@ def plot_compare(table: Any, level: float = 0.95):
     return fig
 
 
+def _sweep_lines(table: Any) -> tuple[Any, bool]:
+    """The "final" rows a demo sweep draws, each named by its line (``_name``: method · policy, and
+    variant where the rows hold several), kept only where its line holds two or more numbers of
+    demos under its camera setup (a row at one number stays in the bar figure); and whether the
+    names carry the variant."""
+    t = table[(table["checkpoint"] == "final") & table["demos"].notna()]
+    t = t[t.groupby("camera_setup")["demos"].transform("nunique") > 1]
+    many_variants = t["variant"].nunique() > 1
+    t = t.assign(_name=[_bar_name(r, False, many_variants) for r in t.itertuples()])
+    return t[t.groupby(["camera_setup", "_name"])["demos"].transform("nunique") > 1], many_variants
+
+
 def demo_sweep_cameras(table: Any) -> list[str]:
-    """The camera setups whose "final" rows hold two or more numbers of demos (a sweep to plot)."""
+    """The camera setups where some method · policy holds two or more numbers of demos in its
+    "final" rows (a line to plot)."""
     if table.empty or "demos" not in table:
         return []
-    t = table[(table["checkpoint"] == "final") & table["demos"].notna()]
-    return sorted(cam for cam, g in t.groupby("camera_setup") if g["demos"].nunique() > 1)
+    return sorted(set(_sweep_lines(table)[0]["camera_setup"]))
 
 
 def plot_demo_sweep(table: Any, level: float = 0.95):
@@ -100,11 +112,7 @@ def plot_demo_sweep(table: Any, level: float = 0.95):
                         subplot_titles=[f"{cam} camera" for cam in cameras] or [""])  # fmt: skip
     if not cameras:
         return fig
-    t = table[(table["checkpoint"] == "final") & table["demos"].notna() & table["camera_setup"].isin(cameras)]
-    many_variants = t["variant"].nunique() > 1
-    t = t.assign(_name=[_bar_name(r, False, many_variants) for r in t.itertuples()])
-    # a line needs two numbers of demos in a panel (a row at one number stays in the bar figure)
-    t = t[t.groupby(["camera_setup", "_name"])["demos"].transform("nunique") > 1]
+    t, many_variants = _sweep_lines(table)
     names = sorted(set(t["_name"]))
     shown: set[str] = set()
     for j, cam in enumerate(cameras, start=1):
