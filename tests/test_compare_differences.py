@@ -124,6 +124,28 @@ def test_compare_md_pairs_cross_policies_and_training_variants(tmp_path):
     assert d.episodes == 80 and (d.successes_a, d.successes_b) == (60, 40) and d.verdict == "class > class"
 
 
+def test_a_ratio_whose_denominator_can_vanish(tmp_path):
+    """B with one success in 40 episodes: resamples without it make the ratio infinite; its interval
+    ends are order statistics, never NaN. Neither side succeeding: the ratio is undefined."""
+    out = {("class", "knn", "reach", s): _hits(20, 10) for s in (0, 1)}
+    out |= {("bc", "knn", "reach", 0): _hits(20, 1), ("bc", "knn", "reach", 1): [False] * 20}
+    d = paired_difference(_folder(tmp_path / "one", out), "class", "bc", target=0.8)
+    assert d.ratio.estimate == 20.0 and d.ratio.high == float("inf") and 1.0 < d.ratio.low < 20.0
+    assert d.ratio_verdict == "meets"
+    out = {(m, "knn", "reach", s): [False] * 20 for m in ("class", "bc") for s in (0, 1)}
+    z = paired_difference(_folder(tmp_path / "none", out), "class", "bc", target=0.8)
+    assert np.isnan(z.ratio.estimate) and z.ratio_verdict == "inconclusive" and "undefined" in z.describe()
+
+
+def test_unpaired_episodes_are_counted_once(tmp_path):
+    """The state k-NN's episode, paired with every training seed, is one episode: 10 of its 30
+    placements that the other side lacks are 10 unpaired episodes, not 20."""
+    out = {("class", "knn", "reach", s): _hits(20, 5) for s in (0, 1)}
+    out |= {("state_knn", "knn", "reach", 0): _hits(30, 10)}
+    d = paired_difference(_folder(tmp_path, out), "class", "state_knn")
+    assert d.episodes == 40 and d.unpaired == 10
+
+
 def test_refusals_name_the_problem(tmp_path):
     out = {(m, "knn", "reach", 0): _hits(10, 3) for m in ("class", "bc")}
     folder = _folder(tmp_path, out)

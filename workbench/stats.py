@@ -105,13 +105,16 @@ def bootstrap_interval(
     level: float = 0.95,
     seed: int = 0,
     strata: npt.ArrayLike | None = None,
+    method: str = "linear",
 ) -> Interval:
     """Percentile bootstrap of ``statistic`` over the first axis of ``values`` (episodes), seeded.
 
     The estimate is the statistic of the data itself; the ends are the (1−level)/2 and (1+level)/2
-    quantiles of the statistic over ``resamples`` resamples with replacement. ``strata`` (one label
-    per value, e.g. the task and training seed of an episode) resamples within each label, so every
-    resample keeps each stratum's count and a pooled statistic keeps its weighting.
+    quantiles of the statistic over ``resamples`` resamples with replacement. ``strata`` (one scalar
+    label per value, e.g. an episode's task) resamples within each label, so every
+    resample keeps each stratum's count and a pooled statistic keeps its weighting. ``method`` is
+    numpy's quantile method: "inverted_cdf" takes order statistics, for a statistic that can be
+    infinite (a ratio whose denominator resamples to 0), where interpolating would give NaN.
     """
     x = np.asarray(values)
     if len(x) < 1:
@@ -129,7 +132,7 @@ def bootstrap_interval(
         idx = np.concatenate([m[rng.integers(0, len(m), size=(resamples, len(m)))] for m in members], axis=1)
     stats = np.array([float(statistic(x[i])) for i in idx])
     a = (1 - level) / 2
-    low, high = np.quantile(stats, [a, 1 - a])
+    low, high = np.quantile(stats, [a, 1 - a], method=method)
     return Interval(float(statistic(x)), float(low), float(high), level, int(len(x)), "bootstrap")
 
 

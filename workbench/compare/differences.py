@@ -32,7 +32,7 @@ writes the pairs issue 14's claims need into compare.md.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +123,7 @@ def _points(x: float) -> str:
 
 
 def _ratio(x: float) -> str:
-    return "∞" if np.isinf(x) else f"{x:.2f}"
+    return "undefined" if np.isnan(x) else "∞" if np.isinf(x) else f"{x:.2f}"
 
 
 def _unit_path(results: Path, cell: dict[str, Any]) -> Path:
@@ -193,15 +193,22 @@ def paired_difference(results: str | Path, a: str, b: str, *, policy: str = "knn
     eb = {(c["task"], int(c["seed"]), s): o for c in cb for s, o in episode_outcomes(results, c).items()}
     # a side that trains nothing (the state k-NN, evaluated once) pairs with every training seed of the other
     seeds = sorted({k[1] for k in ea} | {k[1] for k in eb})
-    if b == STATE_KNN and len({k[1] for k in eb}) == 1:
+    once_a = a == STATE_KNN and len({k[1] for k in ea}) == 1
+    once_b = b == STATE_KNN and len({k[1] for k in eb}) == 1
+    ea0, eb0 = set(ea), set(eb)
+    if once_b:
         eb = {(t, s, e): o for (t, _, e), o in eb.items() for s in {k[1] for k in ea}}
-    if a == STATE_KNN and len({k[1] for k in ea}) == 1:
+    if once_a:
         ea = {(t, s, e): o for (t, _, e), o in ea.items() for s in {k[1] for k in eb}}
     keys = sorted(set(ea) & set(eb))
     if not keys:
         raise CompareError(f"{a} and {b} share no evaluation episode (task, training seed, evaluation seed) "
                            f"under the {camera} camera; seeds {seeds}")  # fmt: skip
-    unpaired = len(set(ea) ^ set(eb))
+    # episodes evaluated on either side without a partner, each counted once (the state k-NN's
+    # episode is paired if any training seed of the other side has its placement)
+    paired, placed = set(keys), {(k[0], k[2]) for k in keys}
+    unpaired = sum(1 for k in ea0 if ((k[0], k[2]) not in placed if once_a else k not in paired))
+    unpaired += sum(1 for k in eb0 if ((k[0], k[2]) not in placed if once_b else k not in paired))
     # bootstrap unit: one placement (task, evaluation seed) with its episodes under every training
     # seed, resampled within its task. The same placement under seed 0 and seed 1 is not two
     # independent draws (its difficulty is shared, and the state k-NN's one episode serves both),
@@ -216,10 +223,9 @@ def paired_difference(results: str | Path, a: str, b: str, *, policy: str = "knn
     tasks = sorted({p[0] for p in places})
     strata = np.array([tasks.index(p[0]) for p in places])
     diff = bootstrap_interval(x, _difference_of, resamples=resamples, seed=seed, strata=strata)
-    with np.errstate(invalid="ignore"):  # resamples where B has no success: inf, and inf - inf between two of them
-        ratio = bootstrap_interval(x, _ratio_of, resamples=resamples, seed=seed, strata=strata)
-    if np.isnan(ratio.high):
-        ratio = replace(ratio, high=float("inf"))
+    # a resample where B has no success has an infinite ratio: the ends are order statistics (no
+    # interpolation next to ∞); where neither side succeeds the ratio is undefined (NaN)
+    ratio = bootstrap_interval(x, _ratio_of, resamples=resamples, seed=seed, strata=strata, method="inverted_cdf")
     per_seed = {int(s): float(np.nanmean(x[:, j, 0]) - np.nanmean(x[:, j, 1])) for s, j in si.items()}
     verdict, why = _verdict(a, b, diff, per_seed)
     ratio_verdict = "" if target is None else ("meets" if ratio.low > target else "misses" if ratio.high < target
@@ -234,8 +240,8 @@ def _difference_of(v: np.ndarray) -> float:  # v: (placements, seeds, 2), NaN wh
 
 
 def _ratio_of(v: np.ndarray) -> float:
-    b = np.nansum(v[..., 1])
-    return float(np.nansum(v[..., 0]) / b) if b > 0 else float("inf")
+    a, b = np.nansum(v[..., 0]), np.nansum(v[..., 1])
+    return float(a / b) if b > 0 else float("inf") if a > 0 else float("nan")
 
 
 def _verdict(a: str, b: str, diff: Interval, per_seed: dict[int, float]) -> tuple[str, str]:
