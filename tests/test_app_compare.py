@@ -114,3 +114,36 @@ def test_page_shows_the_demo_sweep_when_a_camera_holds_several_demos(tmp_path):
     assert sweep["layout"]["xaxis"]["type"] == "log" and {tr["name"] for tr in sweep["data"]} == {"bc · knn", "state_knn · knn"}
     at = at.multiselect(key="compare_demos").set_value([32]).run()  # one number of demos left: no sweep
     assert not at.exception and len(at.get("plotly_chart")) == 1
+
+
+def test_page_pairs_the_claims_and_any_two_rows(tmp_path):
+    """The Differences table (CLASS vs BC on the same episodes, with its verdict) and the 'any two
+    rows' picker, from a folder of evaluation units with per-episode outcomes."""
+    from workbench.compare import CompareConfig, assemble_cells, describe_cells
+    from workbench.compare.runner import write_results
+    from workbench.compare.units import unit_name
+
+    units = []
+    for m, k in (("class", 30), ("bc", 10), ("caip", 12)):
+        for s in (0, 1):
+            o = [i < k for i in range(50)]
+            u = {"method": m, "policy": "knn", "task": "reach", "camera_setup": "dynamic", "seed": s, "step": 12,
+                 "episodes": 50, "successes": k, "eval_seeds": [2000, 2049], "outcomes": o, "videos": []}  # fmt: skip
+            (tmp_path / "evals").mkdir(exist_ok=True)
+            (tmp_path / "evals" / f"{unit_name(m, 'knn', 'reach', 'dynamic', s, 12)}.json").write_text(json.dumps(u))
+            units.append(u)
+    cfg = CompareConfig(tasks=("reach",), methods=("class", "bc", "caip"), episodes=50)
+    cells = describe_cells(assemble_cells(units, {(m, s): [12] for m in ("class", "bc", "caip") for s in (0, 1)}), cfg)
+    write_results(tmp_path, {"config": cfg.to_dict(), "cells": cells}, figures=False)
+    at = _run(tmp_path)
+    assert not at.exception
+    claims = at.dataframe[1].value
+    row = claims[claims["A − B"] == "class − bc"].iloc[0]
+    assert row["policy"] == "knn" and row["paired episodes"] == 100 and row["verdict"] == "class > bc"
+    assert row["A − B, points [95 % bootstrap]"].startswith("+40.0 [")
+    at.selectbox(key="compare_diff_a").set_value(("caip", "knn", "")).run()
+    at.selectbox(key="compare_diff_b").set_value(("bc", "knn", "")).run()
+    assert not at.exception
+    text = at.code[0].value
+    # two placements apart, the same two under both seeds: the interval holds 0
+    assert "caip − bc   +4.0 points" in text and "verdict        inconclusive (the episode interval holds 0)" in text

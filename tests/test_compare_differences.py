@@ -121,7 +121,7 @@ def test_compare_md_pairs_cross_policies_and_training_variants(tmp_path):
     assert "| dynamic | 32 | class − bc | knn | 80 | +5.0 [" in section
     assert "| dynamic | 32 | class [hard] − class | knn | 80 | +25.0 [" in section and "**class [hard] > class**" in section
     d = paired_difference(res, "class", "class", variant_a="hard", cells=cells)
-    assert d.episodes == 80 and (d.successes_a, d.successes_b) == (60, 40) and d.verdict == "class > class"
+    assert d.episodes == 80 and (d.successes_a, d.successes_b) == (60, 40) and d.verdict == "class [hard] > class"
 
 
 def test_a_ratio_whose_denominator_can_vanish(tmp_path):

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
-from workbench.compare import cell_value, compare_table, compare_table_display, load_compare, pending_max, varying
+from workbench.compare import (
+    DIFFERENCES_NOTE,
+    CompareError,
+    cell_value,
+    claim_differences,
+    compare_table,
+    compare_table_display,
+    differences_frame,
+    load_compare,
+    paired_difference,
+    pending_max,
+    varying,
+)
 from workbench.viz.compare import demo_sweep_cameras, plot_compare, plot_demo_sweep
 
 st.title("Compare")
@@ -55,6 +69,44 @@ table = compare_table(shown)
 st.plotly_chart(plot_compare(table), width="stretch")
 if demo_sweep_cameras(table):  # several numbers of demos for a camera setup: CLASS Fig. 11
     st.plotly_chart(plot_demo_sweep(table), width="stretch")
+
+
+
+@st.cache_data(show_spinner="Pairing the episodes of each claim…", max_entries=8)
+def _claims(folder: str, stamp: float, picked: str) -> pd.DataFrame:  # stamp: compare.json's mtime
+    want = json.loads(picked)
+    cells = [c for c in load_compare(folder)["cells"] if all(cell_value(c, k) in v for k, v in want.items())]
+    return differences_frame(claim_differences(folder, cells))
+
+
+st.subheader("Differences, paired over the same episodes")
+claims = _claims(str(folder), (folder / "compare.json").stat().st_mtime, json.dumps(picked, sort_keys=True, default=str))
+if claims.empty:
+    st.caption("No pair of the papers' claims (CLASS vs BC, CLASS vs the state k-NN, CLASS's training variants) "
+               "is here with its per-episode outcomes.")  # fmt: skip
+else:
+    st.dataframe(claims, hide_index=True, width="stretch")
+    st.caption("Final checkpoint. " + DIFFERENCES_NOTE)
+
+finals = [c for c in shown if c["checkpoint"] == "final"]
+rows = sorted({(c["method"], c["policy"], cell_value(c, "variant") or "") for c in finals})
+if len(rows) > 1:
+    with st.expander("Any two rows, paired"):
+        name = lambda r: f"{r[0]} · {r[1]}" + (f" · {r[2]}" if r[2] else "")  # noqa: E731
+        cols = st.columns(2 + ("camera_setup" in selectors) + ("demos" in selectors))
+        ra = cols[0].selectbox("A", rows, format_func=name, key="compare_diff_a")
+        rb = cols[1].selectbox("B", rows, index=1, format_func=name, key="compare_diff_b")
+        where: dict = {}
+        for col, key in zip(cols[2:], [k for k in ("camera_setup", "demos") if k in selectors]):
+            held = [c for c in finals if all(cell_value(c, k) == v for k, v in where.items())]  # demos under that camera
+            where[key] = col.selectbox(selectors[key][0], varying(held, key), key=f"compare_diff_{key}")
+        try:
+            d = paired_difference(folder, ra[0], rb[0], policy=ra[1], policy_b=rb[1], variant_a=ra[2], variant_b=rb[2],
+                                  camera=where.get("camera_setup"), demos=where.get("demos"), cells=finals)  # fmt: skip
+        except CompareError as e:
+            st.warning(str(e))
+        else:
+            st.code(d.describe(), language=None)
 
 with_videos = [c for c in shown if c.get("videos")]
 if with_videos:

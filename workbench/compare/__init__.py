@@ -14,11 +14,24 @@ from __future__ import annotations
 from workbench.compare.checkpoints import max_complete, pending_max, saved_steps, settle_max_cells
 from workbench.compare.collect import CELL_KEY, COMPARABLE, CollectResult, collect_compare
 from workbench.compare.config import CELL_METHODS, METHOD_SETTINGS, POLICIES, CompareConfig, smoke_config, split_overrides
-from workbench.compare.differences import PairedDifference, paired_difference
+from workbench.compare.differences import (
+    CLAIMS,
+    DIFFERENCES_NOTE,
+    Claim,
+    PairedDifference,
+    claim_differences,
+    differences_frame,
+    paired_difference,
+)
 from workbench.compare.runner import CompareError, CompareResult, assemble_cells, describe_cells, run_compare
 from workbench.compare.table import cell_value, compare_table, compare_table_display, compare_table_markdown, load_compare, varying
 
 __all__ = [
+    "CLAIMS",
+    "DIFFERENCES_NOTE",
+    "Claim",
+    "claim_differences",
+    "differences_frame",
     "CELL_KEY",
     "CELL_METHODS",
     "COMPARABLE",

@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,7 +43,11 @@ from workbench.compare.units import CompareError, read_unit, unit_name
 from workbench.compare.table import cell_value, varying
 from workbench.stats import Interval, bootstrap_interval
 
-__all__ = ["CLAIMS", "Claim", "PairedDifference", "differences_markdown", "episode_outcomes", "paired_difference"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["CLAIMS", "DIFFERENCES_NOTE", "Claim", "PairedDifference", "claim_differences", "differences_frame",
+           "differences_markdown", "episode_outcomes", "paired_difference"]
 
 
 
@@ -93,10 +97,26 @@ class PairedDifference:
     target: float | None = None  # the ratio's target, if the claim has one
     ratio_verdict: str = ""  # "meets", "misses", "inconclusive" ("" without a target)
     why: str = field(default="", compare=False)  # why the verdict is inconclusive
+    variant_a: str = ""  # A's training variant ("" = the default)
+    variant_b: str = ""
+
+    @property
+    def label_a(self) -> str:
+        """A's method, with its training variant in brackets when it has one."""
+        return f"{self.a} [{self.variant_a}]" if self.variant_a else self.a
+
+    @property
+    def label_b(self) -> str:
+        return f"{self.b} [{self.variant_b}]" if self.variant_b else self.b
+
+    @property
+    def policies(self) -> str:
+        """``knn``, or ``knn − mlp`` when the two sides roll out different policies."""
+        return self.policy_a if self.policy_a == self.policy_b else f"{self.policy_a} − {self.policy_b}"
 
     def describe(self) -> str:
         """The numbers as ``workbench compare diff`` prints them."""
-        a, b = self.a, self.b
+        a, b = self.label_a, self.label_b
         demos = "" if self.demos is None else f", {self.demos} demos"
         d, r = self.difference, self.ratio
         lines = [
@@ -227,12 +247,13 @@ def paired_difference(results: str | Path, a: str, b: str, *, policy: str = "knn
     # interpolation next to ∞); where neither side succeeds the ratio is undefined (NaN)
     ratio = bootstrap_interval(x, _ratio_of, resamples=resamples, seed=seed, strata=strata, method="inverted_cdf")
     per_seed = {int(s): float(np.nanmean(x[:, j, 0]) - np.nanmean(x[:, j, 1])) for s, j in si.items()}
-    verdict, why = _verdict(a, b, diff, per_seed)
+    verdict, why = _verdict(f"{a} [{variant_a}]" if variant_a else a, f"{b} [{variant_b}]" if variant_b else b, diff,
+                            per_seed)  # fmt: skip
     ratio_verdict = "" if target is None else ("meets" if ratio.low > target else "misses" if ratio.high < target
                                                else "inconclusive")  # fmt: skip
     return PairedDifference(a, b, policy, policy_b, checkpoint, camera, demos, len(keys), unpaired, tuple(tasks),
                             int(np.nansum(x[..., 0])), int(np.nansum(x[..., 1])), diff, per_seed, verdict, ratio, target,
-                            ratio_verdict, why)  # fmt: skip
+                            ratio_verdict, why, variant_a, variant_b)  # fmt: skip
 
 
 def _difference_of(v: np.ndarray) -> float:  # v: (placements, seeds, 2), NaN where a seed lacks the placement
@@ -272,12 +293,12 @@ def _pairs(cells: Sequence[dict[str, Any]], claim: Claim) -> list[tuple[str, str
     return [("", "", p, p) for p in sorted(pa & pb)]
 
 
-def differences_markdown(results: str | Path, cells: Sequence[dict[str, Any]], claims=CLAIMS) -> str:
-    """A "Differences" section for compare.md: each :class:`Claim` of :data:`CLAIMS` at the final
-    checkpoint, per camera setup and number of demos the cells hold and per policy both sides have
-    (or the claim's policies; each training variant against the default); a pair whose
-    per-episode outcomes are not at hand is left out. Empty when no pair is present."""
-    rows = []
+def claim_differences(results: str | Path, cells: Sequence[dict[str, Any]],
+                      claims: Sequence[Claim] = CLAIMS) -> list[PairedDifference]:  # fmt: skip
+    """Each :class:`Claim` of ``claims`` at the final checkpoint, per camera setup and number of
+    demos the cells hold and per policy both sides have (or the claim's policies; each training
+    variant against the default); a pair whose per-episode outcomes are not at hand is left out."""
+    out = []
     for camera in varying(cells, "camera_setup"):
         at = [c for c in cells if c["camera_setup"] == camera and c["checkpoint"] == "final"]
         for demos in varying(at, "demos"):
@@ -285,27 +306,50 @@ def differences_markdown(results: str | Path, cells: Sequence[dict[str, Any]], c
             for claim in claims:
                 for va, vb, pol_a, pol_b in _pairs(here, claim):
                     try:
-                        d = paired_difference(results, claim.a, claim.b, policy=pol_a, policy_b=pol_b, camera=camera,
-                                              demos=demos, variant_a=va, variant_b=vb, target=claim.target, cells=here)  # fmt: skip
+                        out.append(paired_difference(results, claim.a, claim.b, policy=pol_a, policy_b=pol_b,
+                                                     camera=camera, demos=demos, variant_a=va, variant_b=vb,
+                                                     target=claim.target, cells=here))  # fmt: skip
                     except CompareError:
                         continue
-                    dd, r, t = d.difference, d.ratio, claim.target
-                    name_a, name_b = (f"{claim.a} [{va}]" if va else claim.a), (f"{claim.b} [{vb}]" if vb else claim.b)
-                    rows.append(f"| {camera} | {'?' if demos is None else demos} | {name_a} − {name_b} | "
-                                f"{pol_a if pol_a == pol_b else f'{pol_a} − {pol_b}'} | {d.episodes} | "
-                                f"{_points(dd.estimate)} [{_points(dd.low)}, {_points(dd.high)}] | "
-                                + ", ".join(f"s{s} {_points(v)}" for s, v in d.per_seed.items())
-                                + f" | **{d.verdict.replace(claim.a, name_a, 1) if va else d.verdict}** | "
-                                f"{_ratio(r.estimate)} [{_ratio(r.low)}, {_ratio(r.high)}] | "
-                                + ("–" if t is None else f"**{d.ratio_verdict}** (≥ {t:g})") + " |")  # fmt: skip
-    if not rows:
+    return out
+
+
+def differences_frame(diffs: Sequence[PairedDifference]) -> pd.DataFrame:
+    """One row a pair, as compare.md and the Compare page show them (points and ratios as text)."""
+    import pandas as pd
+
+    rows = []
+    for d in diffs:
+        dd, r = d.difference, d.ratio
+        rows.append({
+            "camera": d.camera_setup, "demos": "?" if d.demos is None else d.demos, "A − B": f"{d.label_a} − {d.label_b}",
+            "policy": d.policies, "paired episodes": d.episodes,
+            "A − B, points [95 % bootstrap]": f"{_points(dd.estimate)} [{_points(dd.low)}, {_points(dd.high)}]",
+            "per training seed": ", ".join(f"s{s} {_points(v)}" for s, v in d.per_seed.items()), "verdict": d.verdict,
+            "A / B [95 %]": f"{_ratio(r.estimate)} [{_ratio(r.low)}, {_ratio(r.high)}]",
+            "target": "–" if d.target is None else f"{d.ratio_verdict} (≥ {d.target:g})",
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+#: How to read the Differences table (compare.md and the Compare page).
+DIFFERENCES_NOTE = (
+    "Episodes are matched by task, training seed and evaluation seed (the state k-NN, evaluated once, pairs with "
+    "every training seed); the bootstrap resamples placements (a task's evaluation seed, with its episodes under "
+    "every training seed) within task. 'A > B' / 'A < B' only when the interval excludes 0 and every training "
+    "seed's difference (two or more) has the same sign; a ratio 'meets' its target when its interval lies above "
+    "it, 'misses' when below. `workbench compare diff` prints any pair.")  # fmt: skip
+
+
+def differences_markdown(results: str | Path, cells: Sequence[dict[str, Any]], claims: Sequence[Claim] = CLAIMS) -> str:
+    """The "Differences" section of compare.md: :func:`claim_differences` as a table, verdicts in
+    bold; empty when no pair is present."""
+    t = differences_frame(claim_differences(results, cells, claims))
+    if t.empty:
         return ""
+    t["verdict"] = [f"**{v}**" for v in t["verdict"]]
+    t["target"] = [v if v == "–" else f"**{v.split(' (')[0]}** ({v.split(' (')[1]}" for v in t["target"]]
     head = ["## Differences (final checkpoint, paired over the same episodes)", "",
-            "| camera | demos | A − B | policy | paired episodes | A − B, points [95 % bootstrap] | per training seed | "
-            "verdict | A / B [95 %] | target |", "|" + "---|" * 10]  # fmt: skip
-    note = ("Episodes are matched by task, training seed and evaluation seed (the state k-NN, evaluated once, pairs with "
-            "every training seed); the bootstrap resamples placements (a task's evaluation seed, with its episodes under "
-            "every training seed) within task. 'A > B' / 'A < B' only when the interval excludes 0 and every training "
-            "seed's difference (two or more) has the same sign; a ratio 'meets' its target when its interval lies above "
-            "it, 'misses' when below. `workbench compare diff` prints any pair.")  # fmt: skip
-    return "\n".join([*head, *rows, "", note, ""])
+            "| " + " | ".join(t.columns) + " |", "|" + "---|" * len(t.columns)]  # fmt: skip
+    rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in t.itertuples(index=False)]
+    return "\n".join([*head, *rows, "", DIFFERENCES_NOTE, ""])
