@@ -118,3 +118,17 @@ def test_listing_what_a_run_trained_on_does_not_import_torch(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(rd.path)], capture_output=True, text=True, cwd=ROOT, check=True,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})  # fmt: skip
     assert out.stdout.split() == ["front", "some/data", "True", "False", "False"]
+
+
+def test_a_run_whose_settings_are_not_a_mapping_is_refused_by_name(tmp_path):
+    from workbench.train.rundir import RunDir, trained_on
+
+    rd = RunDir(tmp_path / "run")
+    rd.path.mkdir()
+    rd.config_path.write_text("method: caip\ndata: [some, list]\n")
+    save_checkpoint(rd.ckpt_dir / "step_3.safetensors", {"w": torch.zeros(2)}, None, {"sample_meta": {}, "data": {}})
+    with pytest.raises(JobError, match=r"run/config.yaml: 'data' is a list, not a mapping"):
+        trained_on(rd.path)
+    save_checkpoint(rd.ckpt_dir / "step_4.safetensors", {"w": torch.zeros(2)}, None, {"sample_meta": "front", "data": {"path": "d"}})
+    with pytest.raises(JobError, match=r"step_4.safetensors: 'sample_meta' is a str, not a mapping"):
+        trained_on(rd.path)

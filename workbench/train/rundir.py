@@ -274,7 +274,11 @@ def trained_on(run: str | Path) -> TrainedOn:
     if ckpt is None:
         raise JobError(f"{rd.path}: the run has no checkpoint yet")
     meta = read_checkpoint_meta(ckpt)
-    data = dict(meta.get("data") or {})
+    data, where = meta.get("data") or {}, ckpt
     if not data:  # as load_run: the checkpoint's record, else the job's config
-        data = dict(rd.read_raw_config().get("data") or {})
-    return TrainedOn.from_record(meta.get("sample_meta") or {}, data)
+        data, where = rd.read_raw_config().get("data") or {}, rd.path / "config.yaml"
+    sample_meta = meta.get("sample_meta") or {}
+    for name, value, at in (("data", data, where), ("sample_meta", sample_meta, ckpt)):
+        if not isinstance(value, Mapping):
+            raise JobError(f"{at}: '{name}' is a {type(value).__name__}, not a mapping of settings")
+    return TrainedOn.from_record(sample_meta, data)
