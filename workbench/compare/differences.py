@@ -103,11 +103,11 @@ class PairedDifference:
     @property
     def label_a(self) -> str:
         """A's method, with its training variant in brackets when it has one."""
-        return f"{self.a} [{self.variant_a}]" if self.variant_a else self.a
+        return _label(self.a, self.variant_a)
 
     @property
     def label_b(self) -> str:
-        return f"{self.b} [{self.variant_b}]" if self.variant_b else self.b
+        return _label(self.b, self.variant_b)
 
     @property
     def policies(self) -> str:
@@ -136,6 +136,10 @@ class PairedDifference:
         if once and len(self.per_seed) > 1:
             lines.insert(1, f"  ({once[0]} is evaluated once: each of its episodes pairs with every training seed)")
         return "\n".join(lines)
+
+
+def _label(method: str, variant: str) -> str:
+    return f"{method} [{variant}]" if variant else method
 
 
 def _points(x: float) -> str:
@@ -247,8 +251,7 @@ def paired_difference(results: str | Path, a: str, b: str, *, policy: str = "knn
     # interpolation next to ∞); where neither side succeeds the ratio is undefined (NaN)
     ratio = bootstrap_interval(x, _ratio_of, resamples=resamples, seed=seed, strata=strata, method="inverted_cdf")
     per_seed = {int(s): float(np.nanmean(x[:, j, 0]) - np.nanmean(x[:, j, 1])) for s, j in si.items()}
-    verdict, why = _verdict(f"{a} [{variant_a}]" if variant_a else a, f"{b} [{variant_b}]" if variant_b else b, diff,
-                            per_seed)  # fmt: skip
+    verdict, why = _verdict(_label(a, variant_a), _label(b, variant_b), diff, per_seed)
     ratio_verdict = "" if target is None else ("meets" if ratio.low > target else "misses" if ratio.high < target
                                                else "inconclusive")  # fmt: skip
     return PairedDifference(a, b, policy, policy_b, checkpoint, camera, demos, len(keys), unpaired, tuple(tasks),
@@ -344,11 +347,12 @@ DIFFERENCES_NOTE = (
 def differences_markdown(results: str | Path, cells: Sequence[dict[str, Any]], claims: Sequence[Claim] = CLAIMS) -> str:
     """The "Differences" section of compare.md: :func:`claim_differences` as a table, verdicts in
     bold; empty when no pair is present."""
-    t = differences_frame(claim_differences(results, cells, claims))
+    diffs = claim_differences(results, cells, claims)
+    t = differences_frame(diffs)
     if t.empty:
         return ""
-    t["verdict"] = [f"**{v}**" for v in t["verdict"]]
-    t["target"] = [v if v == "–" else f"**{v.split(' (')[0]}** ({v.split(' (')[1]}" for v in t["target"]]
+    t["verdict"] = [f"**{d.verdict}**" for d in diffs]
+    t["target"] = ["–" if d.target is None else f"**{d.ratio_verdict}** (≥ {d.target:g})" for d in diffs]
     head = ["## Differences (final checkpoint, paired over the same episodes)", "",
             "| " + " | ".join(t.columns) + " |", "|" + "---|" * len(t.columns)]  # fmt: skip
     rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in t.itertuples(index=False)]
