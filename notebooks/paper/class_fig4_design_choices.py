@@ -12,7 +12,7 @@
 # episodes (raw 4-D actions), next to the blind mean chunk and k-NN on the true state.
 # Closed-loop success (`rollouts > 0`) follows the reference protocol on the tasks that can tell
 # representations apart (reach, push, pick-place: blind replay 3–13 %, state k-NN 10–40 %, see
-# `/work/shared/reference/metaworld-baselines.md`); it needs ≥ 100 episodes per task to resolve
+# `../shared/reference/metaworld-baselines.md`); it needs ≥ 100 episodes per task to resolve
 # differences of ~10 points, which is beyond 2 CPU cores here, so it is off by default.
 #
 # Every variant is trained for `num_seeds` seeds (the held-out split follows the seed, the same for

@@ -1,6 +1,6 @@
 """Closed-loop rollouts of chunk policies in metaworld, per the reference protocol.
 
-Protocol (``/work/shared/reference/metaworld-baselines.md``): ``MT1(name, seed=0)``, the first
+Protocol (``../shared/reference/metaworld-baselines.md``): ``MT1(name, seed=0)``, the first
 training task set on the environment, then ``_freeze_rand_vec = False`` and ``seeded_rand_vec =
 True`` so each ``env.seed(s); env.reset()`` draws the standard object/goal placement from ``s``.
 Episodes stop at 200 steps; success is ``info["success"]`` at any step. Evaluation seeds count up
