@@ -182,7 +182,7 @@ def test_the_committed_stage2_numbers(capsys):
     assert d.verdict == "inconclusive"
     from workbench.cli import main
 
-    assert main(["compare", "diff", str(RESULTS), "--a", "class", "--b", "state_knn", "--camera", "dynamic", "--target", "0.8"]) == 0
+    assert main(["compare", "diff", str(RESULTS), "--a", "class", "--b", "state_knn", "--camera", "dynamic", "--demos", "32", "--target", "0.8"]) == 0
     printed = capsys.readouterr().out
     assert "class / state_knn   0.30" in printed and "target ≥ 0.8: misses" in printed
     assert main(["compare", "diff", str(RESULTS), "--a", "class", "--b", "bc"]) == 2
