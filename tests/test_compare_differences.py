@@ -103,10 +103,12 @@ def test_no_difference_and_the_ratio_target(tmp_path):
 
 def test_compare_md_pairs_cross_policies_and_training_variants(tmp_path):
     """The Differences section also holds CLASS's k-NN against BC's MLP head (CLASS Table 1 / Fig. 11:
-    non-parametric vs parametric rollouts) and each CLASS training variant (a stage-(3) folder,
-    collected beside the default) against the default, on the same episodes."""
+    non-parametric vs parametric rollouts), its controls (CLASS vs the random encoder, the random
+    encoder's k-NN vs BC's MLP head) and each CLASS training variant (a stage-(3) folder, collected
+    beside the default) against the default, on the same episodes."""
     default = {("class", "knn", "reach", s): _hits(40, 20) for s in (0, 1)}
     default |= {("bc", p, "reach", s): _hits(40, k) for s in (0, 1) for p, k in (("knn", 18), ("mlp", 8))}
+    default |= {("random_encoder", "knn", "reach", s): _hits(40, 12) for s in (0, 1)}
     hard = {("class", "knn", "reach", s): _hits(40, 30) for s in (0, 1)}
     res = tmp_path / "results"
     cells = []
@@ -119,6 +121,10 @@ def test_compare_md_pairs_cross_policies_and_training_variants(tmp_path):
     section = md[md.index("## Differences"):]
     assert "| dynamic | 32 | class − bc | knn − mlp | 80 | +30.0 [" in section  # 20 vs 8 of 40 a seed
     assert "| dynamic | 32 | class − bc | knn | 80 | +5.0 [" in section
+    # the controls: CLASS against the untrained encoder, and the k-NN policy's own share of the gap
+    assert "| dynamic | 32 | class − random_encoder | knn | 80 | +20.0 [" in section  # 20 vs 12 of 40 a seed
+    assert "| dynamic | 32 | random_encoder − bc | knn − mlp | 80 | +10.0 [" in section  # 12 vs 8
+    assert "class − random_encoder | mlp" not in section  # no MLP head of the random encoder here
     assert "| dynamic | 32 | class [hard] − class | knn | 80 | +25.0 [" in section and "**class [hard] > class**" in section
     d = paired_difference(res, "class", "class", variant_a="hard", cells=cells)
     assert d.episodes == 80 and (d.successes_a, d.successes_b) == (60, 40) and d.verdict == "class [hard] > class"

@@ -69,9 +69,12 @@ class Claim:
 #: non-parametric (k-NN) rollouts against BC's parametric ones — the pair Table 1's cells and Fig. 11
 #: compare (§4.4, App. F: "CLASS with non-parametric rollouts … outperforms BC with parametric
 #: rollouts"); the CLASS visual k-NN against ≥ 80 % of the state k-NN; CLASS Fig. 4 closed loop: each
-#: CLASS design variant against the default.
+#: CLASS design variant against the default. And the controls a verdict on them needs: CLASS against
+#: the untrained encoder per policy (does the training add anything?), and the random encoder's k-NN
+#: against BC's MLP head (how much of the non-parametric vs parametric gap is the k-NN policy's own).
 CLAIMS: tuple[Claim, ...] = (Claim("class", "bc"), Claim("class", "bc", "knn", "mlp"),
-                             Claim("class", STATE_KNN, "knn", "knn", 0.8), Claim("class", "class", variants=True))
+                             Claim("class", STATE_KNN, "knn", "knn", 0.8), Claim("class", "class", variants=True),
+                             Claim("class", "random_encoder"), Claim("random_encoder", "bc", "knn", "mlp"))
 
 
 @dataclass(frozen=True)
