@@ -13,7 +13,8 @@
 # Closed-loop success (`rollouts > 0`) follows the reference protocol on the tasks that can tell
 # representations apart (reach, push, pick-place: blind replay 3–13 %, state k-NN 10–40 %, see
 # `../shared/reference/metaworld-baselines.md`); it needs ≥ 100 episodes per task to resolve
-# differences of ~10 points, which is beyond 2 CPU cores here, so it is off by default.
+# differences of ~10 points, so it is off by default to keep the notebook quick. The closed-loop
+# panels at 32 demos a task are `workbench compare` stage (3) (notebooks/paper/README.md).
 #
 # Every variant is trained for `num_seeds` seeds (the held-out split follows the seed, the same for
 # every variant at a seed); each MSE is the mean over seeds with a 95 % Student-t interval, and each

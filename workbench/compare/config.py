@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-__all__ = ["CELL_METHODS", "CompareConfig", "METHOD_SETTINGS", "POLICIES", "STATE_KNN", "UNTRAINED", "smoke_config",
+__all__ = ["CELL_METHODS", "CompareConfig", "METHOD_SETTINGS", "POLICIES", "RANDOM_ENCODER", "STATE_KNN", "UNTRAINED", "smoke_config",
            "split_overrides"]
 
 #: Representations a comparison can hold: "state_knn" needs no training; the rest are trained
@@ -20,9 +20,11 @@ __all__ = ["CELL_METHODS", "CompareConfig", "METHOD_SETTINGS", "POLICIES", "STAT
 CELL_METHODS = ("state_knn", "random_encoder", "bc", "caip", "class", "clamp", "clap_actvae")
 #: The reference that trains nothing (evaluated once, under the first training seed).
 STATE_KNN = "state_knn"
+#: The encoder left at its initial weights: the control for what training adds.
+RANDOM_ENCODER = "random_encoder"
 #: Trained methods whose weights never change: every checkpoint holds the initial weights, so one is
 #: evaluated and "max" over checkpoints is "final".
-UNTRAINED = ("random_encoder",)
+UNTRAINED = (RANDOM_ENCODER,)
 #: Policies per representation: CLASS §4.4's k-NN on ẑ = [proprio, image], its image-only
 #: ablation, and an MLP head on the frozen image feature (the parametric setting).
 POLICIES = ("knn", "knn_image", "mlp")

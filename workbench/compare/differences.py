@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench.compare.config import STATE_KNN
+from workbench.compare.config import RANDOM_ENCODER, STATE_KNN
 from workbench.compare.units import CompareError, read_unit, unit_name
 from workbench.compare.table import cell_value, varying
 from workbench.stats import Interval, bootstrap_interval
@@ -74,7 +74,7 @@ class Claim:
 #: against BC's MLP head (how much of the non-parametric vs parametric gap is the k-NN policy's own).
 CLAIMS: tuple[Claim, ...] = (Claim("class", "bc"), Claim("class", "bc", "knn", "mlp"),
                              Claim("class", STATE_KNN, "knn", "knn", 0.8), Claim("class", "class", variants=True),
-                             Claim("class", "random_encoder"), Claim("random_encoder", "bc", "knn", "mlp"))
+                             Claim("class", RANDOM_ENCODER), Claim(RANDOM_ENCODER, "bc", "knn", "mlp"))
 
 
 @dataclass(frozen=True)
